@@ -1,0 +1,104 @@
+"""Sentence-aware chunking with exact character offsets. Pure functions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .records import Article, Passage, content_hash
+
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+_PARA_BREAK = re.compile(r"\n\s*\n")
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """How articles are cut into passages. Recorded in the index manifest."""
+
+    max_tokens: int = 200  # word pieces; all-MiniLM-L6-v2 reads 256, the title takes some
+    overlap_sentences: int = 1
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 16:
+            raise ValueError(f"max_tokens must be >= 16, got {self.max_tokens}")
+        if not 0 <= self.overlap_sentences <= 5:
+            raise ValueError(f"overlap_sentences must be between 0 and 5, got {self.overlap_sentences}")
+
+
+def approx_token_counts(texts: Sequence[str]) -> list[int]:
+    """Cheap stand-in for a word-piece tokenizer (about 1.3 pieces per word)."""
+    return [int(len(t.split()) * 1.3) + 1 for t in texts]
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans ``[start, end)`` over ``text``; never crosses a paragraph break."""
+    import blingfire  # small C library, fast and offset-preserving
+
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for para in _PARA_BREAK.split(text):
+        start = text.index(para, pos) if para else pos
+        pos = start + len(para)
+        if not para.strip():
+            continue
+        _, offsets = blingfire.text_to_sentences_and_offsets(para)
+        for s, e in offsets:
+            # trim whitespace so quotes are exact
+            while s < e and para[s].isspace():
+                s += 1
+            while e > s and para[e - 1].isspace():
+                e -= 1
+            if e > s:
+                spans.append((start + s, start + e))
+    return spans
+
+
+def _split_long(text: str, span: tuple[int, int], count: int, limit: int) -> list[tuple[int, int]]:
+    """Cut one over-long sentence into word windows that fit ``limit``."""
+    s, e = span
+    words = [(m.start() + s, m.end() + s) for m in re.finditer(r"\S+", text[s:e])]
+    per = max(1, int(len(words) * limit / max(count, 1)))
+    return [(words[i][0], words[min(i + per, len(words)) - 1][1]) for i in range(0, len(words), per)]
+
+
+def chunk_article(article: Article, settings: ChunkSettings, count_tokens: TokenCounter = approx_token_counts) -> list[Passage]:
+    """Pack consecutive sentences into passages of at most ``settings.max_tokens`` word pieces,
+    repeating the last ``overlap_sentences`` sentences at the start of the next passage."""
+    text = article.text
+    spans = split_sentences(text)
+    if not spans:
+        return []
+    counts = count_tokens([text[s:e] for s, e in spans])
+    units: list[tuple[int, int, int]] = []
+    for span, n in zip(spans, counts):
+        if n > settings.max_tokens:
+            parts = _split_long(text, span, n, settings.max_tokens)
+            units.extend((s, e, n // len(parts) + 1) for s, e in parts)
+        else:
+            units.append((span[0], span[1], n))
+
+    passages: list[Passage] = []
+    i = 0
+    while i < len(units):
+        j, total = i, 0
+        while j < len(units) and (j == i or total + units[j][2] <= settings.max_tokens):
+            total += units[j][2]
+            j += 1
+        start, end = units[i][0], units[j - 1][1]
+        body = text[start:end]
+        passages.append(
+            Passage(
+                passage_id=content_hash(article.doc_id, body),
+                doc_id=article.doc_id,
+                text=body,
+                start=start,
+                end=end,
+                title=article.title,
+            )
+        )
+        if j >= len(units):
+            break
+        i = max(i + 1, j - settings.overlap_sentences)
+    return passages

@@ -1,0 +1,109 @@
+"""Remove site furniture (menus, share bars, tag lists, comment forms, PREV/NEXT links) from
+plain-text article dumps.
+
+Pure functions over lines. The rules, tuned on the sample corpus and kept deliberately
+conservative (losing reporting is worse than keeping a stray line):
+
+1. Lines matching a furniture pattern are dropped wherever they are ("Share:", "Facebook",
+   "Also read: ...", "image.jpg", hashtag lines, comment-form labels, ...).
+2. The body starts at the first pair of consecutive long paragraphs (>= ``LONG_WORDS`` words),
+   extended backwards over prose lines (a lede or a caption). Menus and glossaries before it go.
+3. The body ends at the first end-of-article marker ("Tags:", "Comments", "PREV", "See also",
+   "Leave a Reply", ...) after the start, provided more prose stands before the marker than after.
+4. Exact repeats of a line inside the body are dropped (headlines repeated by templates).
+"""
+
+from __future__ import annotations
+
+import re
+
+LONG_WORDS = 20
+PROSE_WORDS = 8
+
+_SOCIAL = r"(facebook|twitter|x|pinterest|linkedin|whatsapp|telegram|reddit|email|e-mail|print|vk|tumblr)"
+_FURNITURE = [
+    rf"^{_SOCIAL}$",
+    r"^share( this( article| story| post)?)?\s*[:|]?(\s+" + _SOCIAL + r")*\s*$",
+    r"^(also read|read also|read more|see more|related|recommended|advertisement|sponsored)\b.*$",
+    r"^.*\.(jpe?g|png|gif|webp|svg)$",
+    r"^(#\S+\s*){2,}$",
+    r"^[\W_]{1,5}$",
+    r"^(name|email|website|comment|\* ?text|send|submit|reply|cancel reply)\s*[:*]?\s*$",
+    r"^your email address will not be published.*$",
+    r"^this site uses akismet.*$",
+    r"^(leave a (reply|comment)|post a comment|comments?( \(\d+\))?)\s*:?\s*$",
+    r"^(scroll to top|back to top|skip to (main )?content|cookie (policy|settings)|accept( all)? cookies)\s*$",
+    r"^(images? source|photo|image|picture|credit)s?\s*[:©].*$",
+    r"^read all articles by .*$",
+    r"^the article is in \w+\.?$",
+    r"^(subscribe|follow us|sign up|newsletter)\b.{0,60}$",
+    r"^(prev|next|previous)( article| post)?\b.*$",
+    r"^(gallery|photo|film|video|editor'?s choice|most viewed|in focus|day week month|tags?)\s*:?\s*$",
+]
+_FURNITURE_RE = [re.compile(p, re.IGNORECASE) for p in _FURNITURE]
+
+_END_MARKERS = re.compile(
+    r"^(tags?\s*:.*|comments?\s*:?|share\s*:?|prev\b.*|previous (article|post)\b.*|next (article|post)\b.*"
+    r"|see also|related( content| articles| posts| stories)?\s*:?|leave a (reply|comment)"
+    r"|scroll to top|read all articles by .*|the article is in \w+\.?|(#\S+\s*){2,})$",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
+_TRAILING_PAREN = re.compile(r"\s*\([^()]{1,40}\)$")
+
+
+def _words(line: str) -> int:
+    return len(line.split())
+
+
+def is_furniture(line: str) -> bool:
+    s = line.strip()
+    return any(p.match(s) for p in _FURNITURE_RE)
+
+
+def is_prose(line: str) -> bool:
+    s = _TRAILING_PAREN.sub("", line.strip())
+    return _words(s) >= PROSE_WORDS and bool(_SENTENCE_END.search(s))
+
+
+def _body_span(lines: list[str]) -> tuple[int, int]:
+    """Return [start, end) of the article body within ``lines`` (non-empty, stripped)."""
+    n = len(lines)
+    start = 0
+    for i in range(n - 1):
+        if _words(lines[i]) >= LONG_WORDS and _words(lines[i + 1]) >= LONG_WORDS:
+            start = i
+            while start > 0 and is_prose(lines[start - 1]) and not is_furniture(lines[start - 1]):
+                start -= 1
+            break
+    end = n
+    for j in range(start + 1, n):
+        if _END_MARKERS.match(lines[j]):
+            before = sum(_words(x) for x in lines[start:j] if is_prose(x))
+            after = sum(_words(x) for x in lines[j + 1 :] if is_prose(x) and not is_furniture(x))
+            if before > after:
+                end = j
+                break
+    return start, end
+
+
+def clean_lines(lines: list[str], *, cut_edges: bool = True) -> list[str]:
+    """Keep the article body's lines, in order. ``cut_edges=False`` applies rules 1 and 4 only."""
+    kept = [ln.strip() for ln in lines if ln.strip()]
+    if cut_edges and kept:
+        start, end = _body_span(kept)
+        kept = kept[start:end]
+    out: list[str] = []
+    seen: set[str] = set()
+    for ln in kept:
+        key = " ".join(ln.lower().split())
+        if is_furniture(ln) or key in seen:
+            continue
+        seen.add(key)
+        out.append(ln)
+    return out
+
+
+def clean_text(text: str, *, cut_edges: bool = True) -> str:
+    """Cleaned body: kept lines joined by blank lines (paragraph breaks)."""
+    return "\n\n".join(clean_lines(text.splitlines(), cut_edges=cut_edges))

@@ -1,0 +1,170 @@
+"""Turn files and folders into :class:`Article` records.
+
+Formats: ``.txt`` and ``.md`` (title = first non-empty line), ``.html``/``.htm`` (trafilatura),
+``.jsonl`` (one article per line: ``id``, ``title``, ``text``; optional ``url``, ``date``,
+``source``). Bodies go through :mod:`index.clean` so site furniture never becomes a passage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .clean import clean_text
+from .errors import EmptyCorpusError, IngestError
+from .records import Article
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+JSONL_SUFFIXES = {".jsonl"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+_MD_IMAGE = re.compile(r"^\s*!\[[^\]]*\]\([^)]*\)\s*$", re.MULTILINE)
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
+_MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^)(]|\([^)]*\))*\)")
+_MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
+
+
+def read_text(path: Path) -> str:
+    """Read a UTF-8 text file, refusing binary and non-UTF-8 content with a clear error."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise IngestError(f"{path}: file is {size // 2**20} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
+    if b"\x00" in data[:8192]:
+        raise IngestError(f"{path}: looks like a binary file, not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); convert it with iconv first") from exc
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _split_title(text: str) -> tuple[str, str]:
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.strip():
+            return line.strip(), "\n".join(lines[i + 1 :])
+    return "", ""
+
+
+def _strip_markdown(text: str) -> str:
+    text = _MD_IMAGE.sub("", text)
+    text = _MD_HEADING.sub("", text)
+    text = _MD_LINK.sub(r"\1", text)
+    return _MD_EMPHASIS.sub(r"\2", text)
+
+
+def parse_text(path: Path, text: str) -> Article:
+    if path.suffix.lower() in {".md", ".markdown"}:
+        text = _strip_markdown(text)
+    title, body = _split_title(text)
+    cleaned = clean_text(body)
+    if not cleaned and title:
+        cleaned, title = title, title  # a one-line note: index the line itself
+    return Article(doc_id=path.stem, title=title, text=cleaned, source=path.name)
+
+
+def parse_html(path: Path, html: str) -> Article:
+    import trafilatura  # heavy import, only when HTML is ingested
+
+    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=False)
+    if doc is None:
+        raise IngestError(f"{path}: no article text found in the HTML")
+    d = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
+    title = (d.get("title") or "").strip()
+    body = d.get("text") or ""
+    first, rest = _split_title(body)
+    if title and first == title:  # trafilatura repeats the <h1> headline in the text
+        body = rest
+    return Article(
+        doc_id=path.stem,
+        title=title or first,
+        text=clean_text(body, cut_edges=False),
+        url=d.get("url") or "",
+        date=d.get("date") or "",
+        source=d.get("sitename") or d.get("hostname") or path.name,
+    )
+
+
+def parse_jsonl(path: Path, text: str) -> Iterator[Article]:
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise IngestError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from exc
+        if not isinstance(obj, dict):
+            raise IngestError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+        missing = [k for k in ("id", "title", "text") if k not in obj]
+        if missing:
+            raise IngestError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}")
+        bad = [k for k in ("id", "title", "text", "url", "date", "source") if k in obj and not isinstance(obj[k], (str, int))]
+        if bad:
+            raise IngestError(f"{path}:{lineno}: field(s) {', '.join(bad)} must be strings")
+        yield Article(
+            doc_id=str(obj["id"]),
+            title=str(obj["title"]).strip(),
+            text=clean_text(str(obj["text"]), cut_edges=False),
+            url=str(obj.get("url", "")),
+            date=str(obj.get("date", "")),
+            source=str(obj.get("source", "")) or path.name,
+        )
+
+
+def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Expand files and folders (recursively) into supported files, sorted for determinism."""
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists():
+            raise IngestError(f"{p}: no such file or folder")
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES and not f.name.startswith("."))
+            skipped = [f for f in p.rglob("*") if f.is_file() and f.suffix.lower() not in SUPPORTED_SUFFIXES and not f.name.startswith(".")]
+            for f in skipped:
+                log.warning("skipping %s: unsupported file type (use .txt, .md, .html or .jsonl)", f)
+            yield from found
+        elif p.suffix.lower() in SUPPORTED_SUFFIXES:
+            yield p
+        else:
+            raise IngestError(f"{p}: unsupported file type '{p.suffix or '(none)'}'; use .txt, .md, .html or .jsonl")
+
+
+def load_file(path: Path) -> list[Article]:
+    text = read_text(path)
+    suffix = path.suffix.lower()
+    if suffix in JSONL_SUFFIXES:
+        return list(parse_jsonl(path, text))
+    if suffix in HTML_SUFFIXES:
+        return [parse_html(path, text)]
+    return [parse_text(path, text)]
+
+
+def load_articles(paths: Iterable[str | Path]) -> list[Article]:
+    """Load every article under ``paths``. Raises :class:`IngestError` on the first bad file and
+    :class:`EmptyCorpusError` when nothing with text was found. Later duplicates of a doc id win."""
+    paths = list(paths)
+    if not paths:
+        raise EmptyCorpusError("no input paths given")
+    by_id: dict[str, Article] = {}
+    for f in iter_files(paths):
+        for art in load_file(f):
+            if not art.text.strip():
+                log.warning("skipping %s (%s): no article text after cleaning", art.doc_id, f)
+                continue
+            if art.doc_id in by_id:
+                log.warning("doc id %r appears more than once; the copy in %s wins", art.doc_id, f)
+            by_id[art.doc_id] = art
+    if not by_id:
+        raise EmptyCorpusError(f"no articles with text found in {', '.join(map(str, paths))}")
+    return list(by_id.values())

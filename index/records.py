@@ -1,0 +1,93 @@
+"""Typed records shared by every layer."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def content_hash(*parts: str, length: int = 16) -> str:
+    """Stable hex digest of ``parts`` (joined with a separator that cannot occur in text)."""
+    h = hashlib.sha1()
+    for part in parts:
+        h.update(part.encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article after ingest and cleaning. ``text`` is the cleaned body."""
+
+    doc_id: str
+    title: str
+    text: str
+    url: str = ""
+    date: str = ""
+    source: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        return content_hash(self.doc_id, self.title, self.text, self.url, self.date, self.source)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Article":
+        return cls(**{k: d.get(k, "") for k in ("doc_id", "title", "text", "url", "date", "source")})
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A span ``[start, end)`` of an article's text, the unit that is indexed and cited."""
+
+    passage_id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    title: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Passage":
+        return cls(
+            passage_id=d["passage_id"],
+            doc_id=d["doc_id"],
+            text=d["text"],
+            start=int(d["start"]),
+            end=int(d["end"]),
+            title=d.get("title", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A ranked passage returned by retrieval."""
+
+    rank: int
+    score: float
+    passage: Passage
+    article: Article
+    #: Per-retriever scores before fusion ("dense", "bm25"), for explanation and debugging.
+    components: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape shared by ``qa search --json`` and ``POST /api/search``."""
+        return {
+            "rank": self.rank,
+            "score": round(float(self.score), 6),
+            "passage_id": self.passage.passage_id,
+            "doc_id": self.passage.doc_id,
+            "title": self.article.title,
+            "source": self.article.source,
+            "date": self.article.date,
+            "url": self.article.url,
+            "text": self.passage.text,
+            "start": self.passage.start,
+            "end": self.passage.end,
+        }

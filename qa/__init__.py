@@ -1,0 +1,14 @@
+"""Retrieve and answer: hybrid search over an index built by :mod:`index`.
+
+>>> from qa import Searcher
+>>> searcher = Searcher.load("qa-index")
+>>> hits = searcher.search("why did Russia withdraw peacekeepers?", k=5)
+"""
+
+from index import Article, Hit, Passage, QAError, __version__, build_index
+
+from .fusion import Fusion, FusionMethod, Mode
+from .search import IndexStats, Searcher
+
+__all__ = ["Article", "Fusion", "FusionMethod", "Hit", "IndexStats", "Mode", "Passage", "QAError", "Searcher",
+           "__version__", "build_index"]

@@ -1,0 +1,47 @@
+"""``qa index PATH... [--index DIR]``: build or update an index."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from index import ChunkSettings, QAError, build_index
+
+from .common import add_index_arg, index_dir, positive_int
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("index", help="index files or folders of articles (.txt .md .html .jsonl)",
+                       description="Add articles to an index, creating it if needed. Unchanged articles are skipped; "
+                                   "only new passages are embedded. The previous index stays intact until the new one is complete.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to ingest")
+    add_index_arg(p)
+    p.add_argument("--model", default=None, help="sentence-transformers model name or path (default: bundled all-MiniLM-L6-v2)")
+    p.add_argument("--rebuild", action="store_true", help="discard the existing index and build from these paths only")
+    p.add_argument("--max-tokens", type=positive_int, default=None, help="passage size in word pieces (default 200)")
+    p.add_argument("--overlap", type=int, default=None, help="sentences repeated between passages (default 1)")
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    chunking = None
+    if args.max_tokens is not None or args.overlap is not None:
+        d = ChunkSettings()
+        try:
+            chunking = ChunkSettings(args.max_tokens or d.max_tokens, d.overlap_sentences if args.overlap is None else args.overlap)
+        except ValueError as exc:
+            raise QAError(str(exc)) from exc
+    report = build_index(
+        args.paths,
+        index_dir(args),
+        model=args.model,
+        chunking=chunking,
+        rebuild=args.rebuild,
+        batch_size=args.batch_size,
+        show_progress=not args.quiet and sys.stderr.isatty(),
+    )
+    print(report.summary())
+    return 0
+

@@ -1,0 +1,58 @@
+"""``qa search "QUESTION" [--index DIR] [-k 10] [--mode hybrid|dense|bm25] [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+
+from index.records import Hit
+
+from ..fusion import Mode
+from ..search import Searcher
+from .common import add_index_arg, index_dir, positive_int
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="rank passages for a question")
+    p.add_argument("query", metavar="QUESTION")
+    add_index_arg(p)
+    p.add_argument("-k", type=positive_int, default=10, help="number of passages (default 10)")
+    p.add_argument("--mode", default="hybrid", choices=[m.value for m in Mode], help="retriever (default hybrid)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=run)
+
+    s = sub.add_parser("stats", help="show what an index holds")
+    add_index_arg(s)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(handler=run_stats)
+
+
+def format_hit(hit: Hit, width: int = 100) -> str:
+    head = f"{hit.rank:>2}. [{hit.score:.4f}] {hit.article.title or hit.passage.doc_id}"
+    meta = f"    {hit.article.source or hit.passage.doc_id}  chars {hit.passage.start}-{hit.passage.end}  id {hit.passage.passage_id}"
+    body = textwrap.fill(" ".join(hit.passage.text.split()), width=width, initial_indent="    ", subsequent_indent="    ",
+                         max_lines=4, placeholder=" …")
+    return "\n".join([head, meta, body])
+
+
+def run(args: argparse.Namespace) -> int:
+    searcher = Searcher.load(index_dir(args))
+    hits = searcher.search(args.query, k=args.k, mode=args.mode)
+    if args.json:
+        print(json.dumps({"query": args.query, "mode": args.mode, "results": [h.to_dict() for h in hits]}, ensure_ascii=False))
+    elif not hits:
+        print("no matching passages")
+    else:
+        print("\n\n".join(format_hit(h) for h in hits))
+    return 0
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    stats = Searcher.load(index_dir(args)).stats()
+    if args.json:
+        print(json.dumps(stats.to_dict()))
+    else:
+        for key, value in stats.to_dict().items():
+            print(f"{key:>16}: {value}")
+    return 0

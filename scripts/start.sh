@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up, index the sample corpus if there is no index yet, and serve the web UI + API.
+#   bash scripts/start.sh [--host 127.0.0.1] [--port 7860]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export QA_INDEX="${QA_INDEX:-qa-index}"
+if [ ! -f "$QA_INDEX/manifest.json" ]; then
+  .venv/bin/qa index sample_corpus --index "$QA_INDEX"
+fi
+exec .venv/bin/qa serve --index "$QA_INDEX" "$@"

@@ -1,0 +1,43 @@
+"""Shared fixtures: the sample corpus indexed once per session, and the public collections."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from index import SentenceTransformerEmbedder, build_index
+from qa import Searcher
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_CORPUS = ROOT / "sample_corpus"
+SHARED = Path(os.environ.get("QA_SHARED", ROOT.parent / "shared"))
+DATA = SHARED / "data"
+
+
+def shared_dataset(name: str) -> Path:
+    """Path of a public collection under ../shared/data, or skip the test when it is absent."""
+    path = DATA / name
+    if not (path / "corpus.jsonl").is_file():
+        pytest.skip(f"{path} not present (the shared collections sit beside the repo in CI)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The bundled model, loaded once for the whole run."""
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Path:
+    """A read-only index of the five sample articles. Copy it before changing it."""
+    directory = tmp_path_factory.mktemp("sample") / "qa-index"
+    build_index([SAMPLE_CORPUS], directory, embedder=embedder)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def searcher(sample_index: Path, embedder: SentenceTransformerEmbedder) -> Searcher:
+    return Searcher.load(sample_index, embedder=embedder)
