@@ -1,8 +1,8 @@
 """Turn files and folders into :class:`Article` records.
 
 Formats: ``.txt`` and ``.md`` (title = first non-empty line), ``.html``/``.htm`` (trafilatura),
-``.jsonl`` (one article per line: ``id``, ``title``, ``text``; optional ``url``, ``date``,
-``source``). Bodies go through :mod:`index.clean` so site furniture never becomes a passage.
+``.jsonl`` (one article per line: ``id`` (or BEIR's ``_id``), ``title``, ``text``; optional
+``url``, ``date``, ``source``). Bodies go through :mod:`index.clean` so site furniture never becomes a passage.
 """
 
 from __future__ import annotations
@@ -106,7 +106,9 @@ def parse_jsonl(path: Path, text: str) -> Iterator[Article]:
             raise IngestError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from exc
         if not isinstance(obj, dict):
             raise IngestError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-        missing = [k for k in ("id", "title", "text") if k not in obj]
+        if "id" not in obj and "_id" in obj:  # BEIR corpus.jsonl
+            obj["id"] = obj["_id"]
+        missing = [k for k in ("id", "text") if k not in obj]
         if missing:
             raise IngestError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}")
         bad = [k for k in ("id", "title", "text", "url", "date", "source") if k in obj and not isinstance(obj[k], (str, int))]
@@ -114,7 +116,7 @@ def parse_jsonl(path: Path, text: str) -> Iterator[Article]:
             raise IngestError(f"{path}:{lineno}: field(s) {', '.join(bad)} must be strings")
         yield Article(
             doc_id=str(obj["id"]),
-            title=str(obj["title"]).strip(),
+            title=str(obj.get("title", "")).strip(),
             text=clean_text(str(obj["text"]), cut_edges=False),
             url=str(obj.get("url", "")),
             date=str(obj.get("date", "")),
