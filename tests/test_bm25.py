@@ -1,0 +1,89 @@
+"""Our BM25 (bm25s + our tokenizer) against the reference implementation rank_bm25.BM25Okapi."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from index.chunking import ChunkSettings, chunk_article
+from index.ingest import load_articles
+from index.lexical import BM25Settings, LexicalIndex, tokenize
+from index.store import passage_index_text
+
+from conftest import SAMPLE_CORPUS
+
+QUERIES = [
+    "why did Russia withdraw peacekeepers?",
+    "Armenia CSTO summit boycott",
+    "International Criminal Court Putin arrest warrant",
+    "Zangezur corridor Turkey Nakhichevan",
+    "US military exercises Eagle Partner",
+    "Azerbaijan oil transit routes Caspian",
+    "Pashinyan strategic mistake security",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus_texts() -> list[str]:
+    passages = [p for a in load_articles([SAMPLE_CORPUS]) for p in chunk_article(a, ChunkSettings())]
+    return [passage_index_text(p, True) for p in passages]
+
+
+def test_tokenizer_stems_and_drops_stop_words():
+    assert tokenize("The peacekeepers were withdrawing from the region") == ["peacekeep", "were", "withdraw", "from", "region"]
+
+
+@pytest.mark.parametrize("k1,b", [(1.5, 0.75), (0.9, 0.4), (1.2, 0.0)])
+def test_scores_equal_bm25okapi(corpus_texts, k1, b):
+    """bm25s's Robertson variant is Okapi BM25 divided by (k1 + 1): same scores, same ranking,
+    wherever every query term has a positive idf (Okapi floors negative idf with epsilon)."""
+    settings = BM25Settings(k1=k1, b=b, method="robertson")
+    ours = LexicalIndex.build(corpus_texts, settings)
+    tokenized = [tokenize(t, settings) for t in corpus_texts]
+    ref = BM25Okapi(tokenized, k1=k1, b=b)
+    df = Counter(t for doc in tokenized for t in set(doc))
+    checked = 0
+    for q in QUERIES:
+        toks = tokenize(q, settings)
+        if any(df[t] > len(tokenized) / 2 for t in toks):  # Okapi's raw idf < 0: floored
+            continue
+        checked += 1
+        expected = ref.get_scores(toks)
+        got = ours.scores(q) * (k1 + 1)
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+        rows, _ = ours.search(q, 10)
+        # same ranking (ties may come in either order): the reference scores of our top rows are its top scores
+        np.testing.assert_allclose(expected[rows], np.sort(expected)[::-1][: len(rows)], rtol=1e-4)
+    assert checked >= 4
+
+
+def test_default_lucene_ranks_like_bm25okapi(corpus_texts):
+    """The product default (Lucene idf, which never goes negative) agrees with Okapi on the top hit
+    and orders the corpus nearly the same."""
+    settings = BM25Settings()
+    ours = LexicalIndex.build(corpus_texts, settings)
+    ref = BM25Okapi([tokenize(t, settings) for t in corpus_texts], k1=settings.k1, b=settings.b)
+    for q in QUERIES:
+        a, r = ours.scores(q), ref.get_scores(tokenize(q, settings))
+        assert int(np.argmax(a)) == int(np.argmax(r)), q
+        rank_a, rank_r = np.argsort(np.argsort(-a)), np.argsort(np.argsort(-r))
+        assert np.corrcoef(rank_a, rank_r)[0, 1] > 0.85, q
+
+
+def test_unknown_terms_score_zero(corpus_texts):
+    ours = LexicalIndex.build(corpus_texts)
+    assert not ours.scores("zxqv blorf").any()
+    rows, scores = ours.search("zxqv blorf", 5)
+    assert len(rows) == len(scores) == 0
+
+
+def test_settings_validated():
+    with pytest.raises(ValueError):
+        BM25Settings(k1=-1)
+    with pytest.raises(ValueError):
+        BM25Settings(b=2)
+    with pytest.raises(ValueError):
+        BM25Settings(method="tfidf")

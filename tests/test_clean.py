@@ -1,0 +1,85 @@
+"""Site furniture never becomes searchable text (rules in index/clean.py), on the real sample corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.clean import clean_text, is_furniture
+from index.ingest import load_articles
+
+from conftest import SAMPLE_CORPUS
+
+
+@pytest.fixture(scope="module")
+def articles():
+    return {a.doc_id: a for a in load_articles([SAMPLE_CORPUS])}
+
+
+FURNITURE = [
+    "Share:",
+    "Facebook",
+    "Twitter",
+    "Pinterest",
+    "LinkedIn",
+    "Leave a Reply",
+    "Your email address will not be published",
+    "This site uses Akismet",
+    "PREV Repeating the experiments",
+    "NEXT When Zelenskyy says",
+    "Tags:",
+    "#Russia #Quietly",
+    "Scroll to Top",
+    "Read all articles by Insight News Media",
+    "Also read:",
+    "dbdd5e9017.jpg",
+    "Editor's Choice",
+    "A Zaidi Shiite movement operating in Yemen",  # site glossary menu
+    "Name :",
+    "See also",
+]
+
+
+@pytest.mark.parametrize("fragment", FURNITURE)
+def test_furniture_dropped_from_every_sample_article(articles, fragment):
+    for a in articles.values():
+        assert fragment not in a.text, f"{fragment!r} survived in {a.doc_id}"
+
+
+def test_reporting_is_kept(articles):
+    # first and last lines of real reporting in each article survive, including short quotes
+    assert articles["000_d97c920262e2a662"].text.startswith("Russian President Vladimir Putin agreed on Thursday")
+    assert "two thousand Russian soldiers have been gradually leaving" in articles["000_d97c920262e2a662"].text
+    assert "“Russia has betrayed us,” he added." in articles["002_4f924e5df3fd12e9"].text
+    assert articles["002_4f924e5df3fd12e9"].text.rstrip().endswith("he told AFP. (AFP/Z-3)")
+    assert "Myths Busted" in articles["002_4f924e5df3fd12e9"].text  # a sub-heading is content
+    assert articles["004_5acde872f18f0611"].text.startswith("Alwaght- Continuation of Karabakh dispute")
+    assert "Caucasus is no exception." in articles["004_5acde872f18f0611"].text
+    assert articles["003_c2bac14ba13bc252"].text.startswith("Armenia has taken further steps")
+
+
+def test_titles_from_first_line(articles):
+    assert articles["001_709e358b3273cbbf"].title == "Is this the end of Russian-Armenian friendship?"
+    assert articles["002_4f924e5df3fd12e9"].title.startswith("Russia Quietly Withdraws from Karabakh")
+
+
+@pytest.mark.parametrize("line", ["Share: Facebook Twitter", "Also read: something else", "photo.JPG", "#a #b #c", "Comments (3)"])
+def test_is_furniture(line):
+    assert is_furniture(line)
+
+
+@pytest.mark.parametrize("line", ["Russia Has Betrayed Us", "Where is Armenia headed?", "Share prices fell 3% on Monday as investors fled."])
+def test_headings_and_prose_are_not_furniture(line):
+    assert not is_furniture(line)
+
+
+def test_short_text_without_long_paragraphs_is_kept():
+    text = "Storm hits coast.\n\nPower was cut to 3,000 homes overnight, officials said.\n\nShare:\nFacebook"
+    assert clean_text(text) == "Storm hits coast.\n\nPower was cut to 3,000 homes overnight, officials said."
+
+
+def test_end_marker_does_not_cut_most_of_the_article():
+    body = " ".join(["The council met on Tuesday and voted on the new budget for the coming year."] * 3)
+    text = f"Related\n\n{body}\n\n{body}\n\nTags: budget"
+    out = clean_text(text)
+    assert out.count("The council met") == 3  # one paragraph: duplicates inside the body go
+    assert "Tags" not in out

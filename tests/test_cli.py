@@ -1,0 +1,87 @@
+"""The `qa` console script: JSON contract, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+
+from conftest import ROOT, SAMPLE_CORPUS
+
+
+def run_qa(*args: str, env_index: Path | None = None) -> subprocess.CompletedProcess:
+    env = None
+    if env_index is not None:
+        import os
+
+        env = {**os.environ, "QA_INDEX": str(env_index)}
+    return subprocess.run([sys.executable, "-m", "qa", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+
+
+def test_search_json_contract(sample_index, capsys):
+    assert main(["search", "why did Russia withdraw peacekeepers?", "--index", str(sample_index), "-k", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["query"] == "why did Russia withdraw peacekeepers?" and out["mode"] == "hybrid"
+    assert [r["rank"] for r in out["results"]] == [1, 2, 3]
+    for r in out["results"]:
+        assert isinstance(r["score"], float) and isinstance(r["start"], int) and isinstance(r["end"], int)
+        assert {"passage_id", "doc_id", "title", "source", "text"} <= set(r)
+    assert out["results"][0]["doc_id"] == "002_4f924e5df3fd12e9"
+
+
+def test_search_readable(sample_index, capsys):
+    assert main(["search", "Eagle Partner exercises", "--index", str(sample_index), "-k", "2", "--mode", "bm25"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(" 1. [") and "\n 2. [" in out
+
+
+def test_index_then_search_subprocess(tmp_path):
+    idx = tmp_path / "idx"
+    r = run_qa("index", str(SAMPLE_CORPUS / "002_4f924e5df3fd12e9.txt"), "--index", str(idx), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "1 articles" in r.stdout
+    r = run_qa("search", "peacekeepers", "--json", env_index=idx)  # $QA_INDEX is honoured
+    assert r.returncode == 0 and json.loads(r.stdout)["results"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["search", ""], "query is empty"),
+        (["search", "x", "-k", "0"], "expected a number >= 1"),
+        (["search", "x", "--mode", "magic"], "invalid choice"),
+        (["index", "/definitely/not/here"], "no such file or folder"),
+    ],
+)
+def test_bad_input_exit_2_one_line(sample_index, args, message, capsys):
+    with pytest.raises(SystemExit) if args[-2:] in (["-k", "0"], ["--mode", "magic"]) else _noraise():
+        code = main([*args, "--index", str(sample_index)])
+        assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and err.startswith("qa: error:")
+
+
+def test_missing_index_exit_2(tmp_path, capsys):
+    assert main(["search", "x", "--index", str(tmp_path / "none")]) == 2
+    assert "no index at" in capsys.readouterr().err
+
+
+def test_binary_file_exit_2(tmp_path, capsys):
+    f = tmp_path / "a.txt"
+    f.write_bytes(b"\x00\x01\x02")
+    assert main(["index", str(f), "--index", str(tmp_path / "idx")]) == 2
+    assert "binary" in capsys.readouterr().err
+    assert not (tmp_path / "idx").exists()
+
+
+class _noraise:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

@@ -1,0 +1,73 @@
+"""Retrieval on the sample corpus through the library object."""
+
+from __future__ import annotations
+
+import pytest
+
+from index import QueryError
+from qa import Fusion, Searcher
+
+KARABAKH = "002_4f924e5df3fd12e9"  # "Russia Quietly Withdraws from Karabakh ..."
+QUESTION = "why did Russia withdraw peacekeepers?"
+
+
+def test_karabakh_question_first_in_every_mode_but_one_at_most(searcher):
+    firsts = {mode: searcher.search(QUESTION, k=1, mode=mode)[0].passage.doc_id for mode in ("hybrid", "dense", "bm25")}
+    assert sum(doc == KARABAKH for doc in firsts.values()) >= 2, firsts
+    assert firsts["hybrid"] == KARABAKH
+
+
+@pytest.mark.parametrize(
+    "query, doc",
+    [
+        ("Armenia skipped the CSTO Collective Security Council meeting in Minsk", "001_709e358b3273cbbf"),
+        ("Putin agreed to withdraw border guards from Armenian regions at Pashinyan's request", "000_d97c920262e2a662"),
+        ("Armenia did not attend the CIS summit in Bishkek", "003_c2bac14ba13bc252"),
+        ("pro-Russian blogger detained in Goris", "004_5acde872f18f0611"),
+    ],
+)
+def test_each_article_is_findable(searcher, query, doc):
+    assert searcher.search(query, k=3)[0].passage.doc_id == doc
+
+
+def test_hits_are_ranked_and_complete(searcher):
+    hits = searcher.search(QUESTION, k=7)
+    assert [h.rank for h in hits] == list(range(1, 8))
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    assert len({h.passage.passage_id for h in hits}) == 7
+    d = hits[0].to_dict()
+    assert set(d) >= {"rank", "score", "passage_id", "doc_id", "title", "source", "text", "start", "end"}
+    assert searcher.store.articles[d["doc_id"]].text[d["start"] : d["end"]] == d["text"]
+    assert set(hits[0].components) <= {"dense", "bm25"} and hits[0].components
+
+
+def test_k_larger_than_corpus(searcher):
+    n = len(searcher.store.passages)
+    assert len(searcher.search(QUESTION, k=n + 50, mode="dense")) == n
+
+
+def test_weighted_fusion_searcher(sample_index, embedder):
+    s = Searcher.load(sample_index, embedder=embedder, fusion=Fusion(method="weighted", dense_weight=0.6))
+    assert s.search(QUESTION, k=1)[0].passage.doc_id == KARABAKH
+
+
+@pytest.mark.parametrize(
+    "query, k, mode, message",
+    [
+        ("", 5, "hybrid", "query is empty"),
+        ("   \n\t", 5, "hybrid", "query is empty"),
+        ("x" * 5000, 5, "hybrid", "characters long"),
+        ("ok", 0, "hybrid", "k must be"),
+        ("ok", 100000, "hybrid", "k must be"),
+        ("ok", 5, "semantic", "unknown mode"),
+        (None, 5, "hybrid", "must be a string"),
+    ],
+)
+def test_bad_queries(searcher, query, k, mode, message):
+    with pytest.raises(QueryError, match=message):
+        searcher.search(query, k=k, mode=mode)
+
+
+def test_stats(searcher):
+    st = searcher.stats()
+    assert st.articles == 5 and st.passages == len(searcher.store.passages) and st.dim == 384

@@ -1,0 +1,197 @@
+"""The on-disk index: idempotent re-ingest, incremental add, validation, and crash safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import index.store as store_mod
+from index import IndexFormatError, IndexMissingError, IndexStore, QAError, build_index
+from index.ingest import load_articles
+from qa import Searcher
+
+from conftest import SAMPLE_CORPUS
+
+NEW_ARTICLE = """Armenia and Azerbaijan sign border delimitation protocol
+
+Armenia and Azerbaijan signed a protocol on the delimitation of a section of their shared border on Friday, officials in Yerevan said, returning four villages to Azerbaijani control.
+
+The agreement was reached without Russian mediation, a sign of Moscow's waning role in the South Caucasus since its peacekeepers left Karabakh.
+"""
+
+
+class CountingEmbedder:
+    """Wraps the real embedder and records how many texts were embedded."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.name = inner.name
+        self.embedded = 0
+
+    @property
+    def dim(self):
+        return self.inner.dim
+
+    def encode(self, texts, **kw):
+        self.embedded += len(texts)
+        return self.inner.encode(texts, **kw)
+
+    def count_tokens(self, texts):
+        return self.inner.count_tokens(texts)
+
+
+@pytest.fixture
+def index_copy(sample_index: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "qa-index"
+    shutil.copytree(sample_index, dst)
+    return dst
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_manifest_records_settings(sample_index):
+    m = json.loads((sample_index / "manifest.json").read_text())
+    assert m["format"] == "qa-index" and m["format_version"] == store_mod.FORMAT_VERSION
+    assert m["settings"]["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert m["settings"]["dim"] == 384
+    assert m["settings"]["bm25"]["k1"] > 0 and m["settings"]["chunking"]["max_tokens"] > 0
+    assert m["counts"]["articles"] == 5 and m["counts"]["passages"] > 20
+    assert all(len(f["sha256"]) == 64 for f in m["files"].values())
+    assert {"passages.jsonl", "articles.jsonl", "embeddings.npy"} <= set(m["files"])
+
+
+def test_reingest_unchanged_is_a_noop(index_copy, embedder):
+    before = snapshot(index_copy)
+    counting = CountingEmbedder(embedder)
+    report = build_index([SAMPLE_CORPUS], index_copy, embedder=counting)
+    assert not report.written and report.articles_unchanged == 5
+    assert counting.embedded == 0
+    assert snapshot(index_copy) == before
+
+
+def test_incremental_add_embeds_only_new_passages(index_copy, embedder, tmp_path):
+    n_before = IndexStore.load(index_copy).manifest["counts"]["passages"]
+    f = tmp_path / "new" / "border.txt"
+    f.parent.mkdir()
+    f.write_text(NEW_ARTICLE)
+    counting = CountingEmbedder(embedder)
+    report = build_index([f], index_copy, embedder=counting)
+    assert report.articles_added == 1 and report.articles_total == 6
+    assert counting.embedded == report.passages_embedded == report.passages_total - n_before
+    hits = Searcher.load(index_copy, embedder=embedder).search("border delimitation protocol villages", k=1)
+    assert hits[0].passage.doc_id == "border"
+    # an edited article replaces its passages, re-embedding only the changed one(s)
+    f.write_text(NEW_ARTICLE + "\nThe protocol still needs parliament's approval in both countries.\n")
+    counting.embedded = 0
+    report = build_index([f], index_copy, embedder=counting)
+    assert report.articles_updated == 1 and counting.embedded == 1
+    store = IndexStore.load(index_copy)
+    assert len([p for p in store.passages if p.doc_id == "border"]) == 1
+    assert "parliament's approval" in store.articles["border"].text
+
+
+def test_other_model_is_refused(index_copy, embedder):
+    with pytest.raises(IndexFormatError, match="built with model"):
+        build_index([SAMPLE_CORPUS], index_copy, model="/some/other/model")
+    other = CountingEmbedder(embedder)
+    other.name = "someone/else"
+    with pytest.raises(IndexFormatError, match="built with model"):
+        Searcher.load(index_copy, embedder=other)
+
+
+def test_format_version_mismatch(index_copy):
+    m = json.loads((index_copy / "manifest.json").read_text())
+    m["format_version"] = 999
+    (index_copy / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(IndexFormatError, match="format version 999"):
+        IndexStore.load(index_copy)
+
+
+@pytest.mark.parametrize("damage", ["truncate_passages", "edit_articles", "delete_faiss", "garble_manifest"])
+def test_corrupt_index_is_a_clear_error(index_copy, damage):
+    if damage == "truncate_passages":
+        p = index_copy / "passages.jsonl"
+        p.write_bytes(p.read_bytes()[:-100])
+    elif damage == "edit_articles":
+        p = index_copy / "articles.jsonl"
+        p.write_text(p.read_text().replace("Putin", "Nixon"))
+    elif damage == "delete_faiss":
+        next(index_copy.glob("*.faiss")).unlink()
+    else:
+        (index_copy / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexFormatError) as exc:
+        IndexStore.load(index_copy)
+    assert "\n" not in str(exc.value) and str(index_copy) in str(exc.value)
+
+
+def test_missing_index(tmp_path):
+    with pytest.raises(IndexMissingError, match="no index at"):
+        IndexStore.load(tmp_path / "nothing")
+
+
+def test_refuses_to_overwrite_a_foreign_directory(tmp_path, embedder):
+    target = tmp_path / "mydocs"
+    target.mkdir()
+    (target / "precious.txt").write_text("do not delete")
+    with pytest.raises(QAError, match="not a qa index"):
+        build_index([SAMPLE_CORPUS], target, embedder=embedder)
+    assert (target / "precious.txt").read_text() == "do not delete"
+
+
+def test_interrupted_build_leaves_old_index_intact(index_copy, embedder, tmp_path, monkeypatch):
+    before = snapshot(index_copy)
+    f = tmp_path / "late.txt"
+    f.write_text(NEW_ARTICLE)
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C while the new index is being written
+
+    monkeypatch.setattr(store_mod.LexicalIndex, "save", boom)
+    with pytest.raises(KeyboardInterrupt):
+        build_index([f], index_copy, embedder=embedder)
+    assert snapshot(index_copy) == before
+    assert not list(index_copy.parent.glob("qa-index.tmp-*"))
+    monkeypatch.undo()
+    assert len(Searcher.load(index_copy, embedder=embedder).search("peacekeepers", k=3)) == 3
+
+
+def test_crash_between_renames_is_repaired(index_copy, embedder):
+    old = index_copy.with_name(f"{index_copy.name}.old-12345")
+    os.rename(index_copy, old)  # the state a crash between the two renames leaves
+    store = IndexStore.load(index_copy)
+    assert store.manifest["counts"]["articles"] == 5 and index_copy.is_dir() and not old.exists()
+
+
+def test_killed_build_leftovers_are_cleaned(index_copy, embedder, tmp_path):
+    stale = index_copy.with_name(f"{index_copy.name}.tmp-99999")
+    stale.mkdir()
+    (stale / "passages.jsonl").write_text("half")
+    f = tmp_path / "late.txt"
+    f.write_text(NEW_ARTICLE)
+    build_index([f], index_copy, embedder=embedder)
+    assert not stale.exists()
+
+
+def test_bad_input_writes_nothing(index_copy, embedder, tmp_path):
+    before = snapshot(index_copy)
+    good = tmp_path / "good.txt"
+    good.write_text(NEW_ARTICLE)
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfe\x00\x01binary")
+    with pytest.raises(QAError):
+        build_index([good, bad], index_copy, embedder=embedder)
+    assert snapshot(index_copy) == before
+
+
+def test_articles_round_trip(sample_index):
+    store = IndexStore.load(sample_index)
+    fresh = {a.doc_id: a for a in load_articles([SAMPLE_CORPUS])}
+    assert store.articles == fresh
+    for p in store.passages:
+        assert store.articles[p.doc_id].text[p.start : p.end] == p.text
