@@ -21,11 +21,15 @@ LONG_WORDS = 20
 PROSE_WORDS = 8
 
 _SOCIAL = r"(facebook|twitter|x|pinterest|linkedin|whatsapp|telegram|reddit|email|e-mail|print|vk|tumblr)"
+#: Lines longer than this are reporting, never furniture (abstracts and leads can open with
+#: words like "Next-generation" or "Related").
+MAX_FURNITURE_WORDS = 25
 _FURNITURE = [
     rf"^{_SOCIAL}$",
     r"^share( this( article| story| post)?)?\s*[:|]?(\s+" + _SOCIAL + r")*\s*$",
-    r"^(also read|read also|read more|see more|related|recommended|advertisement|sponsored)\b.*$",
-    r"^.*\.(jpe?g|png|gif|webp|svg)$",
+    r"^(also read|read also|read more|see more|related( articles?| posts?| stories| content| news)?"
+    r"|recommended( for you)?|advertisement|sponsored( content)?)\s*(:.*)?$",
+    r"^\S+\.(jpe?g|png|gif|webp|svg)$",
     r"^(#\S+\s*){2,}$",
     r"^[\W_]{1,5}$",
     r"^(name|email|website|comment|\* ?text|send|submit|reply|cancel reply)\s*[:*]?\s*$",
@@ -36,14 +40,16 @@ _FURNITURE = [
     r"^(images? source|photo|image|picture|credit)s?\s*[:©].*$",
     r"^read all articles by .*$",
     r"^the article is in \w+\.?$",
-    r"^(subscribe|follow us|sign up|newsletter)\b.{0,60}$",
-    r"^(prev|next|previous)( article| post)?\b.*$",
+    r"^(subscribe|follow us|sign up|newsletter)\b[^.!?]{0,60}$",
+    r"^(previous|next) (article|post|story)\b.*$",
     r"^(gallery|photo|film|video|editor'?s choice|most viewed|in focus|day week month|tags?)\s*:?\s*$",
 ]
 _FURNITURE_RE = [re.compile(p, re.IGNORECASE) for p in _FURNITURE]
+# "PREV headline" / "NEXT headline" links are upper case; "Next, the council..." is prose.
+_PREV_NEXT = re.compile(r"^(PREV|NEXT)\b(?!-)")
 
 _END_MARKERS = re.compile(
-    r"^(tags?\s*:.*|comments?\s*:?|share\s*:?|prev\b.*|previous (article|post)\b.*|next (article|post)\b.*"
+    r"^(tags?\s*:.*|comments?\s*:?|share\s*:?|(previous|next) (article|post|story)\b.*"
     r"|see also|related( content| articles| posts| stories)?\s*:?|leave a (reply|comment)"
     r"|scroll to top|read all articles by .*|the article is in \w+\.?|(#\S+\s*){2,})$",
     re.IGNORECASE,
@@ -58,7 +64,14 @@ def _words(line: str) -> int:
 
 def is_furniture(line: str) -> bool:
     s = line.strip()
-    return any(p.match(s) for p in _FURNITURE_RE)
+    if _words(s) > MAX_FURNITURE_WORDS:
+        return False
+    return bool(_PREV_NEXT.match(s)) or any(p.match(s) for p in _FURNITURE_RE)
+
+
+def _is_end_marker(line: str) -> bool:
+    s = line.strip()
+    return _words(s) <= MAX_FURNITURE_WORDS and (bool(_PREV_NEXT.match(s)) or bool(_END_MARKERS.match(s)))
 
 
 def is_prose(line: str) -> bool:
@@ -78,7 +91,7 @@ def _body_span(lines: list[str]) -> tuple[int, int]:
             break
     end = n
     for j in range(start + 1, n):
-        if _END_MARKERS.match(lines[j]):
+        if _is_end_marker(lines[j]):
             before = sum(_words(x) for x in lines[start:j] if is_prose(x))
             after = sum(_words(x) for x in lines[j + 1 :] if is_prose(x) and not is_furniture(x))
             if before > after:
