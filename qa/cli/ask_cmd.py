@@ -1,0 +1,49 @@
+"""``qa ask "QUESTION" [--index DIR] [-k 8] [--mode hybrid|dense|bm25] [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+
+from ..answer import Answer, Answerer
+from ..fusion import Mode
+from ..search import Searcher
+from .common import add_index_arg, index_dir, positive_int
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ask", help="answer a question with cited sentences from the articles")
+    p.add_argument("question", metavar="QUESTION")
+    add_index_arg(p)
+    p.add_argument("-k", type=positive_int, default=8, help="passages to read the answer from (default 8)")
+    p.add_argument("--mode", default="hybrid", choices=[m.value for m in Mode], help="retriever (default hybrid)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=run)
+
+
+def format_answer(answer: Answer, width: int = 100) -> str:
+    lines = [textwrap.fill(answer.answer, width=width)]
+    if not answer.confident:
+        lines.append("(not confident: no retrieved sentence answers the question well enough)")
+    shown: set[int] = set()
+    if answer.citations:
+        lines.append("")
+    for c in answer.citations:
+        if c.n in shown:
+            continue
+        shown.add(c.n)
+        meta = ", ".join(x for x in (c.source, c.date) if x)
+        lines.append(f"[{c.n}] {c.title or c.doc_id}" + (f" ({meta})" if meta else ""))
+        lines.append(f"    {c.doc_id} chars {c.start}-{c.end}  passage {c.passage_id}" + (f"  {c.url}" if c.url else ""))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    answerer = Answerer(Searcher.load(index_dir(args)))
+    answer = answerer.ask(args.question, k=args.k, mode=args.mode)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        print(format_answer(answer))
+    return 0
