@@ -8,8 +8,9 @@
 from index import Article, Hit, Passage, QAError, __version__, build_index
 
 from .answer import Answer, Answerer, Citation
+from .evaluate import EvalResult, SystemResult, evaluate
 from .fusion import Fusion, FusionMethod, Mode
 from .search import IndexStats, Searcher
 
 __all__ = ["Answer", "Answerer", "Article", "Citation", "Fusion", "FusionMethod", "Hit", "IndexStats", "Mode", "Passage", "QAError", "Searcher",
-           "__version__", "build_index"]
+           "__version__", "build_index", "EvalResult", "SystemResult", "evaluate"]
