@@ -299,11 +299,9 @@ class Answerer:
         scored, vectors = self.score_sentences(question, hits)
         if not scored or scored[0].score < self.threshold:
             return Answer(question, NOT_CONFIDENT_ANSWER, False, [], hits)
-        order = sorted(range(len(scored)), key=lambda i: -scored[i].score)
-        best = scored[order[0]].score
-        rel = np.array([s.score for s in scored])
+        rel = np.array([s.score for s in scored])  # best first
         chosen = mmr_select(rel, vectors @ vectors.T, self.max_sentences,
-                            floor=max(self.threshold, best - RELATIVE_FLOOR))
+                            floor=max(self.threshold, rel[0] - RELATIVE_FLOOR))
         text, citations = compose(order_for_reading([scored[i] for i in chosen]), hits)
         return Answer(question, text, True, citations, hits)
 
@@ -329,22 +327,19 @@ class Answerer:
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors for ``texts``; only texts not seen before go to the model, in one batch."""
+        found: dict[str, np.ndarray] = {}
         with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            fresh = self.searcher.embedder.encode(missing)
-            with self._lock:
-                for t, v in zip(missing, fresh):
-                    self._cache[t] = v
-                while len(self._cache) > EMBED_CACHE_SIZE:
-                    self._cache.popitem(last=False)
-        with self._lock:
-            rows = []
             for t in texts:
                 v = self._cache.get(t)
-                if v is None:  # evicted by a concurrent call between the two locks
-                    v = self.searcher.embedder.encode([t])[0]
-                else:
+                if v is not None:
                     self._cache.move_to_end(t)
-                rows.append(v)
-        return np.vstack(rows).astype(np.float32, copy=False)
+                    found[t] = v
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            fresh = self.searcher.embedder.encode(missing)  # outside the lock: the slow part
+            found.update(zip(missing, fresh))
+            with self._lock:
+                self._cache.update(zip(missing, fresh))
+                while len(self._cache) > EMBED_CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return np.vstack([found[t] for t in texts]).astype(np.float32, copy=False)

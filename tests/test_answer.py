@@ -138,6 +138,42 @@ def test_calibrate_threshold() -> None:
         calibrate_threshold([], [0.1])
 
 
+class _FakeEmbedder:
+    """Bag-of-words vectors over a tiny vocabulary; records what it was asked to encode."""
+
+    name = "fake"
+    vocab = ["russia", "withdrew", "peacekeepers", "karabakh", "kremlin", "analysts", "ukraine", "pasta"]
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts):  # type: ignore[no-untyped-def]
+        self.calls.append(list(texts))
+        v = np.array([[float(w in t.lower()) for w in self.vocab] + [0.1] for t in texts], dtype=np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+class _FakeSearcher:
+    def __init__(self) -> None:
+        self.embedder = _FakeEmbedder()
+
+    def search(self, query, k=10, mode="hybrid"):  # type: ignore[no-untyped-def]
+        return [_hit(1, TEXT.index("Russia withdrew"), len(TEXT))][:k]
+
+
+def test_answerer_without_model_caches_sentence_vectors_and_abstains() -> None:
+    fake = _FakeSearcher()
+    answerer = Answerer(fake, threshold=0.5)  # type: ignore[arg-type]
+    ans = answerer.ask("Why were Russia's peacekeepers withdrawn from Karabakh?")
+    assert ans.confident and ans.citations[0].quote.startswith("Russia withdrew") and ans.answer.endswith("[1]")
+    assert len(fake.embedder.calls) == 1 and len(fake.embedder.calls[0]) == 4  # question + 3 sentences, one batch
+    again = answerer.ask("Did Russia withdraw peacekeepers from Karabakh?")
+    assert fake.embedder.calls[-1] == ["Did Russia withdraw peacekeepers from Karabakh?"]  # sentences cached
+    assert again.citations[0].n == 1
+    no = answerer.ask("How long to boil pasta?")
+    assert (no.confident, no.answer, no.citations, len(no.results)) == (False, NOT_CONFIDENT_ANSWER, [], 1)
+
+
 # --------------------------------------------------------------------------- the sample corpus, end to end
 @pytest.fixture(scope="module")
 def answerer(searcher) -> Answerer:  # type: ignore[no-untyped-def]
