@@ -1,0 +1,369 @@
+"""The JSON API, /embed and the UI's HTML: success and error shapes, API key, CORS, limits, and a
+bounded load test of 50 concurrent /api/ask requests against a real `qa serve` on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from index.records import Article, Hit, Passage
+from qa.answer import Answer, Citation
+from qa.service import QAService
+from ui import render
+from ui.api import check_embed_token, create_api, make_embed_token
+from ui.config import ConfigError, ServeConfig, parse_origins
+from ui.testing import serve_subprocess
+
+KEY = "s3cret-key"
+WIKI = "http://wiki.example.org"
+QUESTION = "Where will Russian troops remain in Armenia after the withdrawal?"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def service(sample_index, embedder) -> QAService:
+    return QAService(sample_index, embedder=embedder, max_k=20).load()
+
+
+def make_client(service: QAService, **settings) -> TestClient:
+    config = ServeConfig(index_dir=service.index_dir, max_k=20, max_body_bytes=4096, **settings)
+    return TestClient(create_api(service, config), raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def client(service) -> TestClient:
+    return make_client(service)
+
+
+@pytest.fixture(scope="module")
+def keyed(service) -> TestClient:
+    return make_client(service, api_key=KEY, cors_origins=(WIKI,))
+
+
+def assert_error(resp: httpx.Response, status: int, code: str) -> dict:
+    """The one documented error shape: exactly {"error": {"code", "message", "status"}}."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/json")
+    body = resp.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "status"}, body
+    err = body["error"]
+    assert err["status"] == status and err["code"] == code, body
+    assert isinstance(err["message"], str) and err["message"] and "\n" not in err["message"]
+    return err
+
+
+# --------------------------------------------------------------------------- success shapes
+def test_search_returns_the_cli_json_shape(client):
+    r = client.post("/api/search", json={"query": "Why did Russia withdraw its peacekeepers from Karabakh?", "k": 3})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == {"query", "mode", "results"} and body["mode"] == "hybrid"
+    assert [h["rank"] for h in body["results"]] == [1, 2, 3]
+    assert set(body["results"][0]) == {"rank", "score", "passage_id", "doc_id", "title", "source", "date", "url",
+                                       "text", "start", "end"}
+    assert body["results"][0]["doc_id"] == "002_4f924e5df3fd12e9"
+    r = client.post("/api/search", json={"query": "Eagle Partner", "k": 2, "mode": "bm25"})
+    assert r.status_code == 200 and r.json()["mode"] == "bm25" and len(r.json()["results"]) == 2
+
+
+def test_ask_returns_a_cited_answer(client, service):
+    r = client.post("/api/ask", json={"question": QUESTION})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == {"question", "answer", "confident", "citations", "results"}
+    assert body["confident"] is True and "Turkey and Iran" in body["answer"] and "[1]" in body["answer"]
+    c = body["citations"][0]
+    assert set(c) == {"n", "passage_id", "doc_id", "title", "source", "date", "url", "text", "quote", "start", "end",
+                      "score"}
+    article = service.search(QUESTION, k=1)[0].article  # quote offsets point into the article text
+    texts = {h.passage.doc_id: h.article.text for h in service.search(QUESTION, k=20)}
+    assert texts[c["doc_id"]][c["start"]:c["end"]] == c["quote"] and article
+    assert len(body["results"]) == 8
+    r = client.post("/api/ask", json={"question": "Who won the 2022 football World Cup?", "k": 3, "mode": "dense"})
+    assert r.status_code == 200 and r.json()["confident"] is False and r.json()["citations"] == []
+
+
+def test_health_openapi_and_docs(client):
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok" and body["version"] == "0.1.0"
+    assert body["model"].endswith("all-MiniLM-L6-v2") and body["index"]["articles"] == 5
+    assert body["auth_required"] is False and body["limits"]["max_k"] == 20
+    spec = client.get("/openapi.json").json()
+    assert {"/api/search", "/api/ask", "/api/health"} <= set(spec["paths"])
+    assert "ErrorResponse" in spec["components"]["schemas"]
+    assert client.get("/docs").status_code == 200
+
+
+# --------------------------------------------------------------------------- error shapes
+ENDPOINTS = [("POST", "/api/search", {"query": "Karabakh"}), ("POST", "/api/ask", {"question": "Karabakh?"})]
+
+
+@pytest.mark.parametrize("method, path, good", ENDPOINTS)
+@pytest.mark.parametrize("case", ["bad_type", "unknown_field", "bad_mode", "empty", "too_long", "k_too_big",
+                                  "malformed", "not_object", "no_body", "form", "too_large", "too_large_chunked"])
+def test_error_shape_on_every_post_endpoint(client, method, path, good, case):
+    field = "query" if "query" in good else "question"
+    headers = {"content-type": "application/json"}
+    if case == "bad_type":
+        r, want = client.post(path, json={**good, "k": "5"}), (422, "invalid_request")
+    elif case == "unknown_field":
+        r, want = client.post(path, json={**good, "top_k": 5}), (422, "invalid_request")
+    elif case == "bad_mode":
+        r, want = client.post(path, json={**good, "mode": "magic"}), (422, "invalid_request")
+    elif case == "empty":
+        r, want = client.post(path, json={field: "   "}), (400, "bad_query")
+    elif case == "too_long":
+        r, want = client.post(path, json={field: "word " * 440}), (400, "bad_query")
+    elif case == "k_too_big":
+        r, want = client.post(path, json={**good, "k": 21}), (400, "bad_query")
+    elif case == "malformed":
+        r, want = client.post(path, content=b'{"query": "x",', headers=headers), (400, "malformed_body")
+    elif case == "not_object":
+        r, want = client.post(path, content=b'["x"]', headers=headers), (422, "invalid_request")
+    elif case == "no_body":
+        r, want = client.post(path, headers=headers), (422, "invalid_request")
+    elif case == "form":
+        r, want = client.post(path, data={field: "x"}), (415, "unsupported_media_type")
+    elif case == "too_large":
+        r, want = client.post(path, json={field: "x" * 5000}), (413, "body_too_large")
+    else:  # streamed with no Content-Length: counted as it arrives, rejected past the limit
+        chunks = (b'{"query": "' + b"x" * 1000 for _ in range(5))
+        r, want = client.post(path, content=chunks, headers=headers), (413, "body_too_large")
+    err = assert_error(r, *want)
+    if case == "k_too_big":
+        assert "between 1 and 20" in err["message"]
+    if case == "bad_type":
+        assert err["message"].startswith("k:")
+
+
+@pytest.mark.parametrize("method, path, status, code", [
+    ("GET", "/api/search", 405, "method_not_allowed"),
+    ("GET", "/api/ask", 405, "method_not_allowed"),
+    ("POST", "/api/health", 405, "method_not_allowed"),
+    ("DELETE", "/api/ask", 405, "method_not_allowed"),
+    ("GET", "/api/nope", 404, "not_found"),
+    ("POST", "/api/search/extra", 404, "not_found"),
+    ("GET", "/definitely-not-here", 404, "not_found"),
+])
+def test_error_shape_for_unknown_paths_and_methods(client, method, path, status, code):
+    r = client.request(method, path)
+    assert_error(r, status, code)
+    if status == 405:
+        assert r.headers["allow"] in ("POST", "GET")
+
+
+def test_internal_errors_do_not_leak(service, monkeypatch):
+    c = make_client(service)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("secret stack detail /home/user/path")
+
+    monkeypatch.setattr(service, "search", boom)
+    monkeypatch.setattr(service, "stats", boom)
+    for r in (c.post("/api/search", json={"query": "x"}), c.get("/api/health")):
+        err = assert_error(r, 500, "internal_error")
+        assert "secret" not in err["message"]
+
+
+def test_index_errors_map_to_their_status(tmp_path, embedder):
+    c = make_client(QAService(tmp_path / "gone", embedder=embedder))
+    assert_error(c.get("/api/health"), 404, "index_missing")
+    assert_error(c.post("/api/ask", json={"question": "x"}), 404, "index_missing")
+
+
+# --------------------------------------------------------------------------- API key
+@pytest.mark.parametrize("method, path, body", ENDPOINTS)
+def test_api_key_required_when_configured(keyed, method, path, body):
+    err = assert_error(keyed.post(path, json=body), 401, "unauthorized")
+    assert "X-API-Key" in err["message"]
+    assert_error(keyed.post(path, json=body, headers={"X-API-Key": "wrong"}), 401, "unauthorized")
+    assert keyed.post(path, json={**body, "k": 2}, headers={"X-API-Key": KEY}).status_code == 200
+
+
+def test_health_stays_open_and_reports_auth(keyed):
+    r = keyed.get("/api/health")
+    assert r.status_code == 200 and r.json()["auth_required"] is True
+
+
+def test_auth_is_checked_before_the_body_is_parsed(keyed):
+    r = keyed.post("/api/search", content=b"{broken", headers={"content-type": "application/json"})
+    assert r.status_code in (400, 401)  # never a 500, never results
+    assert_error(r, r.status_code, "malformed_body" if r.status_code == 400 else "unauthorized")
+
+
+def test_embed_token_lets_the_widget_ask_but_not_search(keyed):
+    page = keyed.get("/embed").text
+    token = page.split('name="qa-embed-token" content="', 1)[1].split('"', 1)[0]
+    assert token and KEY not in page
+    assert keyed.post("/api/ask", json={"question": QUESTION, "k": 2}, headers={"X-Embed-Token": token}).status_code == 200
+    assert_error(keyed.post("/api/search", json={"query": "x"}, headers={"X-Embed-Token": token}), 401, "unauthorized")
+    forged = token[:-1] + ("0" if token[-1] != "0" else "1")
+    err = assert_error(keyed.post("/api/ask", json={"question": "x"}, headers={"X-Embed-Token": forged}), 401, "unauthorized")
+    assert "embed token" in err["message"]
+
+
+def test_embed_token_expires():
+    now = time.time()
+    token = make_embed_token(KEY, 60, now=now)
+    assert check_embed_token(KEY, token, now=now + 59)
+    assert not check_embed_token(KEY, token, now=now + 61)
+    assert not check_embed_token("other-key", token, now=now)
+    assert not check_embed_token(KEY, "garbage", now=now)
+
+
+# --------------------------------------------------------------------------- CORS and /embed framing
+def test_cors_allows_only_the_allow_list(keyed):
+    pre = keyed.options("/api/ask", headers={"Origin": WIKI, "Access-Control-Request-Method": "POST",
+                                             "Access-Control-Request-Headers": "content-type,x-api-key"})
+    assert pre.status_code == 200 and pre.headers["access-control-allow-origin"] == WIKI
+    assert "x-api-key" in pre.headers["access-control-allow-headers"].lower()
+    bad = keyed.options("/api/ask", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+    assert bad.status_code == 400 and "access-control-allow-origin" not in bad.headers
+    ok = keyed.post("/api/search", json={"query": "Karabakh", "k": 1}, headers={"Origin": WIKI, "X-API-Key": KEY})
+    assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == WIKI
+    denied = keyed.post("/api/search", json={"query": "x"}, headers={"Origin": WIKI})  # errors are readable too
+    assert denied.status_code == 401 and denied.headers["access-control-allow-origin"] == WIKI
+    other = keyed.post("/api/search", json={"query": "x"}, headers={"Origin": "http://evil.example", "X-API-Key": KEY})
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_no_cors_headers_without_an_allow_list(client):
+    r = client.post("/api/search", json={"query": "Karabakh", "k": 1}, headers={"Origin": WIKI})
+    assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+
+
+def test_embed_page_headers(client, keyed):
+    r = client.get("/embed")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    csp = r.headers["content-security-policy"]
+    assert "frame-ancestors 'self'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert 'content=""' in r.text.split("qa-embed-token", 1)[1][:20]  # no key, no token
+    assert "<script>" not in r.text and '<script src="embed.js"' in r.text
+    csp = keyed.get("/embed").headers["content-security-policy"]
+    assert f"frame-ancestors 'self' {WIKI}" in csp
+    js = client.get("/embed.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"] and ".innerHTML" not in js.text
+    assert client.get("/embed.css").status_code == 200
+    assert client.head("/embed").status_code == 200
+
+
+# --------------------------------------------------------------------------- config
+def test_config_from_env_and_overrides(tmp_path):
+    env = {"QA_INDEX": str(tmp_path), "QA_API_KEY": "k", "QA_CORS_ORIGINS": f"{WIKI}, http://localhost:8080/ ,",
+           "QA_MAX_K": "30", "QA_MAX_BODY_BYTES": "4096", "QA_PORT": "8000"}
+    cfg = ServeConfig.from_env(env)
+    assert cfg.index_dir == tmp_path and cfg.api_key == "k" and cfg.max_k == 30 and cfg.port == 8000
+    assert cfg.cors_origins == (WIKI, "http://localhost:8080") and cfg.max_body_bytes == 4096
+    assert cfg.frame_ancestors == f"'self' {WIKI} http://localhost:8080"
+    cfg = ServeConfig.from_env(env, max_k=5, port=0, api_key=None)
+    assert cfg.max_k == 5 and cfg.port == 0 and cfg.api_key == "k"  # None means "not given"
+    assert ServeConfig.from_env({"QA_CORS_ORIGINS": "*"}).frame_ancestors == "*"
+    assert ServeConfig(api_key="  ").api_key is None
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"QA_CORS_ORIGINS": "wiki.example.org"}, "bad origin"),
+    ({"QA_CORS_ORIGINS": "https://wiki.example.org/path"}, "bad origin"),
+    ({"QA_MAX_K": "0"}, "between 1 and"),
+    ({"QA_MAX_K": "ten"}, "whole number"),
+    ({"QA_PORT": "70000"}, "between 0 and 65535"),
+])
+def test_bad_config_is_one_line(env, message):
+    with pytest.raises(ConfigError, match=message):
+        ServeConfig.from_env(env)
+    assert parse_origins(None) == ()
+
+
+# --------------------------------------------------------------------------- UI HTML (escaping)
+def _evil_answer() -> Answer:
+    text = "Intro. <script>alert(1)</script> The <b>quoted</b> sentence is here. Tail & more."
+    quote = "The <b>quoted</b> sentence is here."
+    start = text.index(quote)
+    art = Article("d1", "<img src=x onerror=alert(1)>", text, url="javascript:alert(1)", date="2024-01-02", source="S&P")
+    p = Passage("p1", "d1", text, 0, len(text), art.title)
+    hit = Hit(1, 0.5, p, art)
+    cite = Citation(1, "p1", "d1", art.title, art.source, art.date, art.url, text, quote, start, start + len(quote), 0.9)
+    return Answer("q?", f"{quote} [1] Not a marker [7].", True, [cite], [hit])
+
+
+def test_ui_html_escapes_article_content_and_marks_the_quote():
+    answer = _evil_answer()
+    a = render.answer_html(answer)
+    assert 'href="#qa-card-1"' in a and "&lt;b&gt;quoted&lt;/b&gt;" in a and "[7]" in a
+    c = render.cards_html(answer)
+    assert "<script>" not in c and "<img" not in c and "javascript:" not in c
+    assert "&lt;script&gt;" in c and 'id="qa-card-1"' in c and "S&amp;P" in c
+    assert "<mark>The &lt;b&gt;quoted&lt;/b&gt; sentence is here.</mark>" in c
+    assert render.safe_url("https://example.org/a") == "https://example.org/a"
+    assert render.safe_url("javascript:alert(1)") is None and render.safe_url("data:text/html,x") is None
+    unsure = render.answer_html(Answer("q", "not sure <b>", False, [], []))
+    assert "&lt;b&gt;" in unsure and "qa-answer--unsure" in unsure
+
+
+def test_full_app_mounts_the_ui_at_root(service):
+    from ui.app import create_app
+
+    config = ServeConfig(index_dir=service.index_dir, max_k=20)
+    with TestClient(create_app(service, config), raise_server_exceptions=False) as c:
+        r = c.get("/")
+        assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+        assert c.get("/api/health").json()["status"] == "ok"
+        assert_error(c.get("/api/nope"), 404, "not_found")
+        assert c.get("/embed").status_code == 200
+
+
+# --------------------------------------------------------------------------- real server: load
+@pytest.fixture(scope="module")
+def live_server(sample_index, tmp_path_factory):
+    index = tmp_path_factory.mktemp("api-live") / "qa-index"
+    shutil.copytree(sample_index, index)
+    log = tmp_path_factory.mktemp("api-live-log") / "serve.log"
+    with serve_subprocess(index, log_path=log) as url:
+        yield url
+
+
+QUESTIONS = [json.loads(line)["question"] for line in
+             (__import__("conftest").ROOT / "eval" / "sample_questions.jsonl").read_text().splitlines() if line.strip()]
+
+
+def test_fifty_concurrent_asks_all_succeed(live_server):
+    questions = [QUESTIONS[i % 10] for i in range(50)]  # 10 distinct questions, each asked 5 times at once
+
+    async def run() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
+        async with httpx.AsyncClient(base_url=live_server, timeout=120, limits=limits) as c:
+            tasks = [c.post("/api/ask", json={"question": q}) for q in questions]
+            return await asyncio.wait_for(asyncio.gather(*tasks), timeout=240)
+
+    t0 = time.perf_counter()
+    responses = asyncio.run(run())
+    elapsed = time.perf_counter() - t0
+    assert [r.status_code for r in responses] == [200] * 50, [r.text for r in responses if r.status_code != 200][:2]
+    bodies = [r.json() for r in responses]
+    assert all(b["question"] == q for b, q in zip(bodies, questions))
+    assert sum(b["confident"] for b in bodies) >= 25 and all(b["results"] for b in bodies)
+    print(f"50 concurrent /api/ask: {elapsed:.1f}s")
+
+
+def test_live_server_error_shape_and_limits(live_server):
+    with httpx.Client(base_url=live_server, timeout=30) as c:
+        assert_error(c.post("/api/ask", content=b"{", headers={"content-type": "application/json"}), 400, "malformed_body")
+        assert_error(c.post("/api/ask", json={"question": "x" * 20000}), 413, "body_too_large")
+        assert_error(c.post("/api/search", json={"query": "x", "k": 51}), 400, "bad_query")
+        assert_error(c.get("/api/missing"), 404, "not_found")
+        assert c.get("/").status_code == 200 and c.get("/docs").status_code == 200

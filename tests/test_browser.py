@@ -1,0 +1,179 @@
+"""Headless Chromium (Debian's, driven by Playwright) against a real `qa serve` on loopback.
+
+The server runs with an API key and an allow-list holding one extra localhost port, so the
+iframe test covers the embed token and the CSP frame-ancestors rule. Screenshots go to
+test-artifacts/ at the repository root.
+"""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ui.testing import serve_subprocess
+
+from conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+EXAMPLE = "Where will Russian troops remain in Armenia after the withdrawal?"
+KEY = "browser-test-key"
+
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def host_page(port: int, html: str) -> Iterator[str]:
+    """Serve one HTML page at http://127.0.0.1:PORT/ (the 'wiki')."""
+    body = html.encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def wiki_html(qa_url: str) -> str:
+    """What a wiki admin pastes (README), inside a minimal wiki page."""
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Team wiki: Caucasus desk</title>
+<style>body{{font:15px system-ui,sans-serif;margin:24px 40px;color:#222;background:#f6f6f3}}
+h1{{font-family:Georgia,serif;font-weight:normal;border-bottom:1px solid #ccc}}</style></head>
+<body><h1>Caucasus desk</h1><p>Ask our news archive below.</p>
+<iframe src="{qa_url}/embed" title="Ask the news" width="100%" height="520"
+        style="border:1px solid #ddd;border-radius:8px;max-width:760px" loading="lazy"></iframe>
+</body></html>"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def wiki_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def server(browser, sample_index, tmp_path_factory, wiki_port) -> Iterator[str]:
+    index = tmp_path_factory.mktemp("browser") / "qa-index"
+    shutil.copytree(sample_index, index)
+    ARTIFACTS.mkdir(exist_ok=True)
+    env = {"QA_API_KEY": KEY, "QA_CORS_ORIGINS": f"http://127.0.0.1:{wiki_port}"}
+    with serve_subprocess(index, env=env, log_path=ARTIFACTS / "browser-serve.log") as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(90_000)
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+def test_ui_example_question_gives_a_cited_answer(server, page):
+    page.goto(server + "/", wait_until="networkidle")
+    page.wait_for_selector("#qa-stats dd")
+    assert "5" in page.locator("#qa-stats").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "ui-home.png"), full_page=True)
+
+    page.get_by_text(EXAMPLE[:40]).first.click()  # an example fills the question box
+    assert page.locator("#qa-question textarea").input_value() == EXAMPLE
+    page.locator("#qa-ask").click()
+    cite = page.locator("#qa-answer a.qa-cite").first
+    cite.wait_for()
+    answer = page.locator("#qa-answer").inner_text()
+    assert "Turkey and Iran" in answer
+    cards = page.locator("#qa-cards article.qa-card--cited")
+    assert cards.count() >= 1
+    first = page.locator("#qa-card-1")
+    assert first.locator("mark").count() >= 1
+    assert "Turkey and Iran" in first.locator("mark").all_inner_texts()[-1] or "Turkey and Iran" in first.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "ui-answer.png"), full_page=True)
+
+    page.locator("#qa-answer a.qa-cite").last.click()  # jump to (and flash) the cited card
+    target = page.locator("#" + page.locator("#qa-answer a.qa-cite").last.get_attribute("data-card"))
+    page.wait_for_function("el => el.classList.contains('qa-card--flash')", arg=target.element_handle())
+    page.screenshot(path=str(ARTIFACTS / "ui-citation.png"))
+
+
+def test_ui_add_articles_upload(server, page, tmp_path):
+    article = tmp_path / "sevan_level.txt"
+    article.write_text("Lake Sevan water level reaches a ten-year high\n\nThe water level of Lake Sevan rose by 40 "
+                       "centimetres this spring, the highest reading in ten years, the Armenian environment ministry "
+                       "said on Monday. Fishermen in Martuni reported larger whitefish catches.\n", encoding="utf-8")
+    page.goto(server + "/", wait_until="networkidle")
+    page.locator("#qa-files input[type=file]").set_input_files(str(article))
+    page.wait_for_selector("#qa-files >> text=sevan_level.txt")
+    page.locator("#qa-add").click()
+    page.wait_for_selector("#qa-add-status >> text=Added")
+    assert "6" in page.locator("#qa-stats").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "ui-added.png"), full_page=True)
+    r = httpx.post(server + "/api/search", json={"query": "Lake Sevan whitefish", "k": 1},
+                   headers={"X-API-Key": KEY}, timeout=60)
+    assert r.json()["results"][0]["doc_id"] == "sevan_level"
+
+
+def test_embed_in_an_iframe_on_another_origin(server, page, wiki_port):
+    with host_page(wiki_port, wiki_html(server)) as wiki:
+        page.goto(wiki, wait_until="networkidle")
+        frame = page.frame_locator("iframe")
+        frame.locator("#qa-q").fill(EXAMPLE)
+        frame.locator("#qa-go").click()
+        frame.locator("#qa-answer a.qa-cite").first.wait_for()
+        assert "Turkey and Iran" in frame.locator("#qa-answer").inner_text()
+        assert frame.locator("#qa-sources li").count() >= 1
+        frame.locator("#qa-answer a.qa-cite").first.click()
+        frame.locator("#qa-src-1.qa-src--flash").wait_for()
+        page.screenshot(path=str(ARTIFACTS / "embed-iframe.png"), full_page=True)
+
+
+def test_embed_refused_on_an_origin_outside_the_allow_list(server, page):
+    with host_page(free_port(), wiki_html(server)) as other:
+        page.goto(other, wait_until="networkidle")
+        frame = page.frames[-1]
+        assert frame is not page.main_frame
+        assert page.frame_locator("iframe").locator("#qa-q").count() == 0  # blocked by frame-ancestors
+        page.screenshot(path=str(ARTIFACTS / "embed-refused.png"))

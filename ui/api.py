@@ -1,0 +1,329 @@
+"""The JSON API and the /embed widget: a FastAPI app over one :class:`QAService`.
+
+Routes: ``POST /api/search``, ``POST /api/ask``, ``GET /api/health``, ``GET /embed`` (+ its
+script and stylesheet), OpenAPI at ``/docs``. Every error, including 404, 405, 413 and 422,
+has the shape in :mod:`ui.errors`. Blocking work runs in Starlette's thread pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from index import __version__
+from index.errors import QAError
+from qa.search import MAX_QUERY_CHARS
+from qa.service import DEFAULT_SEARCH_K, QAService
+
+from .config import API_KEY_HEADER, EMBED_TOKEN_HEADER, ServeConfig
+from .errors import (ERROR_RESPONSES, ErrorResponse, Unauthorized, UnsupportedMediaType, error_payload, error_response,
+                     qa_error_response)
+
+log = logging.getLogger("ui.api")
+STATIC = Path(__file__).parent / "static"
+
+#: Known API paths and their methods, so an unknown path is a 404 and a wrong method a 405.
+API_ROUTES = {"/api/search": ("POST",), "/api/ask": ("POST",), "/api/health": ("GET",)}
+
+
+# --------------------------------------------------------------------------- schemas
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"query": "Why did Russia withdraw its peacekeepers from Karabakh?", "k": 5, "mode": "hybrid"}]})
+
+    query: StrictStr = Field(description=f"the question or keywords (at most {MAX_QUERY_CHARS} characters)")
+    k: StrictInt = Field(DEFAULT_SEARCH_K, description="number of passages, 1..max_k (server setting, default 50)")
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"question": "Why did Russia withdraw its peacekeepers from Karabakh?"}]})
+
+    question: StrictStr = Field(description=f"the question (at most {MAX_QUERY_CHARS} characters)")
+    k: StrictInt | None = Field(None, description="passages to read, 1..max_k (default 8)")
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+
+
+class HitOut(BaseModel):
+    rank: int
+    score: float
+    passage_id: str
+    doc_id: str
+    title: str
+    source: str
+    date: str
+    url: str
+    text: str
+    start: int = Field(description="offset of the passage in the article's cleaned text")
+    end: int
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: str
+    results: list[HitOut]
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="the number used by the [n] markers in the answer")
+    passage_id: str
+    doc_id: str
+    title: str
+    source: str
+    date: str
+    url: str
+    text: str = Field(description="the whole cited passage")
+    quote: str = Field(description="the cited sentence; equals article text[start:end]")
+    start: int
+    end: int
+    score: float
+
+
+class AskResponse(BaseModel):
+    question: str
+    answer: str = Field(description="answer text with [n] citation markers")
+    confident: bool
+    citations: list[CitationOut]
+    results: list[HitOut]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+    version: str
+    model: str
+    index: dict[str, Any]
+    auth_required: bool
+    limits: dict[str, int]
+
+
+# --------------------------------------------------------------------------- embed token
+def make_embed_token(api_key: str, ttl_s: int, now: float | None = None) -> str:
+    """``"<expiry>.<hmac>"``: lets the /embed page call /api/ask without exposing the API key."""
+    expiry = int((time.time() if now is None else now) + ttl_s)
+    sig = hmac.new(api_key.encode(), f"embed:{expiry}".encode(), hashlib.sha256).hexdigest()[:40]
+    return f"{expiry}.{sig}"
+
+
+def check_embed_token(api_key: str, token: str, now: float | None = None) -> bool:
+    expiry_text, _, sig = token.partition(".")
+    if not expiry_text.isdigit() or not sig:
+        return False
+    want = hmac.new(api_key.encode(), f"embed:{expiry_text}".encode(), hashlib.sha256).hexdigest()[:40]
+    return hmac.compare_digest(want, sig) and int(expiry_text) >= (time.time() if now is None else now)
+
+
+# --------------------------------------------------------------------------- middleware
+class BodyLimitMiddleware:
+    """Rejects request bodies over ``max_bytes`` under ``prefix`` before anything parses them:
+    by ``Content-Length`` up front, and by counting streamed (chunked) bodies as they arrive."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, prefix: str = "/api/") -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_bytes
+        too_big = f"request body is larger than the {limit}-byte limit"
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    await error_response(400, "bad_request", "invalid Content-Length header")(scope, receive, send)
+                    return
+                if length > limit:
+                    await error_response(413, None, too_big)(scope, receive, send)
+                    return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise StarletteHTTPException(413, too_big)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+# --------------------------------------------------------------------------- the app
+def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
+    errors = exc.errors()
+    if not errors:
+        return 422, "invalid_request", "invalid request"
+    first = errors[0]
+    kind = first.get("type", "")
+    if kind == "json_invalid":
+        return 400, "malformed_body", "request body is not valid JSON"
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    if kind == "missing" and not loc:
+        return 422, "invalid_request", "request body is required: a JSON object"
+    if kind in ("model_attributes_type", "dict_type") and not loc:
+        return 422, "invalid_request", "request body must be a JSON object"
+    where = ".".join(loc)
+    msg = first.get("msg", "invalid value")
+    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    return 422, "invalid_request", f"{where}: {msg}{more}" if where else f"{msg}{more}"
+
+
+def create_api(service: QAService, config: ServeConfig) -> FastAPI:
+    """The FastAPI app without the Gradio UI (see :func:`ui.app.create_app` for the whole server)."""
+    app = FastAPI(
+        title="newsqa API",
+        version=__version__,
+        description=(
+            "Semantic search and cited answers over news articles. Every error has the shape "
+            '`{"error": {"code", "message", "status"}}`. When the server has an API key, send it in the '
+            f"`{API_KEY_HEADER}` header to /api/search and /api/ask."
+        ),
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.service = service
+    app.state.config = config
+
+    # -------------------------------------------------- errors: one shape for all
+    @app.exception_handler(QAError)
+    async def _qa_error(request: Request, exc: QAError) -> JSONResponse:
+        return qa_error_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "error"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no endpoint at {request.url.path}"
+        return error_response(exc.status_code, None, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, code, message = _validation_message(exc)
+        return error_response(status, code, message)
+
+    @app.exception_handler(Exception)
+    async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "internal server error; the server log has details")
+
+    # -------------------------------------------------- dependencies
+    def auth(scope: str):  # noqa: ANN202 - FastAPI dependency factory
+        async def check(request: Request) -> None:
+            key = config.api_key
+            if not key:
+                return
+            given = request.headers.get(API_KEY_HEADER)
+            if given is not None and hmac.compare_digest(given.encode(), key.encode()):
+                return
+            token = request.headers.get(EMBED_TOKEN_HEADER)
+            if scope == "ask" and token and check_embed_token(key, token):
+                return
+            if given is None and not token:
+                raise Unauthorized(f"this server needs an API key: send it in the {API_KEY_HEADER} header")
+            raise Unauthorized("wrong API key" if given is not None else "embed token is invalid or expired; reload the page")
+
+        return check
+
+    async def json_only(request: Request) -> None:
+        ctype = request.headers.get("content-type", "")
+        if ctype and ctype.split(";")[0].strip().lower() != "application/json":
+            raise UnsupportedMediaType(f"send the body as application/json, not {ctype.split(';')[0].strip()}")
+
+    # -------------------------------------------------- routes
+    @app.post("/api/search", response_model=SearchResponse, responses=ERROR_RESPONSES, tags=["api"],
+              dependencies=[Depends(auth("search")), Depends(json_only)],
+              summary="Rank passages for a query")
+    async def api_search(body: SearchRequest) -> dict[str, Any]:
+        hits = await run_in_threadpool(service.search, body.query, body.k, body.mode)
+        return {"query": body.query, "mode": body.mode, "results": [h.to_dict() for h in hits]}
+
+    @app.post("/api/ask", response_model=AskResponse, responses=ERROR_RESPONSES, tags=["api"],
+              dependencies=[Depends(auth("ask")), Depends(json_only)],
+              summary="Answer a question with cited sentences")
+    async def api_ask(body: AskRequest) -> dict[str, Any]:
+        answer = await run_in_threadpool(service.ask, body.question, body.k, body.mode)
+        return answer.to_dict()
+
+    @app.get("/api/health", response_model=HealthResponse, responses={500: {"model": ErrorResponse}}, tags=["api"],
+             summary="Index statistics, model and version (no API key needed)")
+    async def api_health() -> dict[str, Any]:
+        stats = await run_in_threadpool(service.stats)
+        return {
+            "status": "ok",
+            "version": __version__,
+            "model": stats.model,
+            "index": stats.to_dict(),
+            "auth_required": config.auth_required,
+            "limits": {"max_k": config.max_k, "max_body_bytes": config.max_body_bytes,
+                       "max_query_chars": MAX_QUERY_CHARS},
+        }
+
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+                   include_in_schema=False)
+    async def api_unknown(request: Request, rest: str) -> JSONResponse:
+        allowed = API_ROUTES.get(request.url.path.rstrip("/") or "/")
+        if allowed:
+            return error_response(405, None, f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}",
+                                  headers={"Allow": ", ".join(allowed)})
+        return error_response(404, None, f"no endpoint at {request.url.path}")
+
+    # -------------------------------------------------- /embed
+    embed_html = (STATIC / "embed.html").read_text(encoding="utf-8")
+    csp = (f"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+           f"base-uri 'none'; form-action 'none'; frame-ancestors {config.frame_ancestors}")
+
+    @app.api_route("/embed", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
+    async def embed() -> HTMLResponse:
+        token = make_embed_token(config.api_key, config.embed_token_ttl_s) if config.api_key else ""
+        page = embed_html.replace("__QA_EMBED_TOKEN__", token).replace("__QA_MAX_K__", str(config.max_k))
+        return HTMLResponse(page, headers={
+            "Content-Security-Policy": csp,
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        })
+
+    @app.api_route("/embed.js", methods=["GET", "HEAD"], include_in_schema=False)
+    async def embed_js() -> FileResponse:
+        return FileResponse(STATIC / "embed.js", media_type="text/javascript",
+                            headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+
+    @app.api_route("/embed.css", methods=["GET", "HEAD"], include_in_schema=False)
+    async def embed_css() -> FileResponse:
+        return FileResponse(STATIC / "embed.css", media_type="text/css",
+                            headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+
+    # -------------------------------------------------- middleware (last added = outermost)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    if config.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Content-Type", API_KEY_HEADER, EMBED_TOKEN_HEADER],
+            allow_credentials=False,
+            max_age=600,
+        )
+    return app
+
+
+__all__ = ["create_api", "error_payload", "make_embed_token", "check_embed_token", "BodyLimitMiddleware"]

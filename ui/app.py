@@ -1,0 +1,38 @@
+"""The whole server: the JSON API and /embed (:mod:`ui.api`) with the Gradio UI mounted at ``/``."""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+from qa.service import QAService
+
+from .api import create_api
+from .config import ServeConfig
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
+
+
+def create_app(service: QAService, config: ServeConfig, *, ui: bool = True, uploads: bool = True) -> FastAPI:
+    """FastAPI app with ``/api/*``, ``/embed`` and ``/docs``; the Gradio UI at ``/`` unless ``ui`` is false."""
+    app = create_api(service, config)
+    if ui:
+        import gradio as gr
+
+        from .web import CSS, build_blocks, theme
+
+        blocks = build_blocks(service, config, uploads=uploads)
+        gr.mount_gradio_app(
+            app, blocks, path="/",
+            server_name=config.host, server_port=config.port,
+            footer_links=[],  # our header links to /docs and /embed
+            run_history=False,
+            max_file_size=config.max_upload_mb * 1024 * 1024,
+            show_error=True,
+            ssr_mode=False,
+            mcp_server=False,
+            theme=theme(),
+            css=CSS,
+        )
+    return app

@@ -1,0 +1,125 @@
+/* newsqa /embed widget: ask /api/ask, render the answer with clickable [n] markers.
+   All article text is inserted as text nodes (textContent), never parsed as HTML: no XSS from content. */
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  var meta = function (name) { var m = document.querySelector('meta[name="' + name + '"]'); return m ? m.content : ""; };
+  var token = meta("qa-embed-token");
+  var form = $("qa-form"), input = $("qa-q"), button = $("qa-go"), status = $("qa-status");
+  var result = $("qa-result"), answerEl = $("qa-answer"), sources = $("qa-sources"), sourcesTitle = $("qa-sources-title");
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+  function safeUrl(u) {
+    try { var p = new URL(u); return (p.protocol === "http:" || p.protocol === "https:") ? p.href : null; }
+    catch (e) { return null; }
+  }
+  function setStatus(text, kind) {
+    status.textContent = text || "";
+    status.className = "qa-status" + (kind ? " qa-status--" + kind : "");
+  }
+  function notifyHeight() {  // lets the host page resize the iframe (optional listener, see README)
+    try { window.parent.postMessage({ type: "newsqa:height", height: document.documentElement.scrollHeight }, "*"); }
+    catch (e) { /* not framed */ }
+  }
+  function jump(n) {
+    var li = $("qa-src-" + n);
+    if (!li) return;
+    Array.prototype.forEach.call(sources.querySelectorAll(".qa-src--flash"), function (x) { x.classList.remove("qa-src--flash"); });
+    void li.offsetWidth;
+    li.classList.add("qa-src--flash");
+    li.scrollIntoView({ behavior: "smooth", block: "nearest" });
+    li.focus({ preventScroll: true });
+  }
+
+  function renderAnswer(data) {
+    answerEl.textContent = "";
+    sources.textContent = "";
+    var known = {};
+    (data.citations || []).forEach(function (c) { known[c.n] = c; });
+    var parts = String(data.answer || "").split(/\[(\d+)\]/);
+    for (var i = 0; i < parts.length; i++) {
+      if (i % 2 === 0) { if (parts[i]) answerEl.appendChild(document.createTextNode(parts[i])); continue; }
+      var n = parseInt(parts[i], 10);
+      if (!known[n]) { answerEl.appendChild(document.createTextNode("[" + parts[i] + "]")); continue; }
+      var a = el("a", "qa-cite", n);
+      a.href = "#qa-src-" + n;
+      a.setAttribute("aria-label", "source " + n + ": " + (known[n].title || known[n].doc_id));
+      a.title = known[n].title || known[n].doc_id;
+      a.addEventListener("click", (function (k) { return function (ev) { ev.preventDefault(); jump(k); }; })(n));
+      answerEl.appendChild(a);
+    }
+    answerEl.className = "qa-answer" + (data.confident ? "" : " qa-answer--unsure");
+
+    // one list item per cited passage (n), its quotes in answer order
+    var byN = {}, order = [];
+    (data.citations || []).forEach(function (c) {
+      if (!byN[c.n]) { byN[c.n] = { c: c, quotes: [] }; order.push(c.n); }
+      byN[c.n].quotes.push(c.quote);
+    });
+    var items = order.map(function (n) { return { n: n, c: byN[n].c, quotes: byN[n].quotes }; });
+    if (!data.confident) {  // show where we looked instead
+      items = (data.results || []).slice(0, 3).map(function (h) {
+        var t = String(h.text || "");
+        return { n: null, c: h, quotes: [t.length > 220 ? t.slice(0, 220) + "…" : t] };
+      });
+    }
+    sourcesTitle.textContent = data.confident ? "Sources" : "Closest passages";
+    sourcesTitle.hidden = items.length === 0;
+    items.forEach(function (it) {
+      var li = el("li", "qa-src");
+      if (it.n !== null) { li.id = "qa-src-" + it.n; li.value = it.n; }
+      li.tabIndex = -1;
+      var head = el("div", "qa-src__head");
+      var url = safeUrl(it.c.url || "");
+      var title = el(url ? "a" : "span", "qa-src__title", it.c.title || it.c.doc_id);
+      if (url) { title.href = url; title.target = "_blank"; title.rel = "noopener noreferrer"; }
+      head.appendChild(title);
+      li.appendChild(head);
+      var bits = [it.c.source, it.c.date].filter(function (x) { return x; });
+      if (bits.length) li.appendChild(el("div", "qa-src__meta", bits.join(" · ")));
+      it.quotes.forEach(function (q) { li.appendChild(el("blockquote", "qa-src__quote", q)); });
+      sources.appendChild(li);
+    });
+    sources.className = "qa-sources" + (data.confident ? "" : " qa-sources--plain");
+    result.hidden = false;
+  }
+
+  var busy = false;
+  function ask(question) {
+    question = (question || "").trim();
+    if (!question) { setStatus("Type a question first.", "error"); input.focus(); return; }
+    if (busy) return;
+    busy = true;
+    button.disabled = true;
+    form.setAttribute("aria-busy", "true");
+    setStatus("Searching the articles…", "busy");
+    var headers = { "Content-Type": "application/json" };
+    if (token) headers["X-Embed-Token"] = token;
+    fetch("api/ask", { method: "POST", headers: headers, body: JSON.stringify({ question: question }) })
+      .then(function (r) {
+        return r.json().catch(function () { return { error: { message: "The server sent an unreadable reply (HTTP " + r.status + ")." } }; })
+          .then(function (body) { return { ok: r.ok, body: body }; });
+      })
+      .then(function (res) {
+        if (!res.ok || res.body.error) {
+          result.hidden = true;
+          setStatus((res.body.error && res.body.error.message) || "Something went wrong.", "error");
+          return;
+        }
+        setStatus(res.body.confident ? "" : "No confident answer.", res.body.confident ? "" : "warn");
+        renderAnswer(res.body);
+      })
+      .catch(function () { result.hidden = true; setStatus("Could not reach the server. Try again.", "error"); })
+      .then(function () { busy = false; button.disabled = false; form.removeAttribute("aria-busy"); notifyHeight(); });
+  }
+
+  form.addEventListener("submit", function (ev) { ev.preventDefault(); ask(input.value); });
+  var q = new URLSearchParams(window.location.search).get("q");
+  if (q) { input.value = q; ask(q); }
+  window.addEventListener("load", notifyHeight);
+})();

@@ -1,0 +1,152 @@
+"""The Gradio web UI (Blocks): question box with examples, cited answer, passage cards,
+retrieval controls, "Add articles" upload with progress, and index stats.
+
+A thin layer over :class:`qa.service.QAService`; HTML comes from :mod:`ui.render`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from index import __version__
+from index.errors import QAError
+from index.ingest import SUPPORTED_SUFFIXES
+from qa.service import QAService
+
+from . import render
+from .config import ServeConfig
+
+log = logging.getLogger("ui.web")
+
+#: Shown under the question box; all answerable from sample_corpus/.
+EXAMPLES = [
+    "Why did Russia withdraw its peacekeepers from Karabakh?",
+    "Where will Russian troops remain in Armenia after the withdrawal?",
+    "How many Armenians fled Karabakh after Azerbaijan's September offensive?",
+    "What did Pashinyan call relying solely on Russia for security?",
+]
+
+#: Click on an [n] marker: scroll to card n, flash it and move focus there (keyboard users too).
+CITE_JS = """
+element.addEventListener('click', function (ev) {
+  var a = ev.target.closest ? ev.target.closest('a.qa-cite') : null;
+  if (!a) return;
+  ev.preventDefault();
+  var card = document.getElementById(a.getAttribute('data-card'));
+  if (!card) return;
+  var details = card.closest('details');
+  if (details) details.open = true;
+  document.querySelectorAll('.qa-card--flash').forEach(function (c) { c.classList.remove('qa-card--flash'); });
+  void card.offsetWidth;
+  card.classList.add('qa-card--flash');
+  card.scrollIntoView({behavior: 'smooth', block: 'center'});
+  card.focus({preventScroll: true});
+});
+"""
+
+CSS = (Path(__file__).parent / "static" / "ui.css").read_text(encoding="utf-8")
+
+
+def theme() -> gr.themes.Base:
+    # System fonts only: the UI must work offline (no Google Fonts).
+    return gr.themes.Soft(
+        primary_hue="indigo",
+        secondary_hue="sky",
+        neutral_hue="slate",
+        radius_size="lg",
+        font=["Inter", "ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+    )
+
+
+def header_html() -> str:
+    return (
+        '<header class="qa-header">'
+        '<div class="qa-brand"><span class="qa-logo" aria-hidden="true">N</span>'
+        '<div><h1>newsqa</h1><p>Ask the news. Every sentence of the answer cites the article it comes from.</p></div></div>'
+        '<nav class="qa-links" aria-label="Other ways in">'
+        '<a href="/docs" target="_blank" rel="noopener">JSON API</a>'
+        '<a href="/embed" target="_blank" rel="noopener">Wiki widget</a>'
+        f'<span class="qa-version">v{render.esc(__version__)}</span></nav></header>'
+    )
+
+
+def build_blocks(service: QAService, config: ServeConfig, *, uploads: bool = True) -> gr.Blocks:
+    default_k = min(service.answer_k, config.max_k)
+
+    def stats_now() -> str:
+        try:
+            return render.stats_html(service.stats())
+        except QAError as exc:
+            return render.stats_html(None, str(exc))
+
+    def on_ask(question: str, mode: str, k: float) -> tuple[str, str]:
+        if not (question or "").strip():
+            return render.error_html("Type a question first, or pick an example."), ""
+        try:
+            answer = service.ask(question, k=int(k), mode=mode)
+        except QAError as exc:
+            return render.error_html(str(exc)), ""
+        return render.answer_html(answer), render.cards_html(answer)
+
+    def on_add(files: list[Any] | None, progress: gr.Progress = gr.Progress()) -> tuple[str, str, None]:
+        if not files:
+            return "Choose one or more files first.", stats_now(), None
+        paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files]
+        try:
+            report = service.add_files(paths, lambda frac, desc: progress(frac, desc=desc))
+        except QAError as exc:
+            return f"**Not added:** {exc}", stats_now(), None
+        if not report.written:
+            msg = f"Nothing new: {len(paths)} file(s) were already indexed."
+        else:
+            msg = (f"**Added.** {report.articles_added} new and {report.articles_updated} updated article(s); "
+                   f"{report.passages_embedded} passage(s) embedded in {report.seconds:.1f}s. "
+                   f"The index now holds {report.articles_total:,} articles.")
+        return msg, stats_now(), None
+
+    with gr.Blocks(title="newsqa: ask the news", analytics_enabled=False, fill_width=False) as demo:
+        gr.HTML(header_html(), elem_id="qa-header-wrap")
+        with gr.Row(equal_height=False, elem_id="qa-main"):
+            with gr.Column(scale=7, min_width=360, elem_id="qa-left"):
+                with gr.Row(elem_id="qa-ask-row", equal_height=True):
+                    question = gr.Textbox(label="Question", show_label=False, placeholder="Ask a question about the news…",
+                                          lines=1, max_lines=4, scale=8, elem_id="qa-question", autofocus=True,
+                                          max_length=2000, container=False)
+                    ask = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="qa-ask")
+                gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question], label="Try an example",
+                            elem_id="qa-examples")
+                answer = gr.HTML(render.EMPTY_ANSWER, elem_id="qa-answer", js_on_load=CITE_JS, apply_default_css=False)
+                cards = gr.HTML("", elem_id="qa-cards", js_on_load=None, apply_default_css=False)
+            with gr.Column(scale=3, min_width=260, elem_id="qa-side"):
+                with gr.Group(elem_classes=["qa-panel"]):
+                    gr.HTML('<h2 class="qa-panel__title">Retrieval</h2>', js_on_load=None)
+                    mode = gr.Radio(["hybrid", "dense", "bm25"], value="hybrid", label="Search mode",
+                                    info="hybrid fuses meaning (dense) and keywords (BM25)", elem_id="qa-mode")
+                    k = gr.Slider(1, config.max_k, value=default_k, step=1, label="Passages (k)", info="how many retrieved passages the answer may quote",
+                                  elem_id="qa-k")
+                if uploads:
+                    with gr.Group(elem_classes=["qa-panel"]):
+                        gr.HTML('<h2 class="qa-panel__title">Add articles</h2>'
+                                '<p class="qa-panel__hint">.txt, .md, .html or .jsonl; only new passages are '
+                                "embedded.</p>", js_on_load=None)
+                        files = gr.File(file_count="multiple", file_types=sorted(SUPPORTED_SUFFIXES), show_label=False,
+                                        height=120, elem_id="qa-files")
+                        add = gr.Button("Add to index", variant="secondary", elem_id="qa-add")
+                        add_status = gr.Markdown(elem_id="qa-add-status")
+                with gr.Group(elem_classes=["qa-panel"]):
+                    gr.HTML('<h2 class="qa-panel__title">Index</h2>', js_on_load=None)
+                    stats = gr.HTML(stats_now(), elem_id="qa-stats", js_on_load=None, apply_default_css=False)
+
+        ask_inputs = [question, mode, k]
+        ask.click(on_ask, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
+        question.submit(on_ask, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
+        if uploads:
+            add.click(on_add, [files], [add_status, stats, files], concurrency_limit=1, api_visibility="private")
+        demo.load(stats_now, None, [stats], api_visibility="private")
+    demo.queue(max_size=64)
+    return demo
