@@ -367,3 +367,31 @@ def test_live_server_error_shape_and_limits(live_server):
         assert_error(c.post("/api/search", json={"query": "x", "k": 51}), 400, "bad_query")
         assert_error(c.get("/api/missing"), 404, "not_found")
         assert c.get("/").status_code == 200 and c.get("/docs").status_code == 200
+
+
+def test_long_cited_passages_show_the_quote_in_context():
+    text = "Opening paragraph.\n\n" + "Filler sentence here. " * 40 + "The <quoted> fact. " + "Later sentence. " * 40
+    s = text.index("The <quoted> fact.")
+    out = render.in_context(text, [(s, s + len("The <quoted> fact."))])
+    assert "<mark>The &lt;quoted&gt; fact.</mark>" in out
+    assert out.startswith('<span class="qa-elided"') and out.endswith("…</span>")
+    assert len(out) < len(text)
+    assert render.in_context("short", [(0, 5)]) == "<mark>short</mark>"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--index", "/definitely/not/an/index"], "no index"),
+    (["--cors-origins", "wiki.example.org"], "bad origin"),
+])
+def test_qa_serve_startup_errors_are_one_line_exit_2(args, message, sample_index):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    base = ["--index", str(sample_index)] if "--index" not in args else []
+    r = subprocess.run([sys.executable, "-m", "qa", "serve", "--port", "0", *base, *args], capture_output=True,
+                       text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 2 and r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("qa: error:") and message in lines[0].lower(), r.stderr

@@ -18,9 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ui.testing import serve_subprocess
+sync_api = pytest.importorskip("playwright.sync_api")
 
-from conftest import ROOT
+from ui.testing import serve_subprocess  # noqa: E402
+
+from conftest import ROOT  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -77,7 +79,6 @@ h1{{font-family:Georgia,serif;font-weight:normal;border-bottom:1px solid #ccc}}<
 def browser():
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                               args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
@@ -120,7 +121,7 @@ def test_ui_example_question_gives_a_cited_answer(server, page):
     page.screenshot(path=str(ARTIFACTS / "ui-home.png"), full_page=True)
 
     page.get_by_text(EXAMPLE[:40]).first.click()  # an example fills the question box
-    assert page.locator("#qa-question textarea").input_value() == EXAMPLE
+    sync_api.expect(page.locator("#qa-question textarea")).to_have_value(EXAMPLE, timeout=30_000)
     page.locator("#qa-ask").click()
     cite = page.locator("#qa-answer a.qa-cite").first
     cite.wait_for()

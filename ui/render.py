@@ -66,6 +66,44 @@ def highlight(text: str, spans: Sequence[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+#: Characters of context kept around the highlighted quotes of a long cited passage.
+CONTEXT_CHARS = 260
+
+
+def _cut_left(text: str, pos: int) -> int:
+    """A start at or before ``pos`` that begins a word (prefer a paragraph or sentence start)."""
+    if pos <= 0:
+        return 0
+    for sep in ("\n", ". ", " "):
+        i = text.rfind(sep, max(0, pos - 80), pos)
+        if i >= 0:
+            return i + len(sep)
+    return pos
+
+
+def _cut_right(text: str, pos: int) -> int:
+    if pos >= len(text):
+        return len(text)
+    for sep in ("\n", ". ", " "):
+        i = text.find(sep, pos, pos + 80)
+        if i >= 0:
+            return i + (1 if sep == ". " else 0)
+    return pos
+
+
+def in_context(text: str, spans: Sequence[tuple[int, int]], context: int = CONTEXT_CHARS) -> str:
+    """The quotes highlighted with up to ``context`` characters around them; cut text becomes "…"."""
+    if not spans:
+        return highlight(text, spans)
+    lo = _cut_left(text, spans[0][0] - context)
+    hi = _cut_right(text, spans[-1][1] + context)
+    shifted = [(s - lo, e - lo) for s, e in spans]
+    body = highlight(text[lo:hi], shifted)
+    head = '<span class="qa-elided" title="passage continues">… </span>' if lo > 0 else ""
+    tail = '<span class="qa-elided" title="passage continues"> …</span>' if hi < len(text) else ""
+    return head + body + tail
+
+
 def answer_html(answer: Answer) -> str:
     """The answer with each ``[n]`` as a link that jumps to (and highlights) passage card ``n``."""
     if not answer.confident:
@@ -108,7 +146,7 @@ def _card(hit: Hit, n: int | None, cites: Sequence[Citation]) -> str:
         f'<article class="{cls}"{ident} tabindex="-1" aria-label="{esc(label)}{title}">'
         f'<header class="qa-card__head">{badge}{title_html}</header>'
         f'<div class="qa-card__meta">{" · ".join(meta)}</div>'
-        f'<p class="qa-card__text">{highlight(p.text, _spans(p.text, p.start, cites))}</p>'
+        f'<p class="qa-card__text">{in_context(p.text, _spans(p.text, p.start, cites))}</p>'
         "</article>"
     )
 
