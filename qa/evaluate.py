@@ -220,9 +220,23 @@ def cache_root() -> Path:
     return (Path(base) if base else Path.home() / ".cache" / "newsqa") / "eval"
 
 
-def settings_hash(model: str, chunking: ChunkSettings, bm25: BM25Settings, title_in_passage: bool) -> str:
-    blob = json.dumps({"format": FORMAT_VERSION, "model": model, "chunking": asdict(chunking), "bm25": asdict(bm25),
-                       "title_in_passage": title_in_passage}, sort_keys=True)
+def _backend(embedder: Embedder | None) -> str:
+    """The embedding backend (torch, onnx...) where the embedding module has several, else ""."""
+    b = getattr(embedder, "backend", None) if embedder is not None else None
+    if b is None:
+        from index import embedding
+
+        fn = getattr(embedding, "default_backend", None)
+        b = fn() if callable(fn) else ""
+    return str(b)
+
+
+def settings_hash(model: str, chunking: ChunkSettings, bm25: BM25Settings, title_in_passage: bool, backend: str = "") -> str:
+    d = {"format": FORMAT_VERSION, "model": model, "chunking": asdict(chunking), "bm25": asdict(bm25),
+         "title_in_passage": title_in_passage}
+    if backend and backend != "torch":  # torch-built caches keep the key they had before backends existed
+        d["backend"] = backend
+    blob = json.dumps(d, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -276,7 +290,7 @@ def prepare_index(dataset: Dataset, *, need_dense: bool, embedder: Embedder | No
     chunking = chunking or ChunkSettings()
     bm25 = bm25 or BM25Settings()
     model_name = embedder.name if embedder is not None else resolve_model(model)[0]
-    key = f"{dataset.corpus_hash}-{settings_hash(model_name, chunking, bm25, title_in_passage)}"
+    key = f"{dataset.corpus_hash}-{settings_hash(model_name, chunking, bm25, title_in_passage, _backend(embedder))}"
     directory = Path(cache_dir) if cache_dir else cache_root() / key
     t0 = time.perf_counter()
     store: IndexStore | None = None
@@ -312,7 +326,7 @@ def _progress(items: Sequence[Any], desc: str, show: bool):  # type: ignore[no-u
         return items
     from tqdm import tqdm
 
-    return tqdm(items, desc=desc, unit="query")
+    return tqdm(items, desc=desc, unit="query" if desc != "sweep" else "setting")
 
 
 def retrieve(retr: _Retrievers, queries: Mapping[str, str], modes: Sequence[Mode], depth: int,
@@ -343,6 +357,23 @@ def to_ids(ranking: Ranking, passages: Sequence[Passage], document_level: bool, 
     return out
 
 
+def hybrid_ranking(fusion: Fusion, dense: Ranking, bm25: Ranking, depth: int) -> Ranking:
+    """The product's fused ranking, extended below for deep metrics.
+
+    The head is exactly what :meth:`Searcher.search` returns: each retriever's top
+    ``fusion.depth`` candidates fused (min-max normalisation in weighted fusion depends on that
+    depth). Candidates found only deeper follow, in the order of a fusion of the full rankings,
+    with scores just below the head's so that recall@100 and MAP see them.
+    """
+    head = fusion.fuse({"dense": dense[: fusion.depth], "bm25": bm25[: fusion.depth]}, depth)
+    if len(dense) <= fusion.depth and len(bm25) <= fusion.depth:
+        return head
+    seen = {row for row, _ in head}
+    floor = min((score for _, score in head), default=0.0)
+    tail = [row for row, _ in fusion.fuse({"dense": dense, "bm25": bm25}, depth) if row not in seen]
+    return head + [(row, floor - 1e-6 * (i + 1)) for i, row in enumerate(tail[: max(0, depth - len(head))])]
+
+
 def _runs_for(rankings: Mapping[str, Mapping[str, Ranking]], modes: Sequence[Mode], fusion: Fusion, qids: Sequence[str],
               passages: Sequence[Passage], document_level: bool, limit: int, depth: int) -> dict[str, dict[str, dict[str, float]]]:
     runs: dict[str, dict[str, dict[str, float]]] = {}
@@ -350,7 +381,7 @@ def _runs_for(rankings: Mapping[str, Mapping[str, Ranking]], modes: Sequence[Mod
         run: dict[str, dict[str, float]] = {}
         for q in qids:
             if mode is Mode.HYBRID:
-                ranking = fusion.fuse({"dense": rankings["dense"][q], "bm25": rankings["bm25"][q]}, depth)
+                ranking = hybrid_ranking(fusion, rankings["dense"][q], rankings["bm25"][q], depth)
             else:
                 ranking = rankings[mode.value][q]
             run[q] = to_ids(ranking, passages, document_level, limit)
@@ -517,7 +548,7 @@ def evaluate(
             s.p_value, s.improved, s.hurt = c[first].p_value, c[first].improved, c[first].hurt
             s.comparisons = {m: asdict(v) for m, v in c.items()}
         systems.append(s)
-    per_q = {name_: M.per_query(qrels_d, run, metric_names) for name_, run in runs.items()} if save else {}
+    per_q = {name_: M.per_query(qrels_d, run, metric_names) for name_, run in runs.items()}
 
     sweep_res = None
     if sweep:

@@ -186,3 +186,19 @@ def test_scifact_all_modes(embedder) -> None:  # type: ignore[no-untyped-def]
     assert abs(r["bm25"]["ndcg@10"] - 0.679) <= 0.02
     assert r["dense"]["ndcg@10"] >= 0.60  # MTEB all-MiniLM-L6-v2: 0.645
     assert r["hybrid"]["ndcg@10"] > max(r["bm25"]["ndcg@10"], r["dense"]["ndcg@10"])
+
+
+def test_hybrid_run_head_is_the_product_ranking() -> None:
+    from qa import Fusion
+    from qa.evaluate import hybrid_ranking
+
+    dense = [(0, 0.9), (1, 0.8), (2, 0.7)]
+    bm25 = [(3, 5.0), (0, 4.0), (4, 1.0)]
+    f = Fusion(depth=1)  # the product would fuse only each retriever's top candidate
+    ranking = hybrid_ranking(f, dense, bm25, 10)
+    assert [row for row, _ in ranking] == [0, 3, 1, 2, 4]
+    assert ranking[:2] == f.fuse({"dense": dense[:1], "bm25": bm25[:1]}, 10)
+    scores = [s for _, s in ranking]
+    assert scores == sorted(scores, reverse=True)
+    assert max(scores[2:]) < min(scores[:2])  # deeper candidates rank below the product's head
+    assert hybrid_ranking(Fusion(depth=100), dense, bm25, 10) == Fusion(depth=100).fuse({"dense": dense, "bm25": bm25}, 10)
