@@ -526,6 +526,8 @@ def evaluate(
         raise DatasetError(f"{name}: no query with a relevant document or passage to score")
 
     metric_names = M.parse_metrics(metrics, M.DEFAULT_METRICS if document_level else M.QUESTION_METRICS)
+    if baseline == "bm25" and Mode.BM25 not in mode_list:  # the default baseline is not being run
+        baseline = mode_list[0].value if len(mode_list) > 1 else None
     if baseline is not None and baseline not in {m.value for m in mode_list}:
         raise DatasetError(f"baseline {baseline!r} is not among the modes ({', '.join(m.value for m in mode_list)})")
 

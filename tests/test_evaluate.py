@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import evaluate
+from qa import QAError, evaluate
 from qa.cli import main
 from qa.evaluate import EvalResult, SystemResult, to_ids
 from qa.metrics import compare, mean_scores, per_query
@@ -202,3 +202,11 @@ def test_hybrid_run_head_is_the_product_ranking() -> None:
     assert scores == sorted(scores, reverse=True)
     assert max(scores[2:]) < min(scores[:2])  # deeper candidates rank below the product's head
     assert hybrid_ranking(Fusion(depth=100), dense, bm25, 10) == Fusion(depth=100).fuse({"dense": dense, "bm25": bm25}, 10)
+
+
+def test_default_baseline_falls_back_when_bm25_is_not_run(sample_index: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    r = evaluate(QUESTIONS, index=sample_index, embedder=embedder, modes="dense,hybrid")
+    assert r.baseline == "dense" and r.system("dense").p_value is None and r.system("hybrid").p_value is not None
+    assert evaluate(QUESTIONS, index=sample_index, embedder=embedder, modes="dense").baseline is None
+    with pytest.raises(QAError, match="baseline 'hybrid' is not among the modes"):
+        evaluate(QUESTIONS, index=sample_index, embedder=embedder, modes="bm25,dense", baseline="hybrid")
