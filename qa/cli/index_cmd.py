@@ -21,6 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-tokens", type=positive_int, default=None, help="passage size in word pieces (default 200)")
     p.add_argument("--overlap", type=int, default=None, help="sentences repeated between passages (default 1)")
     p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--dense-index", choices=["auto", "flat", "hnsw", "ivf"], default=None,
+                   help="dense index type: auto (exact below 100k passages, HNSW above; default), flat (exact), hnsw or ivf")
+    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None,
+                   help="embedding backend (default onnx-int8, or the one the existing index was built with)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=run)
 
@@ -33,15 +37,35 @@ def run(args: argparse.Namespace) -> int:
             chunking = ChunkSettings(args.max_tokens or d.max_tokens, d.overlap_sentences if args.overlap is None else args.overlap)
         except ValueError as exc:
             raise QAError(str(exc)) from exc
-    report = build_index(
-        args.paths,
-        index_dir(args),
-        model=args.model,
-        chunking=chunking,
-        rebuild=args.rebuild,
-        batch_size=args.batch_size,
-        show_progress=not args.quiet and sys.stderr.isatty(),
-    )
+    from index.embedding import SentenceTransformerEmbedder
+    from index.store import build_options, read_manifest
+
+    backend = args.backend
+    if backend is None and not args.rebuild:  # keep the backend an existing index was built with
+        try:
+            backend = read_manifest(index_dir(args))["settings"].get("embedding_backend") or "torch"
+        except QAError:
+            backend = None
+    embedder = None
+    if backend is not None:
+        model = args.model
+        if model is None and not args.rebuild:
+            try:
+                model = read_manifest(index_dir(args))["settings"]["model"]
+            except (QAError, KeyError):
+                model = None
+        embedder = SentenceTransformerEmbedder(model, backend=backend)
+    with build_options(dense_index=args.dense_index, backend=backend):
+        report = build_index(
+            args.paths,
+            index_dir(args),
+            model=args.model,
+            embedder=embedder,
+            chunking=chunking,
+            rebuild=args.rebuild,
+            batch_size=args.batch_size,
+            show_progress=not args.quiet and sys.stderr.isatty(),
+        )
     print(report.summary())
     return 0
 

@@ -1,0 +1,501 @@
+"""Indexing throughput, query latency, memory and index size at 10k / 100k / 1M passages.
+
+    python benchmarks/run.py --sizes 10k,100k              # CI-sized run, prints a Markdown table
+    python benchmarks/run.py --sizes 10k,100k --json       # the same as one JSON object
+    python benchmarks/run.py --sizes 1m --quality --readme # the figures in benchmarks/README.md
+
+How the corpora are made (nothing is copied into the repo):
+
+* Text: the passages of the shared BEIR collections (../shared/data/{scifact,cranfield,vaswani},
+  about 18k documents) are repeated until the size is reached; every copy after the first drops
+  a different ~10% of its words and gets its own doc id, so BM25 sees distinct postings with
+  realistic term statistics.
+* Vectors: ``--embed-n`` real passages are embedded with the model (these are also the indexing
+  throughput sample); each synthetic vector is ``normalise(e_a + w * e_b + noise)`` for random
+  real embeddings ``e_a, e_b``, ``w ~ U(0.2, 0.7)`` and Gaussian noise (sigma 0.35/sqrt(d)). Queries
+  are real questions of the same collections embedded with the same model, so dense search sees
+  the geometry of real sentence embeddings rather than uniform noise.
+* The index is written with ``IndexStore.write`` (both retrievers, the manifest, the dense
+  index chosen by ``kind="auto"``) and served from a fresh child process, which loads it with
+  ``mmap=True`` and runs ``Searcher.search`` in process (query embedding included); its peak
+  RSS is the serving memory.
+
+Every speed figure is paired with a baseline measured in the same run, interleaved with it:
+indexing against sentence-transformers' default torch ``encode``; dense search against
+torch-encoded queries on ``IndexFlatIP``; BM25 against rank-bm25 (10k/100k only: at 1M it needs
+tens of GB) and against bm25s' dense ``get_scores`` path used before; hybrid against the torch
+embedder + ``IndexFlatIP`` + dense BM25 scores. ``--quality`` adds the scifact nDCG@10 gate
+(dense retrieval, whole corpus, fp32 torch vs the chosen backend; takes minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SHARED = Path(os.environ.get("QA_SHARED", ROOT.parent / "shared")) / "data"
+COLLECTIONS = ("scifact", "cranfield", "vaswani")
+README = Path(__file__).resolve().parent / "README.md"
+
+
+# ----------------------------------------------------------------- helpers
+def parse_size(s: str) -> int:
+    s = s.strip().lower()
+    mult = {"k": 1_000, "m": 1_000_000}.get(s[-1:], 1)
+    return int(float(s[:-1] if s[-1:] in "km" else s) * mult)
+
+
+def size_label(n: int) -> str:
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+def rss_now_mb() -> dict[str, float]:
+    out = {}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, val = line.partition(":")
+            if key in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
+                out[key] = int(val.split()[0]) / 1024
+    except OSError:
+        pass
+    # VmHWM is this process's own high-water mark; ru_maxrss would also count the parent's
+    # memory at fork time (Linux carries it across exec), which misstates a child's peak.
+    out["peak"] = out.get("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def dir_size_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def load_pool() -> tuple[list[tuple[str, str, str]], list[str]]:
+    """(doc id, title, text) of every available shared collection, and their queries."""
+    docs, queries = [], []
+    for name in COLLECTIONS:
+        d = SHARED / name
+        if not (d / "corpus.jsonl").is_file():
+            continue
+        for row in read_jsonl(d / "corpus.jsonl"):
+            text = " ".join(str(row.get("text", "")).split())
+            if text:
+                docs.append((f"{name}:{row['_id']}", str(row.get("title", "")).strip(), text))
+        queries += [str(q["text"]) for q in read_jsonl(d / "queries.jsonl")]
+    if not docs:
+        sys.exit(f"no shared collections under {SHARED}; set QA_SHARED")
+    return docs, queries
+
+
+# --------------------------------------------------------------- embedding
+def measure_indexing(texts: list[str], backend: str, rounds: int) -> dict[str, Any]:
+    """passages/s of the default sentence-transformers torch encode vs ``backend``, interleaved."""
+    from sentence_transformers import SentenceTransformer
+
+    from index.embedding import SentenceTransformerEmbedder, resolve_model
+
+    st = SentenceTransformer(resolve_model(None)[1], device="cpu")  # the baseline, as shipped
+    cand = SentenceTransformerEmbedder(backend=backend)
+    st.encode(texts[:8])
+    cand.encode(texts[:8])
+    base_t, cand_t, vb, vc = [], [], None, None
+    for r in range(rounds):
+        order = [("base", "cand"), ("cand", "base")][r % 2]
+        for who in order:
+            t0 = time.perf_counter()
+            if who == "base":
+                vb = st.encode(texts, normalize_embeddings=True, convert_to_numpy=True)  # defaults: batch 32
+                base_t.append(time.perf_counter() - t0)
+            else:
+                vc = cand.encode(texts)
+                cand_t.append(time.perf_counter() - t0)
+            log(f"indexing round {r + 1} {who}: {len(texts) / (time.perf_counter() - t0):.1f} passages/s")
+    cos = np.sum(np.asarray(vb) * np.asarray(vc), axis=1)
+    b, c = len(texts) / float(np.median(base_t)), len(texts) / float(np.median(cand_t))
+    return {"passages": len(texts), "rounds": rounds, "backend": backend, "passages_per_s": c,
+            "baseline_passages_per_s": b, "speedup": c / b, "cosine_vs_torch_min": float(cos.min()),
+            "cosine_vs_torch_mean": float(cos.mean()), "vectors": np.asarray(vc, dtype=np.float32)}
+
+
+def ndcg_at_10(run: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> float:
+    vals = []
+    for qid, rel in qrels.items():
+        ranked = run.get(qid, [])[:10]
+        dcg = sum((2 ** rel.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranked))
+        ideal = sorted(rel.values(), reverse=True)[:10]
+        idcg = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+        vals.append(dcg / idcg if idcg else 0.0)
+    return float(np.mean(vals))
+
+
+def quality_gate(backends: list[str]) -> dict[str, Any]:
+    """scifact nDCG@10, dense retrieval over the whole corpus, torch fp32 vs each backend."""
+    import faiss
+
+    from index.embedding import SentenceTransformerEmbedder
+
+    d = SHARED / "scifact"
+    corpus = read_jsonl(d / "corpus.jsonl")
+    queries = {str(q["_id"]): q["text"] for q in read_jsonl(d / "queries.jsonl")}
+    qrels: dict[str, dict[str, int]] = {}
+    for line in (d / "qrels" / "test.tsv").read_text().splitlines()[1:]:
+        qid, did, score = line.split("\t")
+        if int(score) > 0:
+            qrels.setdefault(qid, {})[did] = int(score)
+    qids = [q for q in qrels if q in queries]
+    qrels = {q: qrels[q] for q in qids}
+    texts = [f"{c.get('title', '')}\n{c['text']}".strip() for c in corpus]
+    ids = [str(c["_id"]) for c in corpus]
+    out: dict[str, Any] = {"dataset": "scifact", "queries": len(qids), "documents": len(ids)}
+    for backend in ["torch", *[b for b in backends if b != "torch"]]:
+        t0 = time.perf_counter()
+        emb = SentenceTransformerEmbedder(backend=backend)
+        docs = emb.encode(texts, batch_size=32)
+        qv = emb.encode([queries[q] for q in qids])
+        index = faiss.IndexFlatIP(docs.shape[1])
+        index.add(docs)
+        _, rows = index.search(qv, 10)
+        run = {q: [ids[r] for r in rows[i]] for i, q in enumerate(qids)}
+        out[backend] = ndcg_at_10(run, qrels)
+        log(f"scifact nDCG@10 {backend}: {out[backend]:.4f} ({time.perf_counter() - t0:.0f}s)")
+    for b in backends:
+        if b != "torch":
+            out[f"delta_{b}"] = out[b] - out["torch"]
+            out[f"pass_{b}"] = abs(out[b] - out["torch"]) <= 0.005
+    return out
+
+
+# ------------------------------------------------------------- synthesis
+def synth_vectors(base: np.ndarray, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, base.shape[1]), dtype=np.float32)
+    step = 200_000
+    for s in range(0, n, step):
+        m = min(step, n - s)
+        a, b = rng.integers(0, len(base), m), rng.integers(0, len(base), m)
+        w = rng.uniform(0.2, 0.7, (m, 1)).astype(np.float32)
+        v = base[a] + w * base[b] + (0.35 / math.sqrt(base.shape[1])) * rng.standard_normal((m, base.shape[1]), dtype=np.float32)
+        out[s : s + m] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return out
+
+
+def synth_records(pool: list[tuple[str, str, str]], n: int):  # type: ignore[no-untyped-def]
+    from index.records import Article, Passage, content_hash
+
+    split = [(i, t, x.split()) for i, t, x in pool]
+    articles, passages = [], []
+    for j in range(n):
+        doc_id, title, words = split[j % len(split)]
+        copy = j // len(split)
+        if copy:
+            doc_id = f"{doc_id}~{copy}"
+            r = copy % 10
+            words = [w for k, w in enumerate(words) if (k * 7 + r) % 10 != 0] or words
+        text = " ".join(words)
+        articles.append(Article(doc_id=doc_id, title=title, text=text, source="bench"))
+        passages.append(Passage(passage_id=content_hash(doc_id, text), doc_id=doc_id, text=text, start=0, end=len(text), title=title))
+    return articles, passages
+
+
+def build(size: int, pool, base_vecs: np.ndarray, directory: Path, backend: str, dense_kind: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    from index.embedding import DEFAULT_MODEL
+    from index.store import IndexSettings, IndexStore, build_options
+
+    t0 = time.perf_counter()
+    articles, passages = synth_records(pool, size)
+    vecs = synth_vectors(base_vecs, size, seed=size)
+    t_synth = time.perf_counter() - t0
+    settings = IndexSettings(model=DEFAULT_MODEL, dim=vecs.shape[1], embedding_backend=backend)
+    t0 = time.perf_counter()
+    with build_options(dense_index=dense_kind):
+        store = IndexStore.write(directory, settings, articles, passages, vecs)
+    t_write = time.perf_counter() - t0
+    dense = dict(store.dense.settings)
+    del store, articles, passages, vecs
+    gc.collect()
+    return {"synth_s": t_synth, "write_s": t_write, "dense": dense, "disk_mb": dir_size_mb(directory),
+            "files_mb": {p.name: round(p.stat().st_size / 2**20, 1) for p in sorted(directory.iterdir()) if p.is_file()}}
+
+
+# ------------------------------------------------------------ serving child
+class _DenseBM25:
+    """The BM25 path before this issue: bm25s' dense ``get_scores`` array + argpartition."""
+
+    def __init__(self, lexical) -> None:  # type: ignore[no-untyped-def]
+        self.lex = lexical
+
+    def search(self, query: str, k: int):  # type: ignore[no-untyped-def]
+        from index.lexical import tokenize
+
+        toks = [t for t in tokenize(query, self.lex.settings) if t in self.lex._vocab]
+        s = np.asarray(self.lex._bm25.get_scores(toks), dtype=np.float32) if toks else np.zeros(len(self.lex), np.float32)
+        top = np.argpartition(-s, k - 1)[:k]
+        top = top[np.argsort(-s[top], kind="stable")]
+        top = top[s[top] > 0]
+        return top.astype(np.int64), s[top]
+
+
+def serve_child(directory: Path, queries: list[str], backend: str, rank_bm25_max: int) -> dict[str, Any]:
+    """Load the index as ``qa serve`` would, warm up, time queries; then baselines and recall."""
+    import copy
+
+    t_start = time.perf_counter()
+    from index.embedding import SentenceTransformerEmbedder
+    from index.store import IndexStore
+    from qa.search import Searcher
+
+    t0 = time.perf_counter()
+    store = IndexStore.load(directory, mmap=True)
+    load_s = time.perf_counter() - t0
+    searcher = Searcher(store, embedder=SentenceTransformerEmbedder(backend=backend))
+    searcher.warm_up()
+    ready_s = time.perf_counter() - t_start
+    modes = ("bm25", "dense", "hybrid")
+    for q in queries[:5]:
+        for m in modes:
+            searcher.search(q, k=10, mode=m)
+    lat: dict[str, list[float]] = {m: [] for m in modes}
+    results: dict[str, list[list[int]]] = {m: [] for m in modes}
+    row_of = {}
+    for q in queries:
+        for m in modes:
+            t = time.perf_counter()
+            hits = searcher.search(q, k=10, mode=m)
+            lat[m].append((time.perf_counter() - t) * 1000)
+            results[m].append([h.passage.passage_id for h in hits])
+    rss = rss_now_mb()  # serving memory: index loaded, model warm, every mode exercised
+    out: dict[str, Any] = {"load_s": load_s, "ready_s": ready_s, "rss": rss, "dense": store.dense.settings,
+                           "modes": {m: {"p50_ms": pct(v, 50), "p95_ms": pct(v, 95), "p99_ms": pct(v, 99), "mean_ms": float(np.mean(v))}
+                                     for m, v in lat.items()}}
+    del row_of
+
+    # ---- exact reference for recall@10 (after the RSS snapshot: it copies every vector)
+    import faiss
+
+    from index.dense import DenseIndex
+
+    emb = np.asarray(store.embeddings, dtype=np.float32)
+    flat = DenseIndex(faiss.IndexFlatIP(emb.shape[1]))
+    flat._index.add(emb)
+    del emb
+    exact_store = copy.copy(store)
+    exact_store.dense = flat
+    exact = Searcher(exact_store, embedder=searcher.embedder)
+    recall: dict[str, float | None] = {"bm25": None}
+    for m in ("dense", "hybrid"):
+        if store.dense.kind == "flat":
+            recall[m] = 1.0
+            continue
+        r = []
+        for q, got in zip(queries, results[m]):
+            ref = [h.passage.passage_id for h in exact.search(q, k=10, mode=m)]
+            r.append(len(set(ref) & set(got)) / max(len(ref), 1))
+        recall[m] = float(np.mean(r))
+    out["recall_at_10_vs_exact"] = recall
+
+    # ---- baselines, interleaved with the candidate on the same queries
+    torch_emb = SentenceTransformerEmbedder(backend="torch")
+    torch_emb.warm_up()
+    base_store = copy.copy(exact_store)
+    base_store.lexical = _DenseBM25(store.lexical)  # type: ignore[assignment]
+    baseline = Searcher(base_store, embedder=torch_emb)
+    nq = min(len(queries), 100)
+    paired: dict[str, dict[str, list[float]]] = {m: {"cand": [], "base": []} for m in modes}
+    for q in queries[:nq]:
+        for m in modes:
+            for who, s in (("cand", searcher), ("base", baseline)):
+                t = time.perf_counter()
+                s.search(q, k=10, mode=m)
+                paired[m][who].append((time.perf_counter() - t) * 1000)
+    rb: dict[str, Any] = {}
+    n = len(store.passages)
+    if n <= rank_bm25_max:
+        from rank_bm25 import BM25Okapi
+
+        from index.lexical import tokenize
+
+        settings = store.lexical.settings
+        t0 = time.perf_counter()
+        okapi = BM25Okapi([tokenize(f"{p.title}\n{p.text}", settings) for p in store.passages], k1=settings.k1, b=settings.b)
+        rb["build_s"] = time.perf_counter() - t0
+        times, ours = [], []
+        for q in queries[:20]:
+            toks = tokenize(q, settings)
+            t = time.perf_counter()
+            s = okapi.get_scores(toks)
+            np.argpartition(-s, 9)[:10]
+            times.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            store.lexical.search(q, 100)
+            ours.append((time.perf_counter() - t) * 1000)
+        rb.update(p50_ms=pct(times, 50), ours_p50_ms=pct(ours, 50), speedup=pct(times, 50) / pct(ours, 50))
+    out["baselines"] = {
+        m: {"what": {"bm25": "bm25s dense get_scores (pre-issue path)", "dense": "torch encode + IndexFlatIP",
+                     "hybrid": "torch encode + IndexFlatIP + dense BM25 scores"}[m],
+            "p50_ms": pct(v["base"], 50), "p99_ms": pct(v["base"], 99),
+            "cand_p50_ms": pct(v["cand"], 50), "cand_p99_ms": pct(v["cand"], 99),
+            "speedup_p50": pct(v["base"], 50) / pct(v["cand"], 50)}
+        for m, v in paired.items()}
+    out["baselines"]["rank_bm25"] = rb or None
+    return out
+
+
+# --------------------------------------------------------------------- main
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    pool, queries = load_pool()
+    rng = np.random.default_rng(7)
+    sample = [pool[i] for i in rng.choice(len(pool), min(args.embed_n, len(pool)), replace=False)]
+    texts = [f"{t}\n{x}" if t else x for _, t, x in sample]
+    log(f"indexing throughput on {len(texts)} real passages: torch baseline vs {args.backend}")
+    indexing = measure_indexing(texts, args.backend, args.rounds)
+    base_vecs = indexing.pop("vectors")
+    qsel = [queries[i] for i in np.random.default_rng(11).choice(len(queries), min(args.queries, len(queries)), replace=False)]
+    result: dict[str, Any] = {"rows": [], "indexing": indexing, "sizes": {}, "machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg()}}
+    if args.quality:
+        result["quality"] = quality_gate(["onnx", "onnx-int8"] if args.backend != "torch" else ["torch"])
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="qa-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    serving_peak = 0.0
+    try:
+        for n in sizes:
+            directory = work / f"idx-{size_label(n)}"
+            log(f"{size_label(n)}: synthesising and writing the index")
+            info = build(n, pool, base_vecs, directory, args.backend, args.dense_index)
+            info["build_peak_rss_mb"] = rss_now_mb()["peak"]
+            log(f"{size_label(n)}: written in {info['write_s']:.0f}s ({info['dense']['type']}), {info['disk_mb']:.0f} MB; serving in a fresh process")
+            qfile = work / "queries.json"
+            qfile.write_text(json.dumps(qsel))
+            cmd = [sys.executable, __file__, "--serve-child", str(directory), "--queries-file", str(qfile),
+                   "--backend", args.backend, "--rank-bm25-max", str(args.rank_bm25_max)]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                sys.stderr.write(proc.stderr[-4000:])
+                raise SystemExit(f"serving child failed for {size_label(n)}")
+            child = json.loads(proc.stdout.strip().splitlines()[-1])
+            info.update(child)
+            serving_peak = max(serving_peak, child["rss"]["peak"])
+            result["sizes"][size_label(n)] = info
+            for m, v in child["modes"].items():
+                result["rows"].append({"size": n, "mode": m, "p50_ms": round(v["p50_ms"], 2), "p95_ms": round(v["p95_ms"], 2),
+                                       "p99_ms": round(v["p99_ms"], 2), "recall_at_10_vs_exact": child["recall_at_10_vs_exact"][m]})
+            if not args.keep:
+                shutil.rmtree(directory, ignore_errors=True)
+    finally:
+        if not args.keep and not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    result["rss_mb"] = round(serving_peak, 1)
+    return result
+
+
+def markdown(res: dict[str, Any], command: str) -> str:
+    ix = res["indexing"]
+    lines = [f"Command: `{command}`  ",
+             f"Machine: {res['machine']['cpus']} CPUs, load average at start {res['machine']['load_avg'][0]:.1f} (shared).", "",
+             f"**Indexing (embedding) throughput**, {ix['passages']} real passages, median of {ix['rounds']} interleaved rounds: "
+             f"{ix['backend']} {ix['passages_per_s']:.1f} passages/s vs sentence-transformers torch default "
+             f"{ix['baseline_passages_per_s']:.1f} passages/s = **{ix['speedup']:.2f}x**; "
+             f"cosine to torch min {ix['cosine_vs_torch_min']:.4f}, mean {ix['cosine_vs_torch_mean']:.4f}.", ""]
+    if "quality" in res:
+        q = res["quality"]
+        parts = [f"{b} {q[b]:.4f}" + (f" (Δ {q['delta_' + b]:+.4f}, {'pass' if q['pass_' + b] else 'FAIL'})" if f"delta_{b}" in q else "")
+                 for b in ("torch", "onnx", "onnx-int8") if b in q]
+        lines += [f"**Quality gate** (scifact nDCG@10, dense, {q['documents']} docs, {q['queries']} queries; must stay within 0.005 of torch): "
+                  + "; ".join(parts) + ".", ""]
+    lines += ["| passages | mode | p50 ms | p95 ms | p99 ms | recall@10 vs exact | baseline p50 ms (same run) | speedup p50 |",
+              "|---|---|---|---|---|---|---|---|"]
+    for row in res["rows"]:
+        label = size_label(row["size"])
+        b = res["sizes"][label]["baselines"][row["mode"]]
+        rec = "-" if row["recall_at_10_vs_exact"] is None else f"{row['recall_at_10_vs_exact']:.3f}"
+        lines.append(f"| {label} | {row['mode']} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['p99_ms']:.1f} | {rec} | "
+                     f"{b['p50_ms']:.1f} ({b['what']}) | {b['speedup_p50']:.1f}x |")
+    lines += ["", "| passages | dense index | index on disk | write (BM25 + dense + files) | load (mmap) | ready (load + model warm) | serving RSS peak / now (anon + file) | rank-bm25 p50 vs ours |",
+              "|---|---|---|---|---|---|---|---|"]
+    for label, s in res["sizes"].items():
+        d = s["dense"]
+        dense = d["type"] + (f" {d.get('storage', 'flat')} M={d.get('M')} efC={d.get('ef_construction')} efS={d.get('ef_search')}" if d["type"] == "hnsw" else "")
+        r = s["rss"]
+        rb = s["baselines"].get("rank_bm25")
+        rbs = f"{rb['p50_ms']:.0f} ms vs {rb['ours_p50_ms']:.1f} ms ({rb['speedup']:.0f}x)" if rb else "not run (too large)"
+        lines.append(f"| {label} | {dense} | {s['disk_mb']:.0f} MB | {s['write_s']:.0f} s | {s['load_s']:.2f} s | {s['ready_s']:.1f} s | "
+                     f"{r['peak']:.0f} MB / {r.get('VmRSS', 0):.0f} MB ({r.get('RssAnon', 0):.0f} + {r.get('RssFile', 0):.0f}) | {rbs} |")
+    return "\n".join(lines)
+
+
+def update_readme(text: str, label: str) -> None:
+    start, end = f"<!-- bench:{label} -->", f"<!-- /bench:{label} -->"
+    body = README.read_text() if README.exists() else "# Benchmarks\n"
+    block = f"{start}\n{text}\n{end}"
+    if start in body and end in body:
+        body = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, body, flags=re.S)
+    else:
+        body = body.rstrip() + "\n\n" + block + "\n"
+    README.write_text(body)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10k,100k", help="comma-separated passage counts, e.g. 10k,100k or 1m")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--backend", default=None, help="embedding backend to measure (default: the library default)")
+    ap.add_argument("--dense-index", default="auto", choices=["auto", "flat", "hnsw", "ivf"])
+    ap.add_argument("--embed-n", type=int, default=400, help="real passages embedded for the throughput ratio and vector synthesis")
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved baseline/candidate embedding rounds")
+    ap.add_argument("--queries", type=int, default=200, help="queries per mode and size")
+    ap.add_argument("--rank-bm25-max", type=int, default=100_000, help="largest size at which rank-bm25 is run")
+    ap.add_argument("--quality", action="store_true", help="also run the scifact nDCG@10 gate (minutes)")
+    ap.add_argument("--readme", action="store_true", help="write the table into benchmarks/README.md")
+    ap.add_argument("--workdir", default=None, help="where to build the indexes (default: a temp dir)")
+    ap.add_argument("--keep", action="store_true", help="keep the built indexes")
+    ap.add_argument("--serve-child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--queries-file", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    from index.embedding import default_backend, resolve_backend
+
+    args.backend = resolve_backend(args.backend) if args.backend else default_backend()
+    if args.serve_child:
+        qs = json.loads(Path(args.queries_file).read_text())
+        print(json.dumps(serve_child(Path(args.serve_child), qs, args.backend, args.rank_bm25_max)))
+        return
+    res = run(args)
+    command = "python benchmarks/run.py " + " ".join(a for a in sys.argv[1:] if a not in ("--json", "--readme"))
+    table = markdown(res, command)
+    if args.readme:
+        update_readme(table, args.sizes.lower())
+    if args.json:
+        print(json.dumps(res, default=float))
+    else:
+        print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Dense index type switch: exact below the threshold, HNSW above, overridable, recorded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.dense import DenseIndex
+from index.records import Article, Passage
+from index.store import IndexSettings, IndexStore, build_options
+
+
+def _vectors(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal((n, d)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_auto_is_flat_below_threshold_and_hnsw_above() -> None:
+    v = _vectors(300)
+    small = DenseIndex.build(v, kind="auto", threshold=301)
+    big = DenseIndex.build(v, kind="auto", threshold=300)
+    assert small.kind == "flat" and small.settings["requested"] == "auto"
+    assert big.kind == "hnsw" and big.settings["M"] > 0 and big.settings["ef_search"] >= 10
+    assert small.settings["threshold"] == 301
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+def test_forced_kind_finds_the_exact_neighbours(kind: str) -> None:
+    v = _vectors(500)
+    index = DenseIndex.build(v, kind=kind, threshold=10**9)
+    assert index.kind == kind and len(index) == 500 and index.dim == 32
+    rows, scores = index.search(v[:20], 10)
+    assert rows.shape == (20, 10) and np.all(np.diff(scores, axis=1) <= 1e-6)
+    assert np.mean(rows[:, 0] == np.arange(20)) >= 0.95  # each vector is its own nearest neighbour
+    exact = DenseIndex.build(v, kind="flat")
+    ref, _ = exact.search(v[:20], 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(rows, ref)])
+    assert recall >= 0.8
+
+
+def test_unknown_kind_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        DenseIndex.build(_vectors(5), kind="annoy")
+
+
+def test_hnsw_returns_k_results_even_beyond_ef_search() -> None:
+    v = _vectors(400)
+    index = DenseIndex.build(v, kind="hnsw", ef_search=16)
+    rows, _ = index.search(v[:1], 50)
+    assert (rows[0] >= 0).sum() == 50
+
+
+def _records(n: int) -> tuple[list[Article], list[Passage]]:
+    arts = [Article(doc_id=f"d{i}", title=f"title {i}", text=f"text number {i} about topic {i % 7}") for i in range(n)]
+    ps = [Passage(passage_id=f"p{i}", doc_id=a.doc_id, text=a.text, start=0, end=len(a.text), title=a.title) for i, a in enumerate(arts)]
+    return arts, ps
+
+
+def test_store_records_and_reloads_the_dense_settings(tmp_path: Path) -> None:
+    arts, ps = _records(60)
+    v = _vectors(60)
+    settings = IndexSettings(model="m", dim=32, dense={"kind": "auto", "threshold": 50})
+    store = IndexStore.write(tmp_path / "idx", settings, arts, ps, v)
+    assert store.dense.kind == "hnsw"
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    assert manifest["dense"]["type"] == "hnsw" and manifest["dense"]["ef_search"] == store.dense.settings["ef_search"]
+    assert manifest["settings"]["dense"] == {"kind": "auto", "threshold": 50}
+    loaded = IndexStore.load(tmp_path / "idx")
+    assert loaded.dense.kind == "hnsw" and loaded.dense.settings["ef_search"] == manifest["dense"]["ef_search"]
+
+    with build_options(dense_index="flat"):  # the `qa index --dense-index flat` override
+        IndexStore.write(tmp_path / "idx", loaded.settings, arts, ps, v)
+    again = IndexStore.load(tmp_path / "idx")
+    assert again.dense.kind == "flat" and again.settings.dense["kind"] == "flat"
+
+
+def test_cli_dense_index_flag(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    from qa.cli import main
+
+    corpus = tmp_path / "a.jsonl"
+    corpus.write_text("\n".join(json.dumps({"id": f"a{i}", "title": f"T{i}", "text": f"Sentence {i} about elections."}) for i in range(3)))
+    rc = main(["index", str(corpus), "--index", str(tmp_path / "idx"), "--dense-index", "hnsw", "--quiet"])
+    assert rc == 0
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    assert manifest["dense"]["type"] == "hnsw" and manifest["settings"]["dense"]["kind"] == "hnsw"
