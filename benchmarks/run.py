@@ -227,7 +227,7 @@ def synth_records(pool: list[tuple[str, str, str]], n: int):  # type: ignore[no-
 
 def build(size: int, pool, base_vecs: np.ndarray, directory: Path, backend: str, dense_kind: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     from index.embedding import DEFAULT_MODEL
-    from index.store import IndexSettings, IndexStore, build_options
+    from index.store import IndexSettings, IndexStore
 
     t0 = time.perf_counter()
     articles, passages = synth_records(pool, size)
@@ -235,8 +235,7 @@ def build(size: int, pool, base_vecs: np.ndarray, directory: Path, backend: str,
     t_synth = time.perf_counter() - t0
     settings = IndexSettings(model=DEFAULT_MODEL, dim=vecs.shape[1], embedding_backend=backend)
     t0 = time.perf_counter()
-    with build_options(dense_index=dense_kind):
-        store = IndexStore.write(directory, settings, articles, passages, vecs)
+    store = IndexStore.write(directory, settings, articles, passages, vecs, dense_index=dense_kind)
     t_write = time.perf_counter() - t0
     dense = dict(store.dense.settings)
     del store, articles, passages, vecs

@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .chunking import ChunkSettings, chunk_article
-from .embedding import Embedder, SentenceTransformerEmbedder, resolve_model
-from .errors import IndexFormatError, IndexMissingError
+from .dense import DEFAULT_THRESHOLD, KINDS
+from .embedding import Embedder, SentenceTransformerEmbedder, resolve_backend, resolve_model
+from .errors import IndexFormatError, IndexMissingError, QAError
 from .ingest import load_articles
 from .lexical import BM25Settings
 from .records import Article, Passage
@@ -59,16 +60,22 @@ def add_articles(
     bm25: BM25Settings | None = None,
     title_in_passage: bool = True,
     rebuild: bool = False,
+    backend: str | None = None,
+    dense_index: str | None = None,
     batch_size: int = 64,
     show_progress: bool = False,
 ) -> BuildReport:
     """Add (or replace, by ``doc_id``) articles in the index at ``index_dir``, creating it if needed.
 
     Only passages whose content id is not already indexed are embedded. Settings of an existing
-    index are kept; asking for a different model is an error unless ``rebuild`` is true.
+    index are kept; asking for a different model or embedding ``backend`` is an error unless
+    ``rebuild`` is true. ``dense_index`` (auto|flat|hnsw|ivf) may change at any update, since the
+    dense index is rebuilt from the stored vectors on every write.
     """
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
+    if dense_index is not None and dense_index not in KINDS:
+        raise QAError(f"unknown dense index {dense_index!r}; choose one of {', '.join(KINDS)}")
     with write_lock(index_dir):
         existing: IndexStore | None = None
         if not rebuild:
@@ -85,11 +92,19 @@ def add_articles(
                 raise IndexFormatError(
                     f"index {index_dir} was built with model {settings.model!r}, not {wanted!r}; pass --rebuild to re-embed everything"
                 )
-            for name, asked, have in (("chunking", chunking, settings.chunking), ("bm25", bm25, settings.bm25)):
+            asked_backend = getattr(embedder, "backend", None) if embedder is not None else backend
+            for name, asked, have in (("chunking", chunking, settings.chunking), ("bm25", bm25, settings.bm25),
+                                      ("embedding backend", resolve_backend(asked_backend) if asked_backend else None,
+                                       settings.embedding_backend)):
                 if asked is not None and asked != have:
-                    raise IndexFormatError(f"index {index_dir} uses other {name} settings; pass --rebuild to change them")
+                    raise IndexFormatError(f"index {index_dir} uses another {name} ({have!r}); pass --rebuild to change it")
+            if dense_index is not None:
+                settings = replace(settings, dense={**settings.dense, "kind": dense_index})
         if embedder is None:
-            embedder = SentenceTransformerEmbedder(existing.settings.model if existing else model)
+            embedder = SentenceTransformerEmbedder(
+                existing.settings.model if existing else model,
+                backend=existing.settings.embedding_backend if existing else backend,
+            )
         if existing is None:
             settings = IndexSettings(
                 model=embedder.name,
@@ -97,6 +112,8 @@ def add_articles(
                 chunking=chunking or ChunkSettings(),
                 bm25=bm25 or BM25Settings(),
                 title_in_passage=title_in_passage,
+                embedding_backend=resolve_backend(getattr(embedder, "backend", None) or "torch"),
+                dense={"kind": dense_index or "auto", "threshold": DEFAULT_THRESHOLD},
             )
 
         articles: dict[str, Article] = dict(existing.articles) if existing else {}
@@ -116,7 +133,7 @@ def add_articles(
             articles[art.doc_id] = art
             changed.append(art)
 
-        if not changed and existing is not None:
+        if not changed and existing is not None and settings == existing.settings:
             return BuildReport(str(index_dir), len(articles), len(existing.passages), 0, 0, unchanged, 0,
                                time.perf_counter() - t0, 0.0, False)
 

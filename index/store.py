@@ -8,7 +8,6 @@ between the two renames, :func:`recover` puts the newest complete copy back on n
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import fcntl
 import hashlib
 import json
@@ -81,47 +80,6 @@ class IndexSettings:
             embedding_backend=resolve_backend(d.get("embedding_backend") or "torch"),
             dense=dict(d.get("dense") or {"kind": "auto", "threshold": DEFAULT_THRESHOLD}),
         )
-
-
-_BUILD_OPTIONS: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("qa_build_options", default={})
-
-
-@contextlib.contextmanager
-def build_options(*, dense_index: str | None = None, dense_threshold: int | None = None,
-                  backend: str | None = None) -> Iterator[None]:
-    """Override, for the writes made inside the block, the dense index kind (auto|flat|hnsw|ivf),
-    the auto threshold and the embedding backend recorded in the settings. Used by ``qa index
-    --dense-index/--backend``; the chosen values are stored in the index settings and kept by
-    later updates."""
-    opts = dict(_BUILD_OPTIONS.get())
-    if dense_index is not None:
-        if dense_index not in KINDS:
-            raise QAError(f"unknown dense index {dense_index!r}; choose one of {', '.join(KINDS)}")
-        opts["dense_index"] = dense_index
-    if dense_threshold is not None:
-        opts["dense_threshold"] = int(dense_threshold)
-    if backend is not None:
-        opts["backend"] = resolve_backend(backend)
-    token = _BUILD_OPTIONS.set(opts)
-    try:
-        yield
-    finally:
-        _BUILD_OPTIONS.reset(token)
-
-
-def _apply_build_options(settings: IndexSettings) -> IndexSettings:
-    opts = _BUILD_OPTIONS.get()
-    dense = dict(settings.dense)
-    if "dense_index" in opts:
-        dense["kind"] = opts["dense_index"]
-    if "dense_threshold" in opts:
-        dense["threshold"] = opts["dense_threshold"]
-    changes: dict[str, Any] = {}
-    if dense != settings.dense:
-        changes["dense"] = dense
-    if "backend" in opts and opts["backend"] != settings.embedding_backend:
-        changes["embedding_backend"] = opts["backend"]
-    return replace(settings, **changes) if changes else settings
 
 
 class _LineFile:
@@ -307,13 +265,12 @@ class IndexStore:
         """Build both retrievers and write a complete index at ``directory``, atomically.
 
         The dense index follows ``settings.dense`` (``kind`` auto|flat|hnsw|ivf, ``threshold``),
-        overridden by ``dense_index`` or an enclosing :func:`build_options`."""
+        overridden by ``dense_index``."""
         directory = Path(directory)
         if len(passages) != len(embeddings):
             raise ValueError("one embedding per passage is required")
         if not passages:
             raise QAError("refusing to write an index with no passages")
-        settings = _apply_build_options(settings)
         if dense_index is not None:
             settings = replace(settings, dense={**settings.dense, "kind": dense_index})
         dense = DenseIndex.build(

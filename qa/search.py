@@ -68,14 +68,16 @@ class Searcher:
 
     @classmethod
     def load(cls, index_dir: Path | str | None = None, *, embedder: Embedder | None = None,
-             fusion: Fusion | None = None, mmap: bool = False) -> "Searcher":
+             fusion: Fusion | None = None, mmap: bool | None = None) -> "Searcher":
+        """Open an index. ``mmap=None`` memory-maps large indexes (see :meth:`IndexStore.load`)."""
         return cls(IndexStore.load(index_dir or default_index_dir(), mmap=mmap), embedder, fusion)
 
     @property
     def embedder(self) -> Embedder:
         with self._lock:  # load the model once even under concurrent first requests
             if self._embedder is None:
-                self._embedder = SentenceTransformerEmbedder(self.store.settings.model)
+                # the backend the passages were embedded with, so queries land in the same space
+                self._embedder = SentenceTransformerEmbedder(self.store.settings.model, backend=self.store.settings.embedding_backend)
             return self._embedder
 
     def embed_query(self, query: str) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 
 from index.dense import DenseIndex
 from index.records import Article, Passage
-from index.store import IndexSettings, IndexStore, build_options
+from index.store import IndexSettings, IndexStore
 
 
 def _vectors(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
@@ -72,8 +72,7 @@ def test_store_records_and_reloads_the_dense_settings(tmp_path: Path) -> None:
     loaded = IndexStore.load(tmp_path / "idx")
     assert loaded.dense.kind == "hnsw" and loaded.dense.settings["ef_search"] == manifest["dense"]["ef_search"]
 
-    with build_options(dense_index="flat"):  # the `qa index --dense-index flat` override
-        IndexStore.write(tmp_path / "idx", loaded.settings, arts, ps, v)
+    IndexStore.write(tmp_path / "idx", loaded.settings, arts, ps, v, dense_index="flat")  # `qa index --dense-index flat`
     again = IndexStore.load(tmp_path / "idx")
     assert again.dense.kind == "flat" and again.settings.dense["kind"] == "flat"
 

@@ -60,10 +60,6 @@ def test_backend_is_recorded_in_the_manifest(tmp_path) -> None:  # type: ignore[
     corpus = tmp_path / "a.jsonl"
     corpus.write_text(json.dumps({"id": "a", "title": "Title", "text": "Some text about a summit in Minsk."}))
     build_index([corpus], tmp_path / "idx", embedder=SentenceTransformerEmbedder(backend="onnx"))
-    from index.store import build_options
-
-    with build_options(backend="onnx"):
-        build_index([corpus], tmp_path / "idx2", embedder=SentenceTransformerEmbedder(backend="onnx"))
-    m = json.loads((tmp_path / "idx2" / "manifest.json").read_text())
+    m = json.loads((tmp_path / "idx" / "manifest.json").read_text())
     assert m["settings"]["embedding_backend"] == "onnx"
     assert m["settings"]["model"].endswith("all-MiniLM-L6-v2")  # the model name check is unchanged

@@ -195,3 +195,17 @@ def test_articles_round_trip(sample_index):
     assert store.articles == fresh
     for p in store.passages:
         assert store.articles[p.doc_id].text[p.start : p.end] == p.text
+
+
+def test_other_embedding_backend_is_refused(index_copy, tmp_path):
+    have = IndexStore.load(index_copy).settings.embedding_backend
+    other = "torch" if have != "torch" else "onnx"
+    f = tmp_path / "late.txt"
+    f.write_text(NEW_ARTICLE)
+    with pytest.raises(IndexFormatError, match="another embedding backend"):
+        build_index([f], index_copy, backend=other)
+
+
+def test_searcher_queries_with_the_index_backend(sample_index):
+    s = Searcher.load(sample_index)  # no embedder given: built from the manifest
+    assert s.embedder.backend == s.store.settings.embedding_backend

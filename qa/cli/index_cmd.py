@@ -37,35 +37,17 @@ def run(args: argparse.Namespace) -> int:
             chunking = ChunkSettings(args.max_tokens or d.max_tokens, d.overlap_sentences if args.overlap is None else args.overlap)
         except ValueError as exc:
             raise QAError(str(exc)) from exc
-    from index.embedding import SentenceTransformerEmbedder
-    from index.store import build_options, read_manifest
-
-    backend = args.backend
-    if backend is None and not args.rebuild:  # keep the backend an existing index was built with
-        try:
-            backend = read_manifest(index_dir(args))["settings"].get("embedding_backend") or "torch"
-        except QAError:
-            backend = None
-    embedder = None
-    if backend is not None:
-        model = args.model
-        if model is None and not args.rebuild:
-            try:
-                model = read_manifest(index_dir(args))["settings"]["model"]
-            except (QAError, KeyError):
-                model = None
-        embedder = SentenceTransformerEmbedder(model, backend=backend)
-    with build_options(dense_index=args.dense_index, backend=backend):
-        report = build_index(
-            args.paths,
-            index_dir(args),
-            model=args.model,
-            embedder=embedder,
-            chunking=chunking,
-            rebuild=args.rebuild,
-            batch_size=args.batch_size,
-            show_progress=not args.quiet and sys.stderr.isatty(),
-        )
+    report = build_index(
+        args.paths,
+        index_dir(args),
+        model=args.model,
+        chunking=chunking,
+        rebuild=args.rebuild,
+        backend=args.backend,
+        dense_index=args.dense_index,
+        batch_size=args.batch_size,
+        show_progress=not args.quiet and sys.stderr.isatty(),
+    )
     print(report.summary())
     return 0
 
