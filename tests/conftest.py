@@ -41,3 +41,22 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTra
 @pytest.fixture(scope="session")
 def searcher(sample_index: Path, embedder: SentenceTransformerEmbedder) -> Searcher:
     return Searcher.load(sample_index, embedder=embedder)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread, like `qa serve`: much faster on a small, busy machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def service(sample_index: Path, embedder: SentenceTransformerEmbedder):
+    """A QAService over the sample index (the object behind the API and the UI)."""
+    from qa.service import QAService
+
+    return QAService(sample_index, embedder=embedder, max_k=20).load()

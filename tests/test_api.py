@@ -25,19 +25,7 @@ WIKI = "http://wiki.example.org"
 QUESTION = "Where will Russian troops remain in Armenia after the withdrawal?"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def service(sample_index, embedder) -> QAService:
-    return QAService(sample_index, embedder=embedder, max_k=20).load()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_client(service: QAService, **settings) -> TestClient:

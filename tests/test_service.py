@@ -13,20 +13,7 @@ from qa.answer import Answer
 from qa.service import QAService
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One intra-op thread, like `qa serve`: much faster on a small, busy machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def service(sample_index, embedder) -> QAService:
-    return QAService(sample_index, embedder=embedder, max_k=20).load()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
