@@ -414,7 +414,8 @@ class SentenceTransformerEmbedder:
             return []
         if self.backend != "torch":
             return self.onnx.count_tokens(texts)
-        enc = self.model.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        # verbose=False: counting a long sentence is expected, not the "longer than max length" warning
+        enc = self.model.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
         return [len(ids) for ids in enc]
 
     def warm_up(self) -> None:
