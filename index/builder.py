@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunking import ChunkSettings, chunk_article
+from .chunking import ChunkSettings, chunk_articles, unique_passages
 from .dense import DEFAULT_THRESHOLD, KINDS
 from .embedding import Embedder, SentenceTransformerEmbedder, resolve_backend, resolve_model
 from .errors import IndexFormatError, IndexMissingError, QAError
@@ -137,24 +137,11 @@ def add_articles(
             return BuildReport(str(index_dir), len(articles), len(existing.passages), 0, 0, unchanged, 0,
                                time.perf_counter() - t0, 0.0, False)
 
-        count = embedder.count_tokens if hasattr(embedder, "count_tokens") else None
-        iterator = changed
-        if show_progress and len(changed) > 1:
-            from tqdm import tqdm
-
-            iterator = tqdm(changed, desc="chunking", unit="article")
-        for art in iterator:
-            kept_passages[art.doc_id] = chunk_article(art, settings.chunking, count) if count else chunk_article(art, settings.chunking)
-
-        passages = [p for doc_id in articles for p in kept_passages.get(doc_id, [])]
+        count = getattr(embedder, "count_tokens", None)
+        kept_passages.update(chunk_articles(changed, settings.chunking, count, show_progress=show_progress))
+        # identical passages (same doc and text) are indexed once
+        passages = unique_passages(p for doc_id in articles for p in kept_passages.get(doc_id, []))
         old_rows = existing.row_of if existing else {}
-        seen: set[str] = set()
-        unique: list[Passage] = []
-        for p in passages:  # identical passages (same doc and text) are indexed once
-            if p.passage_id not in seen:
-                seen.add(p.passage_id)
-                unique.append(p)
-        passages = unique
         todo = [p for p in passages if p.passage_id not in old_rows]
         t_embed = time.perf_counter()
         new_vecs = embedder.encode(

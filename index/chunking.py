@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .records import Article, Passage, content_hash
@@ -63,9 +63,11 @@ def _split_long(text: str, span: tuple[int, int], count: int, limit: int) -> lis
     return [(words[i][0], words[min(i + per, len(words)) - 1][1]) for i in range(0, len(words), per)]
 
 
-def chunk_article(article: Article, settings: ChunkSettings, count_tokens: TokenCounter = approx_token_counts) -> list[Passage]:
+def chunk_article(article: Article, settings: ChunkSettings, count_tokens: TokenCounter | None = None) -> list[Passage]:
     """Pack consecutive sentences into passages of at most ``settings.max_tokens`` word pieces,
-    repeating the last ``overlap_sentences`` sentences at the start of the next passage."""
+    repeating the last ``overlap_sentences`` sentences at the start of the next passage.
+    ``count_tokens`` is the model's tokenizer (default: :func:`approx_token_counts`)."""
+    count_tokens = count_tokens or approx_token_counts
     text = article.text
     spans = split_sentences(text)
     if not spans:
@@ -102,3 +104,25 @@ def chunk_article(article: Article, settings: ChunkSettings, count_tokens: Token
             break
         i = max(i + 1, j - settings.overlap_sentences)
     return passages
+
+
+def chunk_articles(articles: Sequence[Article], settings: ChunkSettings, count_tokens: TokenCounter | None = None,
+                   *, show_progress: bool = False) -> dict[str, list[Passage]]:
+    """:func:`chunk_article` over many articles: ``{doc_id: passages}``, in input order."""
+    items: Iterable[Article] = articles
+    if show_progress and len(articles) > 1:
+        from tqdm import tqdm
+
+        items = tqdm(articles, desc="chunking", unit="article")
+    return {a.doc_id: chunk_article(a, settings, count_tokens) for a in items}
+
+
+def unique_passages(passages: Iterable[Passage]) -> list[Passage]:
+    """Drop repeats of a passage id (the same text in the same doc), keeping the first."""
+    seen: set[str] = set()
+    out: list[Passage] = []
+    for p in passages:
+        if p.passage_id not in seen:
+            seen.add(p.passage_id)
+            out.append(p)
+    return out

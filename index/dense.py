@@ -108,6 +108,11 @@ class DenseIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
+    def rankings(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        """:meth:`search` as one ``[(row, score), ...]`` list per query, padding dropped."""
+        rows, scores = self.search(query_vectors, k)
+        return [[(int(r), float(s)) for r, s in zip(rr, ss) if r >= 0] for rr, ss in zip(rows, scores)]
+
     def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(rows, scores)`` arrays of shape (n_queries, k'), best first; k' <= k.
         Approximate indexes may pad a row with ``-1`` (skip those)."""

@@ -12,9 +12,10 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from .clean import clean_text
-from .errors import EmptyCorpusError, IngestError
+from .errors import EmptyCorpusError, IngestError, QAError
 from .records import Article
 
 log = logging.getLogger(__name__)
@@ -96,16 +97,23 @@ def parse_html(path: Path, html: str) -> Article:
     )
 
 
-def parse_jsonl(path: Path, text: str) -> Iterator[Article]:
-    for lineno, line in enumerate(text.split("\n"), start=1):
+def json_objects(path: Path, lines: Iterable[str], error: type[QAError] = IngestError) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of a JSON-lines file; a malformed line
+    raises ``error`` naming the file and line."""
+    for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise IngestError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from exc
+            raise error(f"{path}:{lineno}: malformed JSON ({exc.msg})") from exc
         if not isinstance(obj, dict):
-            raise IngestError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+            raise error(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+        yield lineno, obj
+
+
+def parse_jsonl(path: Path, text: str) -> Iterator[Article]:
+    for lineno, obj in json_objects(path, text.split("\n")):
         if "id" not in obj and "_id" in obj:  # BEIR corpus.jsonl
             obj["id"] = obj["_id"]
         missing = [k for k in ("id", "text") if k not in obj]

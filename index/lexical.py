@@ -111,6 +111,11 @@ class LexicalIndex:
         rows, vals = post
         return np.bincount(rows, weights=vals, minlength=len(self)).astype(np.float32)
 
+    def ranking(self, query: str, k: int) -> list[tuple[int, float]]:
+        """:meth:`search` as ``[(row, score), ...]``, best first: what fusion and evaluation take."""
+        rows, scores = self.search(query, k)
+        return [(int(r), float(s)) for r, s in zip(rows, scores)]
+
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` rows with a positive score, best first (ties by row): ``(rows, scores)``.
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from index.errors import QAError
+from index.ingest import json_objects
 from index.records import Article
 
 
@@ -74,16 +75,7 @@ def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def _json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    for lineno, line in _read_lines(path):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from exc
-        if not isinstance(obj, dict):
-            raise DatasetError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-        yield lineno, obj
+    return json_objects(path, (line for _, line in _read_lines(path)), DatasetError)
 
 
 def _field(path: Path, lineno: int, obj: dict[str, Any], *names: str, required: bool = True) -> str:

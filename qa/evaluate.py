@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.chunking import ChunkSettings, chunk_article
+from index.chunking import ChunkSettings, chunk_articles, unique_passages
 from index.embedding import Embedder, SentenceTransformerEmbedder, resolve_model
 from index.errors import IndexMissingError, QAError
 from index.lexical import BM25Settings, LexicalIndex
@@ -240,39 +240,16 @@ def settings_hash(model: str, chunking: ChunkSettings, bm25: BM25Settings, title
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-class _LexicalOnly:
-    """BM25 over exactly the passages the index builder would make, without embedding anything."""
-
-    def __init__(self, passages: list[Passage], lexical: LexicalIndex) -> None:
-        self.passages = passages
-        self.lexical = lexical
-
-    def bm25_ranking(self, query: str, depth: int) -> Ranking:
-        rows, scores = self.lexical.search(query, depth)
-        return [(int(r), float(s)) for r, s in zip(rows, scores)]
-
-
 def _chunk(dataset: Dataset, embedder: Embedder, chunking: ChunkSettings, show_progress: bool) -> list[Passage]:
-    count = getattr(embedder, "count_tokens", None)
-    items = dataset.corpus
-    if show_progress:
-        from tqdm import tqdm
-
-        items = tqdm(items, desc="chunking", unit="doc")
-    seen: set[str] = set()
-    out: list[Passage] = []
-    for art in items:
-        for p in chunk_article(art, chunking, count) if count else chunk_article(art, chunking):
-            if p.passage_id not in seen:
-                seen.add(p.passage_id)
-                out.append(p)
-    return out
+    """The passages the index builder would make for ``dataset``, without embedding them."""
+    by_doc = chunk_articles(dataset.corpus, chunking, getattr(embedder, "count_tokens", None), show_progress=show_progress)
+    return unique_passages(p for ps in by_doc.values() for p in ps)
 
 
 @dataclass
 class _Retrievers:
     passages: list[Passage]
-    bm25: Any  # has bm25_ranking(query, depth)
+    lexical: LexicalIndex
     searcher: Searcher | None  # None when only BM25 was asked for and no cached index exists
     index_dir: Path | None
     built_seconds: float = 0.0
@@ -308,7 +285,7 @@ def prepare_index(dataset: Dataset, *, need_dense: bool, embedder: Embedder | No
         emb = embedder or SentenceTransformerEmbedder(model)
         passages = _chunk(dataset, emb, chunking, show_progress)
         lexical = LexicalIndex.build([passage_index_text(p, title_in_passage) for p in passages], bm25, show_progress=show_progress)
-        return _Retrievers(passages, _LexicalOnly(passages, lexical), None, None, time.perf_counter() - t0)
+        return _Retrievers(passages, lexical, None, None, time.perf_counter() - t0)
     if store is None:
         emb = embedder or SentenceTransformerEmbedder(model)
         report = add_articles(dataset.corpus, directory, embedder=emb, chunking=chunking, bm25=bm25,
@@ -317,7 +294,7 @@ def prepare_index(dataset: Dataset, *, need_dense: bool, embedder: Embedder | No
         store = IndexStore.load(directory)
         embedder = emb
     searcher = Searcher(store, embedder)
-    return _Retrievers(list(store.passages), searcher, searcher, directory, time.perf_counter() - t0)
+    return _Retrievers(list(store.passages), store.lexical, searcher, directory, time.perf_counter() - t0)
 
 
 # ------------------------------------------------------------------ running queries
@@ -335,13 +312,12 @@ def retrieve(retr: _Retrievers, queries: Mapping[str, str], modes: Sequence[Mode
     qids = list(queries)
     out: dict[str, dict[str, Ranking]] = {}
     if Mode.BM25 in modes or Mode.HYBRID in modes:
-        out["bm25"] = {q: retr.bm25.bm25_ranking(queries[q], depth) for q in _progress(qids, "bm25", show_progress)}
+        out["bm25"] = {q: retr.lexical.ranking(queries[q], depth) for q in _progress(qids, "bm25", show_progress)}
     if Mode.DENSE in modes or Mode.HYBRID in modes:
         assert retr.searcher is not None
         s = retr.searcher
         vecs = s.embedder.encode([queries[q] for q in qids], batch_size=64, show_progress=show_progress)
-        rows, scores = s.store.dense.search(vecs, depth)
-        out["dense"] = {q: [(int(r), float(v)) for r, v in zip(rows[i], scores[i]) if r >= 0] for i, q in enumerate(qids)}
+        out["dense"] = dict(zip(qids, s.store.dense.rankings(vecs, depth)))
     return out
 
 
@@ -494,7 +470,7 @@ def evaluate(
                              title_in_passage=title_in_passage, cache_dir=cache_dir, show_progress=show_progress)
     else:
         searcher = Searcher.load(index or default_index_dir(), embedder=embedder)
-        retr = _Retrievers(list(searcher.store.passages), searcher, searcher, searcher.store.directory)
+        retr = _Retrievers(list(searcher.store.passages), searcher.store.lexical, searcher, searcher.store.directory)
     index_s = time.perf_counter() - t0
     if questions is not None:
         assert path is not None

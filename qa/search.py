@@ -92,12 +92,10 @@ class Searcher:
 
     # ------------------------------------------------------------ retrieval
     def dense_ranking(self, query: str, depth: int) -> list[tuple[int, float]]:
-        rows, scores = self.store.dense.search(self.embed_query(query), depth)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+        return self.store.dense.rankings(self.embed_query(query), depth)[0]
 
     def bm25_ranking(self, query: str, depth: int) -> list[tuple[int, float]]:
-        rows, scores = self.store.lexical.search(query, depth)
-        return [(int(r), float(s)) for r, s in zip(rows, scores)]
+        return self.store.lexical.ranking(query, depth)
 
     def search(self, query: str, k: int = 10, mode: str | Mode = Mode.HYBRID) -> list[Hit]:
         """Top-``k`` passages for ``query``. ``mode`` is ``hybrid`` (default), ``dense`` or ``bm25``."""
