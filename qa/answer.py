@@ -32,6 +32,7 @@ from index.chunking import split_sentences
 from index.lexical import BM25Settings, tokenize
 from index.records import Article, Hit
 
+from .filters import SearchFilter
 from .search import MAX_K, Searcher, validate_query
 
 #: Best-sentence score below which the answer is "not confident". Calibrated on
@@ -292,10 +293,10 @@ class Answerer:
         self._lock = threading.Lock()
 
     # ---------------------------------------------------------------- public
-    def ask(self, question: str, *, k: int | None = None, mode: str = "hybrid") -> Answer:
+    def ask(self, question: str, *, k: int | None = None, mode: str = "hybrid", filters: SearchFilter | None = None) -> Answer:
         """Retrieve, score sentences and compose a cited answer (or say it is not confident)."""
         question, k = validate_query(question, self.k if k is None else k)
-        hits = self.searcher.search(question, k=k, mode=mode)
+        hits = self.searcher.search(question, k=k, mode=mode, filters=filters)
         scored, vectors = self.score_sentences(question, hits)
         if not scored or scored[0].score < self.threshold:
             return Answer(question, NOT_CONFIDENT_ANSWER, False, [], hits)

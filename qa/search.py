@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt_mod
 import os
 import threading
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from index.errors import IndexFormatError, QueryError
 from index.records import Hit
 from index.store import IndexStore
 
+from .filters import NO_FILTER, SearchFilter, Sort, article_day
 from .fusion import Fusion, Mode
 
 DEFAULT_INDEX = "qa-index"
@@ -97,22 +99,35 @@ class Searcher:
     def bm25_ranking(self, query: str, depth: int) -> list[tuple[int, float]]:
         return self.store.lexical.ranking(query, depth)
 
-    def search(self, query: str, k: int = 10, mode: str | Mode = Mode.HYBRID) -> list[Hit]:
-        """Top-``k`` passages for ``query``. ``mode`` is ``hybrid`` (default), ``dense`` or ``bm25``."""
+    def search(self, query: str, k: int = 10, mode: str | Mode = Mode.HYBRID,
+               filters: SearchFilter | None = None) -> list[Hit]:
+        """Top-``k`` passages for ``query``. ``mode`` is ``hybrid`` (default), ``dense`` or ``bm25``;
+        ``filters`` restricts dates and publishers before the top-k is cut."""
         query, k = validate_query(query, k)
         mode = Mode.parse(mode)
+        filters = filters or NO_FILTER
         depth = max(k, self.fusion.depth)
+        if filters.active:  # interim: rank everything, then keep matching rows (masks come with the engine)
+            depth = len(self.store.passages)
         rankings: dict[str, list[tuple[int, float]]] = {}
         if mode in (Mode.HYBRID, Mode.DENSE):
             rankings["dense"] = self.dense_ranking(query, depth)
         if mode in (Mode.HYBRID, Mode.BM25):
             rankings["bm25"] = self.bm25_ranking(query, depth)
+        if filters.active:
+            keep = {row for row in range(len(self.store.passages))
+                    if filters.matches(self.store.articles[self.store.passages[row].doc_id])}
+            rankings = {n: [(r, s) for r, s in rk if r in keep] for n, rk in rankings.items()}
         if mode is Mode.HYBRID:
             top = self.fusion.fuse(rankings, k)
         else:
             top = rankings[mode.value][:k]
         components = {name: dict(r) for name, r in rankings.items()}
-        return [self._hit(rank, row, score, components) for rank, (row, score) in enumerate(top, start=1)]
+        hits = [self._hit(rank, row, score, components) for rank, (row, score) in enumerate(top, start=1)]
+        if filters.sort is Sort.NEWEST:
+            hits.sort(key=lambda h: (-(article_day(h.article) or _dt_mod.date.min).toordinal(), h.rank))
+            hits = [Hit(i, h.score, h.passage, h.article, h.components) for i, h in enumerate(hits, start=1)]
+        return hits
 
     def _hit(self, rank: int, row: int, score: float, components: dict[str, dict[int, float]]) -> Hit:
         p = self.store.passages[row]

@@ -26,6 +26,7 @@ from index.ingest import load_articles
 from index.records import Hit
 
 from .answer import Answer, Answerer
+from .filters import SearchFilter
 from .fusion import Mode
 from .search import MAX_K, IndexStats, Searcher, validate_query
 
@@ -123,15 +124,17 @@ class QAService:
         query, k = validate_query(query, k, max_k=self.max_k)
         return query, k, Mode.parse(mode)
 
-    def search(self, query: str, k: int = DEFAULT_SEARCH_K, mode: str | Mode = Mode.HYBRID) -> list[Hit]:
+    def search(self, query: str, k: int = DEFAULT_SEARCH_K, mode: str | Mode = Mode.HYBRID,
+               filters: SearchFilter | None = None) -> list[Hit]:
         query, k, parsed = self._check(query, k, mode)
         searcher, _ = self._components()
-        return searcher.search(query, k=k, mode=parsed)
+        return searcher.search(query, k=k, mode=parsed, filters=filters)
 
-    def ask(self, question: str, k: int | None = None, mode: str | Mode = Mode.HYBRID) -> Answer:
+    def ask(self, question: str, k: int | None = None, mode: str | Mode = Mode.HYBRID,
+            filters: SearchFilter | None = None) -> Answer:
         question, k, parsed = self._check(question, self.answer_k if k is None else k, mode)
         _, answerer = self._components()
-        return answerer.ask(question, k=k, mode=parsed.value)
+        return answerer.ask(question, k=k, mode=parsed.value, filters=filters)
 
     def stats(self) -> IndexStats:
         return self._components()[0].stats()
