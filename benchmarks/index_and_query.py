@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from index import build_index  # noqa: E402
-from qa import Searcher  # noqa: E402
+from qa import Engine  # noqa: E402
 
 DEFAULT_QUERIES = [
     "why did Russia withdraw peacekeepers?",
@@ -58,14 +58,14 @@ def main() -> None:
         print(f"indexed {report.articles_total} articles -> {report.passages_total} passages in {total:.1f}s "
               f"(embedding {report.embed_seconds:.1f}s = {report.passages_per_s:.1f} passages/s; "
               f"overall {report.passages_total / total:.1f} passages/s)")
-        searcher = Searcher.load(Path(tmp) / "idx")
-        searcher.warm_up()
+        engine = Engine.open(Path(tmp) / "idx")
+        engine.warm_up()
         print("| mode | queries | p50 ms | p95 ms | mean ms |\n|---|---|---|---|---|")
         for mode in ("bm25", "dense", "hybrid"):
             times = []
             for q in queries:
                 t = time.perf_counter()
-                searcher.search(q, k=args.k, mode=mode)
+                engine.search(q, k=args.k, mode=mode)
                 times.append((time.perf_counter() - t) * 1000)
             print(f"| {mode} | {len(times)} | {percentile(times, 50):.1f} | {percentile(times, 95):.1f} | {statistics.mean(times):.1f} |")
 

@@ -269,25 +269,25 @@ def serve_child(directory: Path, queries: list[str], backend: str, rank_bm25_max
     t_start = time.perf_counter()
     from index.embedding import SentenceTransformerEmbedder
     from index.store import IndexStore
-    from qa.search import Searcher
+    from qa.engine import Engine
 
     t0 = time.perf_counter()
     store = IndexStore.load(directory, mmap=True)
     load_s = time.perf_counter() - t0
-    searcher = Searcher(store, embedder=SentenceTransformerEmbedder(backend=backend))
-    searcher.warm_up()
+    engine = Engine.over(store, embedder=SentenceTransformerEmbedder(backend=backend))
+    engine.warm_up()
     ready_s = time.perf_counter() - t_start
     modes = ("bm25", "dense", "hybrid")
     for q in queries[:5]:
         for m in modes:
-            searcher.search(q, k=10, mode=m)
+            engine.search(q, k=10, mode=m)
     lat: dict[str, list[float]] = {m: [] for m in modes}
     results: dict[str, list[list[int]]] = {m: [] for m in modes}
     row_of = {}
     for q in queries:
         for m in modes:
             t = time.perf_counter()
-            hits = searcher.search(q, k=10, mode=m)
+            hits = engine.search(q, k=10, mode=m)
             lat[m].append((time.perf_counter() - t) * 1000)
             results[m].append([h.passage.passage_id for h in hits])
     rss = rss_now_mb()  # serving memory: index loaded, model warm, every mode exercised
@@ -307,7 +307,7 @@ def serve_child(directory: Path, queries: list[str], backend: str, rank_bm25_max
     del emb
     exact_store = copy.copy(store)
     exact_store.dense = flat
-    exact = Searcher(exact_store, embedder=searcher.embedder)
+    exact = Engine.over(exact_store, embedder=engine.embedder)
     recall: dict[str, float | None] = {"bm25": None}
     for m in ("dense", "hybrid"):
         if store.dense.kind == "flat":
@@ -330,7 +330,7 @@ def serve_child(directory: Path, queries: list[str], backend: str, rank_bm25_max
     paired: dict[str, dict[str, list[float]]] = {m: {"cand": [], "base": []} for m in modes}
     for q in queries[:nq]:
         for m in modes:
-            for who, s in (("cand", searcher), ("base", baseline)):
+            for who, s in (("cand", engine), ("base", baseline)):
                 t = time.perf_counter()
                 s.search(q, k=10, mode=m)
                 paired[m][who].append((time.perf_counter() - t) * 1000)

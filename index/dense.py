@@ -108,8 +108,12 @@ class DenseIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
-    def rankings(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
-        """:meth:`search` as one ``[(row, score), ...]`` list per query, padding dropped."""
+    def rankings(self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
+        """:meth:`search` as one ``[(row, score), ...]`` list per query, padding dropped.
+        ``allowed`` (bool per row) restricts the rows returned, before the top-``k`` cut."""
+        if allowed is not None:  # interim: rank every row, keep the allowed ones
+            rows, scores = self.search(query_vectors, len(self))
+            return [[(int(r), float(s)) for r, s in zip(rr, ss) if r >= 0 and allowed[r]][:k] for rr, ss in zip(rows, scores)]
         rows, scores = self.search(query_vectors, k)
         return [[(int(r), float(s)) for r, s in zip(rr, ss) if r >= 0] for rr, ss in zip(rows, scores)]
 

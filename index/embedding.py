@@ -29,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .defaults import BACKENDS, DEFAULT_BACKEND, cache_dir, default_threads
 from .errors import QAError
 
 # Never reach for the network: models come from disk.
@@ -41,10 +42,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _BUNDLED_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2", "default", ""}
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
-#: Chosen by ``benchmarks/run.py`` (speed ratio and the scifact nDCG@10 gate); ``$QA_BACKEND``
-#: overrides it for a process.
-DEFAULT_BACKEND = "onnx-int8"
+# BACKENDS and DEFAULT_BACKEND (chosen by ``benchmarks/run.py``: speed ratio and the scifact
+# nDCG@10 gate) live in :mod:`index.defaults`; ``$QA_BACKEND`` overrides the default per process.
 #: Bumped whenever the export recipe changes, so stale cached graphs are not reused.
 _EXPORT_VERSION = "2"
 #: Texts are tokenised and length-sorted in windows of this many (bounds memory on big corpora).
@@ -56,6 +55,8 @@ class Embedder(Protocol):
     """What the index and the searcher need from an embedding model."""
 
     name: str
+    #: "torch", "onnx" or "onnx-int8" (recorded in the index manifest; queries must use the same)
+    backend: str
 
     @property
     def dim(self) -> int: ...
@@ -100,9 +101,32 @@ def resolve_backend(backend: str | None) -> str:
     return b
 
 
-def cache_dir() -> Path:
-    """Where derived model files (ONNX graphs) are kept: ``$QA_CACHE`` or ``~/.cache/newsqa``."""
-    return Path(os.environ.get("QA_CACHE") or Path.home() / ".cache" / "newsqa").expanduser()
+_threads: int | None = None
+
+
+def set_threads(n: int | None) -> int:
+    """Set the CPU threads one embedding call may use, for torch and ONNX Runtime alike.
+
+    ``None`` means :func:`index.defaults.default_threads` (``$QA_THREADS``, else every core).
+    ONNX sessions created afterwards use it; torch's process-wide setting is applied now when
+    torch is already imported, else when the torch backend loads (torch is never imported just
+    for this). ``qa serve`` sets 1: concurrent requests already run in parallel threads.
+    """
+    global _threads
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise QAError(f"threads must be a whole number >= 1, got {n!r}")
+    _threads = n
+    value = threads()
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(value)
+    return value
+
+
+def threads() -> int:
+    """The thread count set by :func:`set_threads`, else :func:`index.defaults.default_threads`."""
+    return _threads or default_threads()
 
 
 def _local_model_dir(path: str) -> Path:
@@ -272,7 +296,7 @@ class _OnnxPipeline:
         self.pad_id = int(config.get("pad_token_id") or 0)
 
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(os.environ.get("QA_THREADS") or os.cpu_count() or 1)
+        opts.intra_op_num_threads = threads()
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
@@ -361,7 +385,10 @@ class SentenceTransformerEmbedder:
                 import transformers
                 from sentence_transformers import SentenceTransformer
 
+                import torch
+
                 transformers.logging.disable_progress_bar()  # "Loading weights" bar on every start
+                torch.set_num_threads(threads())
                 try:
                     self._model = SentenceTransformer(self._path, device=self.device, backend="torch")
                 except Exception as exc:  # OSError, ValueError, HF errors: all mean "cannot load"

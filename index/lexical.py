@@ -111,8 +111,12 @@ class LexicalIndex:
         rows, vals = post
         return np.bincount(rows, weights=vals, minlength=len(self)).astype(np.float32)
 
-    def ranking(self, query: str, k: int) -> list[tuple[int, float]]:
-        """:meth:`search` as ``[(row, score), ...]``, best first: what fusion and evaluation take."""
+    def ranking(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """:meth:`search` as ``[(row, score), ...]``, best first: what fusion and evaluation take.
+        ``allowed`` (bool per row) restricts the rows returned, before the top-``k`` cut."""
+        if allowed is not None:  # interim: rank every row, keep the allowed ones
+            rows, scores = self.search(query, len(self))
+            return [(int(r), float(s)) for r, s in zip(rows, scores) if allowed[r]][:k]
         rows, scores = self.search(query, k)
         return [(int(r), float(s)) for r, s in zip(rows, scores)]
 

@@ -65,6 +65,11 @@ class IndexSettings:
     #: Requested dense index: ``kind`` auto|flat|hnsw|ivf and the ``threshold`` for auto. What was
     #: actually built is in the manifest's "dense" entry.
     dense: dict[str, Any] = field(default_factory=lambda: {"kind": "auto", "threshold": DEFAULT_THRESHOLD})
+    #: Hybrid fusion (``qa.fusion.Fusion.to_dict()``); empty means the defaults. ``qa eval --sweep
+    #: --apply`` writes the chosen setting here, and every surface reads it.
+    fusion: dict[str, Any] = field(default_factory=dict)
+    #: Answer settings, e.g. ``{"threshold": 0.49}``; empty means the calibrated defaults.
+    answer: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,6 +84,8 @@ class IndexSettings:
             title_in_passage=bool(d.get("title_in_passage", True)),
             embedding_backend=resolve_backend(d.get("embedding_backend") or "torch"),
             dense=dict(d.get("dense") or {"kind": "auto", "threshold": DEFAULT_THRESHOLD}),
+            fusion=dict(d.get("fusion") or {}),
+            answer=dict(d.get("answer") or {}),
         )
 
 
@@ -416,6 +423,40 @@ def recover(directory: Path) -> None:
             os.rename(old, directory)
             log.warning("restored %s from an interrupted update", directory)
             return
+
+
+def update_settings(directory: Path | str, **changes: Any) -> dict[str, Any]:
+    """Change query-time settings (``fusion``, ``answer``) in an index's manifest, atomically and
+    under the write lock; the data files are untouched. Returns the new manifest."""
+    directory = Path(directory)
+    allowed = {"fusion", "answer"}
+    if set(changes) - allowed:
+        raise QAError(f"only {', '.join(sorted(allowed))} settings can be changed in place, not {sorted(set(changes) - allowed)}")
+    with write_lock(directory):
+        manifest = read_manifest(directory)
+        settings = dict(manifest["settings"])
+        settings.update({k: dict(v) for k, v in changes.items()})
+        IndexSettings.from_dict(settings)  # validates
+        manifest["settings"] = settings
+        manifest["generation"] = int(manifest.get("generation", 0) or 0) + 1
+        tmp = directory / f"{MANIFEST}.tmp-{os.getpid()}"
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, directory / MANIFEST)
+    return manifest
+
+
+def current_generation(directory: Path | str) -> object:
+    """A cheap token that changes whenever a new index generation is swapped in at ``directory``
+    (None when there is no index). Reads only the manifest's metadata."""
+    try:
+        st = (Path(directory) / MANIFEST).stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise QAError(f"cannot read the index at {directory}: {exc.strerror or exc}") from exc
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 @contextlib.contextmanager

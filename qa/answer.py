@@ -2,7 +2,7 @@
 
 Pipeline (see docs/answering.md):
 
-1. retrieve the top-``k`` passages with :meth:`Searcher.search` (hybrid by default);
+1. retrieve the top-``k`` passages with the engine's ``search`` (hybrid by default);
 2. cut them into sentences (``index.chunking.split_sentences`` over the article text, so every
    quote is ``article.text[start:end]`` exactly); a sentence repeated by passage overlap is kept
    once, attributed to the best-ranked passage;
@@ -24,7 +24,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -33,7 +33,9 @@ from index.lexical import BM25Settings, tokenize
 from index.records import Article, Hit
 
 from .filters import SearchFilter
-from .search import MAX_K, Searcher, validate_query
+from index.defaults import MAX_K
+
+from .query import validate_query
 
 #: Best-sentence score below which the answer is "not confident". Calibrated on
 #: tests/data/answer_questions.jsonl over sample_corpus/ (docs/answering.md has the figures).
@@ -60,6 +62,15 @@ EMBED_CACHE_SIZE = 50_000
 
 Splitter = Callable[[str], list[tuple[int, int]]]
 Tokenizer = Callable[[str], list[str]]
+
+
+class Retriever(Protocol):
+    """What an :class:`Answerer` needs: ranked passages and the query model."""
+
+    @property
+    def embedder(self) -> Any: ...
+
+    def search(self, query: str, k: int = ..., mode: Any = ..., filters: Any = None) -> list[Hit]: ...
 
 
 # --------------------------------------------------------------------------- records
@@ -270,13 +281,14 @@ def _citation(n: int, article: Article, hit: Hit, c: Candidate, score: float) ->
 
 # --------------------------------------------------------------------------- the component
 class Answerer:
-    """Answers questions from one :class:`Searcher`'s index, with its embedding model.
+    """Answers questions from a :class:`Retriever` (the engine, pinned to one index generation),
+    with its embedding model.
 
     ``threshold`` is the best-sentence score under which the answer is "not confident"
     (default :data:`DEFAULT_THRESHOLD`, calibrated for the bundled model). Thread-safe.
     """
 
-    def __init__(self, searcher: Searcher, *, k: int = 8, max_sentences: int = 3, threshold: float | None = None) -> None:
+    def __init__(self, searcher: Retriever, *, k: int = 8, max_sentences: int = 3, threshold: float | None = None) -> None:
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise ValueError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
         if isinstance(max_sentences, bool) or not isinstance(max_sentences, int) or not 1 <= max_sentences <= 20:

@@ -17,24 +17,26 @@ import csv
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from index.chunking import ChunkSettings, chunk_articles, unique_passages
+from index.defaults import Mode, cache_dir, default_index_dir
 from index.embedding import Embedder, SentenceTransformerEmbedder, resolve_model
 from index.errors import IndexMissingError, QAError
 from index.lexical import BM25Settings, LexicalIndex
 from index.records import Passage
-from index.store import FORMAT_VERSION, IndexStore, passage_index_text
+from index.store import FORMAT_VERSION, IndexSettings, IndexStore, passage_index_text
 
 from . import metrics as M
 from .datasets import Dataset, DatasetError, Question, is_question_set, load_beir, load_questions, load_trec, question_qrels
-from .fusion import Fusion, FusionMethod, Mode
-from .search import Searcher, default_index_dir
+from .engine import Engine
+from .fusion import Fusion, FusionMethod
 
 log = logging.getLogger(__name__)
 
@@ -216,19 +218,14 @@ def _setting(t: Mapping[str, Any]) -> str:
 # ------------------------------------------------------------------ index for a dataset
 def cache_root() -> Path:
     """``$QA_CACHE/eval`` or ``~/.cache/newsqa/eval``."""
-    base = os.environ.get("QA_CACHE")
-    return (Path(base) if base else Path.home() / ".cache" / "newsqa") / "eval"
+    return cache_dir() / "eval"
 
 
 def _backend(embedder: Embedder | None) -> str:
-    """The embedding backend (torch, onnx...) where the embedding module has several, else ""."""
-    b = getattr(embedder, "backend", None) if embedder is not None else None
-    if b is None:
-        from index import embedding
+    """The embedding backend (torch, onnx, onnx-int8) the dataset's index is built with."""
+    from index.embedding import default_backend
 
-        fn = getattr(embedding, "default_backend", None)
-        b = fn() if callable(fn) else ""
-    return str(b)
+    return embedder.backend if embedder is not None else default_backend()
 
 
 def settings_hash(model: str, chunking: ChunkSettings, bm25: BM25Settings, title_in_passage: bool, backend: str = "") -> str:
@@ -248,17 +245,28 @@ def _chunk(dataset: Dataset, embedder: Embedder, chunking: ChunkSettings, show_p
 
 @dataclass
 class _Retrievers:
+    """The engine a dataset is evaluated through, and its passages by row."""
+
+    engine: Engine
     passages: list[Passage]
-    lexical: LexicalIndex
-    searcher: Searcher | None  # None when only BM25 was asked for and no cached index exists
     index_dir: Path | None
     built_seconds: float = 0.0
 
 
+def _bm25_only_store(passages: list[Passage], model: str, chunking: ChunkSettings, bm25: BM25Settings,
+                     title_in_passage: bool, show_progress: bool) -> IndexStore:
+    """An in-memory, BM25-only index (no vectors): BM25 runs on a corpus never embedded."""
+    lexical = LexicalIndex.build([passage_index_text(p, title_in_passage) for p in passages], bm25, show_progress=show_progress)
+    settings = IndexSettings(model=model, dim=0, chunking=chunking, bm25=bm25, title_in_passage=title_in_passage)
+    return IndexStore(Path(), settings, {}, passages, np.zeros((len(passages), 0), dtype=np.float32), None,  # type: ignore[arg-type]
+                      lexical, {"counts": {"passages": len(passages)}})
+
+
 def prepare_index(dataset: Dataset, *, need_dense: bool, embedder: Embedder | None = None, model: str | None = None,
                   chunking: ChunkSettings | None = None, bm25: BM25Settings | None = None, title_in_passage: bool = True,
-                  cache_dir: Path | str | None = None, show_progress: bool = False) -> _Retrievers:
-    """The dataset's index from the cache (``<corpus hash>-<settings hash>``), built when missing.
+                  cache_dir: Path | str | None = None, fusion: Fusion | None = None, show_progress: bool = False) -> _Retrievers:
+    """The dataset's index from the cache (``<corpus hash>-<settings hash>``), built when missing,
+    behind an :class:`Engine`.
 
     BM25-only runs with no cached index chunk and index in memory, so no embedding is needed.
     """
@@ -284,17 +292,17 @@ def prepare_index(dataset: Dataset, *, need_dense: bool, embedder: Embedder | No
     if store is None and not need_dense:
         emb = embedder or SentenceTransformerEmbedder(model)
         passages = _chunk(dataset, emb, chunking, show_progress)
-        lexical = LexicalIndex.build([passage_index_text(p, title_in_passage) for p in passages], bm25, show_progress=show_progress)
-        return _Retrievers(passages, lexical, None, None, time.perf_counter() - t0)
+        engine = Engine.over(_bm25_only_store(passages, model_name, chunking, bm25, title_in_passage, show_progress),
+                             embedder=emb, fusion=fusion)
+        return _Retrievers(engine, passages, None, time.perf_counter() - t0)
     if store is None:
         emb = embedder or SentenceTransformerEmbedder(model)
         report = add_articles(dataset.corpus, directory, embedder=emb, chunking=chunking, bm25=bm25,
                               title_in_passage=title_in_passage, show_progress=show_progress)
         log.info("%s", report.summary())
-        store = IndexStore.load(directory)
         embedder = emb
-    searcher = Searcher(store, embedder)
-    return _Retrievers(list(store.passages), store.lexical, searcher, directory, time.perf_counter() - t0)
+    engine = Engine.open(directory, embedder=embedder, fusion=fusion)
+    return _Retrievers(engine, list(engine.store.passages), directory, time.perf_counter() - t0)
 
 
 # ------------------------------------------------------------------ running queries
@@ -308,16 +316,16 @@ def _progress(items: Sequence[Any], desc: str, show: bool):  # type: ignore[no-u
 
 def retrieve(retr: _Retrievers, queries: Mapping[str, str], modes: Sequence[Mode], depth: int,
              show_progress: bool = False) -> dict[str, dict[str, Ranking]]:
-    """``{"dense"|"bm25": {query id: [(row, score), ...]}}``: each retriever's passage ranking."""
+    """``{"dense"|"bm25": {query id: [(row, score), ...]}}``: each retriever's passage ranking,
+    from :meth:`Engine.rankings`, the engine's one retrieval path."""
     qids = list(queries)
     out: dict[str, dict[str, Ranking]] = {}
-    if Mode.BM25 in modes or Mode.HYBRID in modes:
-        out["bm25"] = {q: retr.lexical.ranking(queries[q], depth) for q in _progress(qids, "bm25", show_progress)}
-    if Mode.DENSE in modes or Mode.HYBRID in modes:
-        assert retr.searcher is not None
-        s = retr.searcher
-        vecs = s.embedder.encode([queries[q] for q in qids], batch_size=64, show_progress=show_progress)
-        out["dense"] = dict(zip(qids, s.store.dense.rankings(vecs, depth)))
+    step = 256  # queries per engine call: bounded memory, and progress on long runs
+    for start in _progress(range(0, len(qids), step), "queries", show_progress and len(qids) > step):
+        batch = qids[start:start + step]
+        got = retr.engine.rankings([queries[q] for q in batch], depth, modes)
+        for name, runs in got.items():
+            out.setdefault(name, {}).update(zip(batch, runs))
     return out
 
 
@@ -333,23 +341,6 @@ def to_ids(ranking: Ranking, passages: Sequence[Passage], document_level: bool, 
     return out
 
 
-def hybrid_ranking(fusion: Fusion, dense: Ranking, bm25: Ranking, depth: int) -> Ranking:
-    """The product's fused ranking, extended below for deep metrics.
-
-    The head is exactly what :meth:`Searcher.search` returns: each retriever's top
-    ``fusion.depth`` candidates fused (min-max normalisation in weighted fusion depends on that
-    depth). Candidates found only deeper follow, in the order of a fusion of the full rankings,
-    with scores just below the head's so that recall@100 and MAP see them.
-    """
-    head = fusion.fuse({"dense": dense[: fusion.depth], "bm25": bm25[: fusion.depth]}, depth)
-    if len(dense) <= fusion.depth and len(bm25) <= fusion.depth:
-        return head
-    seen = {row for row, _ in head}
-    floor = min((score for _, score in head), default=0.0)
-    tail = [row for row, _ in fusion.fuse({"dense": dense, "bm25": bm25}, depth) if row not in seen]
-    return head + [(row, floor - 1e-6 * (i + 1)) for i, row in enumerate(tail[: max(0, depth - len(head))])]
-
-
 def _runs_for(rankings: Mapping[str, Mapping[str, Ranking]], modes: Sequence[Mode], fusion: Fusion, qids: Sequence[str],
               passages: Sequence[Passage], document_level: bool, limit: int, depth: int) -> dict[str, dict[str, dict[str, float]]]:
     runs: dict[str, dict[str, dict[str, float]]] = {}
@@ -357,7 +348,7 @@ def _runs_for(rankings: Mapping[str, Mapping[str, Ranking]], modes: Sequence[Mod
         run: dict[str, dict[str, float]] = {}
         for q in qids:
             if mode is Mode.HYBRID:
-                ranking = hybrid_ranking(fusion, rankings["dense"][q], rankings["bm25"][q], depth)
+                ranking = fusion.rank(rankings["dense"][q], rankings["bm25"][q], depth)
             else:
                 ranking = rankings[mode.value][q]
             run[q] = to_ids(ranking, passages, document_level, limit)
@@ -435,7 +426,6 @@ def evaluate(
     """
     t_start = time.perf_counter()
     mode_list = _parse_modes(modes)
-    fusion = fusion or Fusion()
     if stat_test not in {"student", "fisher"}:
         raise DatasetError(f"unknown stat_test {stat_test!r}; use student or fisher")
     if not 10 <= depth <= 10_000:
@@ -467,10 +457,11 @@ def evaluate(
     t0 = time.perf_counter()
     if ds is not None and ds.corpus:
         retr = prepare_index(ds, need_dense=need_dense, embedder=embedder, model=model, chunking=chunking, bm25=bm25,
-                             title_in_passage=title_in_passage, cache_dir=cache_dir, show_progress=show_progress)
+                             title_in_passage=title_in_passage, cache_dir=cache_dir, fusion=fusion, show_progress=show_progress)
     else:
-        searcher = Searcher.load(index or default_index_dir(), embedder=embedder)
-        retr = _Retrievers(list(searcher.store.passages), searcher.store.lexical, searcher, searcher.store.directory)
+        engine = Engine.open(index or default_index_dir(), embedder=embedder, fusion=fusion)
+        retr = _Retrievers(engine, list(engine.store.passages), engine.store.directory)
+    fusion = retr.engine.fusion  # the index manifest's setting unless one was passed
     index_s = time.perf_counter() - t0
     if questions is not None:
         assert path is not None

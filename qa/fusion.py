@@ -8,22 +8,9 @@ from enum import Enum
 
 import numpy as np
 
-from index.errors import QueryError
+from index.defaults import Mode
 
 Ranking = Sequence[tuple[int, float]]  # (row, score), best first
-
-
-class Mode(str, Enum):
-    HYBRID = "hybrid"
-    DENSE = "dense"
-    BM25 = "bm25"
-
-    @classmethod
-    def parse(cls, value: "str | Mode") -> "Mode":
-        try:
-            return cls(value if isinstance(value, Mode) else str(value).strip().lower())
-        except ValueError:
-            raise QueryError(f"unknown mode {value!r}; use one of: {', '.join(m.value for m in cls)}") from None
 
 
 class FusionMethod(str, Enum):
@@ -90,6 +77,36 @@ class Fusion:
     @property
     def weights(self) -> dict[str, float]:
         return {"dense": self.dense_weight, "bm25": 1.0 - self.dense_weight}
+
+    def to_dict(self) -> dict[str, object]:
+        """The manifest's ``"fusion"`` entry."""
+        return {"method": self.method.value, "rrf_k": self.rrf_k, "dense_weight": self.dense_weight, "depth": self.depth}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, object] | None) -> "Fusion":
+        """Read a manifest's ``"fusion"`` entry (missing keys take the defaults)."""
+        d = dict(d or {})
+        unknown = set(d) - {"method", "rrf_k", "dense_weight", "depth"}
+        if unknown:
+            raise ValueError(f"unknown fusion settings {sorted(unknown)}")
+        return cls(**d)  # type: ignore[arg-type]
+
+    def rank(self, dense: Ranking, bm25: Ranking, k: int) -> list[tuple[int, float]]:
+        """The hybrid ranking of ``k`` rows from each retriever's ranking (best first).
+
+        The head is each retriever's top :attr:`depth` candidates fused (min-max normalisation in
+        weighted fusion depends on that depth). When ``k`` asks for more than the head holds and
+        the retrievers returned deeper candidates, those follow in the order of a fusion of the
+        full rankings, with scores just below the head's. Search, ``search_many`` and evaluation
+        all rank hybrid results with this one function, so they agree for every ``k``.
+        """
+        head = self.fuse({"dense": dense[: self.depth], "bm25": bm25[: self.depth]}, k)
+        if len(head) >= k or (len(dense) <= self.depth and len(bm25) <= self.depth):
+            return head
+        seen = {row for row, _ in head}
+        floor = min((score for _, score in head), default=0.0)
+        tail = [row for row, _ in self.fuse({"dense": dense, "bm25": bm25}, k + len(head)) if row not in seen]
+        return head + [(row, floor - 1e-6 * (i + 1)) for i, row in enumerate(tail[: k - len(head)])]
 
     def fuse(self, rankings: Mapping[str, Ranking], k: int) -> list[tuple[int, float]]:
         """Top-``k`` ``(row, fused score)`` pairs, best first; ties broken by row for determinism."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from index import SentenceTransformerEmbedder, build_index
-from qa import Searcher
+from qa import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CORPUS = ROOT / "sample_corpus"
@@ -39,8 +39,9 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTra
 
 
 @pytest.fixture(scope="session")
-def searcher(sample_index: Path, embedder: SentenceTransformerEmbedder) -> Searcher:
-    return Searcher.load(sample_index, embedder=embedder)
+def engine(sample_index: Path, embedder: SentenceTransformerEmbedder) -> Engine:
+    """The engine over the read-only sample index (what the CLI, API, UI and eval all use)."""
+    return Engine.open(sample_index, embedder=embedder)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,5 @@ def one_torch_thread():
 
 @pytest.fixture(scope="module")
 def service(sample_index: Path, embedder: SentenceTransformerEmbedder):
-    """A QAService over the sample index (the object behind the API and the UI)."""
-    from qa.service import QAService
-
-    return QAService(sample_index, embedder=embedder, max_k=20).load()
+    """An engine with the API's lower k limit, as `qa serve` builds it."""
+    return Engine.open(sample_index, embedder=embedder, max_k=20)

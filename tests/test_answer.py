@@ -28,7 +28,7 @@ from qa.answer import (
     question_terms,
 )
 from qa.cli import main
-from qa.search import MAX_QUERY_CHARS
+from index.defaults import MAX_QUERY_CHARS
 
 QUESTIONS = [json.loads(line) for line in (Path(__file__).parent / "data" / "answer_questions.jsonl").open(encoding="utf-8")]
 ANSWERABLE = [q for q in QUESTIONS if q["answerable"]]
@@ -153,16 +153,16 @@ class _FakeEmbedder:
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-class _FakeSearcher:
+class _FakeRetriever:
     def __init__(self) -> None:
         self.embedder = _FakeEmbedder()
 
-    def search(self, query, k=10, mode="hybrid"):  # type: ignore[no-untyped-def]
+    def search(self, query, k=10, mode="hybrid", filters=None):  # type: ignore[no-untyped-def]
         return [_hit(1, TEXT.index("Russia withdrew"), len(TEXT))][:k]
 
 
 def test_answerer_without_model_caches_sentence_vectors_and_abstains() -> None:
-    fake = _FakeSearcher()
+    fake = _FakeRetriever()
     answerer = Answerer(fake, threshold=0.5)  # type: ignore[arg-type]
     ans = answerer.ask("Why were Russia's peacekeepers withdrawn from Karabakh?")
     assert ans.confident and ans.citations[0].quote.startswith("Russia withdrew") and ans.answer.endswith("[1]")
@@ -176,8 +176,8 @@ def test_answerer_without_model_caches_sentence_vectors_and_abstains() -> None:
 
 # --------------------------------------------------------------------------- the sample corpus, end to end
 @pytest.fixture(scope="module")
-def answerer(searcher) -> Answerer:  # type: ignore[no-untyped-def]
-    return Answerer(searcher)
+def answerer(engine) -> Answerer:  # type: ignore[no-untyped-def]
+    return Answerer(engine)
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +189,7 @@ def test_question_set_is_big_enough() -> None:
     assert len(ANSWERABLE) >= 10 and len(UNANSWERABLE) >= 8
 
 
-def _check_consistent(ans: Answer, searcher) -> None:  # type: ignore[no-untyped-def]
+def _check_consistent(ans: Answer, engine) -> None:  # type: ignore[no-untyped-def]
     """Quotes are exact, markers and citations agree, numbering follows first appearance."""
     markers = [int(m) for m in MARKER.findall(ans.answer)]
     assert markers == [c.n for c in ans.citations]  # one marker per quoted sentence, in order
@@ -198,7 +198,7 @@ def _check_consistent(ans: Answer, searcher) -> None:  # type: ignore[no-untyped
     by_passage = {}
     result_ids = {h.passage.passage_id for h in ans.results}
     for c in ans.citations:
-        article = searcher.store.articles[c.doc_id]
+        article = engine.store.articles[c.doc_id]
         assert article.text[c.start:c.end] == c.quote
         assert c.passage_id in result_ids
         passage = next(h.passage for h in ans.results if h.passage.passage_id == c.passage_id)
@@ -208,11 +208,11 @@ def _check_consistent(ans: Answer, searcher) -> None:  # type: ignore[no-untyped
 
 
 @pytest.mark.parametrize("q", ANSWERABLE, ids=[q["id"] for q in ANSWERABLE])
-def test_answerable_questions_cite_the_right_passage(q: dict, answers: dict[str, Answer], searcher) -> None:  # type: ignore[no-untyped-def]
+def test_answerable_questions_cite_the_right_passage(q: dict, answers: dict[str, Answer], engine) -> None:  # type: ignore[no-untyped-def]
     ans = answers[q["id"]]
     assert ans.confident, ans.answer
     assert ans.citations and 1 <= len(ans.citations) <= 3
-    _check_consistent(ans, searcher)
+    _check_consistent(ans, engine)
     expected_docs = {doc for doc, _ in q["expect"]}
     assert expected_docs & {c.doc_id for c in ans.citations}, ans.answer
     if not q.get("doc_only"):
@@ -260,18 +260,18 @@ def test_bad_questions_are_query_errors(answerer: Answerer) -> None:
         answerer.ask("why did Russia leave?", mode="psychic")
 
 
-def test_constructor_validates(searcher) -> None:  # type: ignore[no-untyped-def]
+def test_constructor_validates(engine) -> None:  # type: ignore[no-untyped-def]
     for kwargs in ({"k": 0}, {"max_sentences": 0}, {"threshold": float("nan")}):
         with pytest.raises(ValueError):
-            Answerer(searcher, **kwargs)
-    assert Answerer(searcher, threshold=2.0).ask("How many Russian troops were deployed to Karabakh in 2020?").confident is False
+            Answerer(engine, **kwargs)
+    assert Answerer(engine, threshold=2.0).ask("How many Russian troops were deployed to Karabakh in 2020?").confident is False
 
 
 # --------------------------------------------------------------------------- CLI
-def test_cli_ask_json(monkeypatch, capsys, searcher, sample_index) -> None:  # type: ignore[no-untyped-def]
+def test_cli_ask_json(monkeypatch, capsys, engine, sample_index) -> None:  # type: ignore[no-untyped-def]
     import qa.cli.ask_cmd as ask_cmd
 
-    monkeypatch.setattr(ask_cmd.Searcher, "load", lambda *a, **k: searcher)  # reuse the loaded model
+    monkeypatch.setattr(ask_cmd.Engine, "open", lambda *a, **k: engine)  # reuse the loaded model
     q = "When did the Armenian parliament ratify the Rome Statute?"
     assert main(["ask", q, "--index", str(sample_index), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from index.records import Article, Hit, Passage
 from qa.answer import Answer, Citation
-from qa.service import QAService
+from qa.engine import Engine
 from ui import render
 from ui.api import check_embed_token, create_api, make_embed_token
 from ui.config import ConfigError, ServeConfig, parse_origins
@@ -28,7 +28,7 @@ QUESTION = "Where will Russian troops remain in Armenia after the withdrawal?"
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def make_client(service: QAService, **settings) -> TestClient:
+def make_client(service: Engine, **settings) -> TestClient:
     config = ServeConfig(index_dir=service.index_dir, max_k=20, max_body_bytes=4096, **settings)
     return TestClient(create_api(service, config), raise_server_exceptions=False)
 
@@ -169,7 +169,7 @@ def test_internal_errors_do_not_leak(service, monkeypatch):
 
 
 def test_index_errors_map_to_their_status(tmp_path, embedder):
-    c = make_client(QAService(tmp_path / "gone", embedder=embedder))
+    c = make_client(Engine(tmp_path / "gone", embedder=embedder))
     assert_error(c.get("/api/health"), 404, "index_missing")
     assert_error(c.post("/api/ask", json={"question": "x"}), 404, "index_missing")
 

@@ -33,7 +33,7 @@ def test_onnx_backends_match_torch(backend: str, reference: np.ndarray, tmp_path
     cos = np.sum(got * reference, axis=1)
     assert cos.min() > (0.9999 if backend == "onnx" else 0.99), cos
     assert emb.dim == 384 and emb.max_tokens == 256 and emb.name.endswith("all-MiniLM-L6-v2")
-    single = emb.encode([SENTENCES[0]])  # one query at a time, as the searcher does
+    single = emb.encode([SENTENCES[0]])  # one query at a time, as the engine does
     # int8 activations are quantised per batch (dynamic range), so batch-mates shift a vector slightly
     assert float(single[0] @ got[0]) > (0.9999 if backend == "onnx" else 0.99)
     assert float(single[0] @ reference[0]) > (0.9999 if backend == "onnx" else 0.99)

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from index.store import ArticleTable, IndexStore, PassageTable
-from qa import Searcher
+from qa import Engine
 
 QUERIES = ["why did Russia withdraw peacekeepers?", "CSTO summit in Minsk", "Zangezur corridor", "strategic mistake"]
 
 
 def test_mmap_index_answers_identically(sample_index: Path, embedder) -> None:  # type: ignore[no-untyped-def]
-    eager = Searcher(IndexStore.load(sample_index, mmap=False), embedder=embedder)
-    mapped = Searcher(IndexStore.load(sample_index, mmap=True), embedder=embedder)
+    eager = Engine.over(IndexStore.load(sample_index, mmap=False), embedder=embedder)
+    mapped = Engine.over(IndexStore.load(sample_index, mmap=True), embedder=embedder)
     for q in QUERIES:
         for mode in ("bm25", "dense", "hybrid"):
             a, b = eager.search(q, k=5, mode=mode), mapped.search(q, k=5, mode=mode)
@@ -47,7 +47,7 @@ def test_index_without_lookup_tables_still_loads(sample_index: Path, tmp_path: P
         (copy / name).unlink()
         manifest["files"].pop(name)
     (copy / "manifest.json").write_text(json.dumps(manifest))
-    old = Searcher(IndexStore.load(copy, mmap=True), embedder=embedder)
-    new = Searcher(IndexStore.load(sample_index), embedder=embedder)
+    old = Engine.over(IndexStore.load(copy, mmap=True), embedder=embedder)
+    new = Engine.over(IndexStore.load(sample_index), embedder=embedder)
     for q in QUERIES:
         assert [h.to_dict() for h in old.search(q, k=5)] == [h.to_dict() for h in new.search(q, k=5)]

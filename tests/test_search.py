@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from index import QueryError
-from qa import Fusion, Searcher
+from qa import Fusion, Engine
 
 KARABAKH = "002_4f924e5df3fd12e9"  # "Russia Quietly Withdraws from Karabakh ..."
 QUESTION = "why did Russia withdraw peacekeepers?"
 
 
-def test_karabakh_question_first_in_every_mode_but_one_at_most(searcher):
-    firsts = {mode: searcher.search(QUESTION, k=1, mode=mode)[0].passage.doc_id for mode in ("hybrid", "dense", "bm25")}
+def test_karabakh_question_first_in_every_mode_but_one_at_most(engine):
+    firsts = {mode: engine.search(QUESTION, k=1, mode=mode)[0].passage.doc_id for mode in ("hybrid", "dense", "bm25")}
     assert sum(doc == KARABAKH for doc in firsts.values()) >= 2, firsts
     assert firsts["hybrid"] == KARABAKH
 
@@ -26,28 +26,28 @@ def test_karabakh_question_first_in_every_mode_but_one_at_most(searcher):
         ("pro-Russian blogger detained in Goris", "004_5acde872f18f0611"),
     ],
 )
-def test_each_article_is_findable(searcher, query, doc):
-    assert searcher.search(query, k=3)[0].passage.doc_id == doc
+def test_each_article_is_findable(engine, query, doc):
+    assert engine.search(query, k=3)[0].passage.doc_id == doc
 
 
-def test_hits_are_ranked_and_complete(searcher):
-    hits = searcher.search(QUESTION, k=7)
+def test_hits_are_ranked_and_complete(engine):
+    hits = engine.search(QUESTION, k=7)
     assert [h.rank for h in hits] == list(range(1, 8))
     assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
     assert len({h.passage.passage_id for h in hits}) == 7
     d = hits[0].to_dict()
     assert set(d) >= {"rank", "score", "passage_id", "doc_id", "title", "source", "text", "start", "end"}
-    assert searcher.store.articles[d["doc_id"]].text[d["start"] : d["end"]] == d["text"]
+    assert engine.store.articles[d["doc_id"]].text[d["start"] : d["end"]] == d["text"]
     assert set(hits[0].components) <= {"dense", "bm25"} and hits[0].components
 
 
-def test_k_larger_than_corpus(searcher):
-    n = len(searcher.store.passages)
-    assert len(searcher.search(QUESTION, k=n + 50, mode="dense")) == n
+def test_k_larger_than_corpus(engine):
+    n = len(engine.store.passages)
+    assert len(engine.search(QUESTION, k=n + 50, mode="dense")) == n
 
 
 def test_weighted_fusion_searcher(sample_index, embedder):
-    s = Searcher.load(sample_index, embedder=embedder, fusion=Fusion(method="weighted", dense_weight=0.6))
+    s = Engine.open(sample_index, embedder=embedder, fusion=Fusion(method="weighted", dense_weight=0.6))
     assert s.search(QUESTION, k=1)[0].passage.doc_id == KARABAKH
 
 
@@ -63,11 +63,11 @@ def test_weighted_fusion_searcher(sample_index, embedder):
         (None, 5, "hybrid", "must be a string"),
     ],
 )
-def test_bad_queries(searcher, query, k, mode, message):
+def test_bad_queries(engine, query, k, mode, message):
     with pytest.raises(QueryError, match=message):
-        searcher.search(query, k=k, mode=mode)
+        engine.search(query, k=k, mode=mode)
 
 
-def test_stats(searcher):
-    st = searcher.stats()
-    assert st.articles == 5 and st.passages == len(searcher.store.passages) and st.dim == 384
+def test_stats(engine):
+    st = engine.stats()
+    assert st.articles == 5 and st.passages == len(engine.store.passages) and st.dim == 384

@@ -10,7 +10,7 @@ import pytest
 
 from index.errors import IndexMissingError, IngestError, QueryError
 from qa.answer import Answer
-from qa.service import QAService
+from qa.engine import Engine
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -56,11 +56,11 @@ def test_limits_are_user_errors(service, call, kwargs, message):
 
 def test_missing_index_is_a_clear_error(tmp_path):
     with pytest.raises(IndexMissingError):
-        QAService(tmp_path / "nothing-here").load()
+        Engine(tmp_path / "nothing-here").load()
 
 
 def test_add_files_incrementally_with_progress_and_no_second_model(writable, embedder, tmp_path):
-    svc = QAService(writable, embedder=embedder).load()
+    svc = Engine(writable, embedder=embedder).load()
     before = svc.stats()
     f = tmp_path / "sevan_level.txt"
     f.write_text(NEW_ARTICLE, encoding="utf-8")
@@ -75,13 +75,13 @@ def test_add_files_incrementally_with_progress_and_no_second_model(writable, emb
     assert after.articles == before.articles + 1 and after.passages == before.passages + report.passages_embedded
     hit = svc.search("Lake Sevan water level whitefish", k=1)[0]
     assert hit.passage.doc_id == "sevan_level"
-    assert svc.embedder is embedder  # the swapped-in searcher reuses the loaded model
+    assert svc.embedder is embedder  # the swapped-in engine reuses the loaded model
     again = svc.add_files([f])
     assert not again.written and again.articles_unchanged == 1
 
 
 def test_bad_upload_leaves_the_index_served(writable, embedder, tmp_path):
-    svc = QAService(writable, embedder=embedder).load()
+    svc = Engine(writable, embedder=embedder).load()
     bad = tmp_path / "broken.jsonl"
     bad.write_text('{"id": "a", "text": "fine"}\n{not json\n', encoding="utf-8")
     with pytest.raises(IngestError, match="malformed JSON"):
@@ -92,7 +92,7 @@ def test_bad_upload_leaves_the_index_served(writable, embedder, tmp_path):
 
 
 def test_queries_keep_working_while_articles_are_added(writable, embedder, tmp_path):
-    svc = QAService(writable, embedder=embedder).load()
+    svc = Engine(writable, embedder=embedder).load()
     f = tmp_path / "sevan_level.txt"
     f.write_text(NEW_ARTICLE, encoding="utf-8")
     errors: list[BaseException] = []

@@ -12,7 +12,7 @@ import pytest
 import index.store as store_mod
 from index import IndexFormatError, IndexMissingError, IndexStore, QAError, build_index
 from index.ingest import load_articles
-from qa import Searcher
+from qa import Engine
 
 from conftest import SAMPLE_CORPUS
 
@@ -84,7 +84,7 @@ def test_incremental_add_embeds_only_new_passages(index_copy, embedder, tmp_path
     report = build_index([f], index_copy, embedder=counting)
     assert report.articles_added == 1 and report.articles_total == 6
     assert counting.embedded == report.passages_embedded == report.passages_total - n_before
-    hits = Searcher.load(index_copy, embedder=embedder).search("border delimitation protocol villages", k=1)
+    hits = Engine.open(index_copy, embedder=embedder).search("border delimitation protocol villages", k=1)
     assert hits[0].passage.doc_id == "border"
     # an edited article replaces its passages, re-embedding only the changed one(s)
     f.write_text(NEW_ARTICLE + "\nThe protocol still needs parliament's approval in both countries.\n")
@@ -102,7 +102,7 @@ def test_other_model_is_refused(index_copy, embedder):
     other = CountingEmbedder(embedder)
     other.name = "someone/else"
     with pytest.raises(IndexFormatError, match="built with model"):
-        Searcher.load(index_copy, embedder=other)
+        Engine.open(index_copy, embedder=other)
 
 
 def test_format_version_mismatch(index_copy):
@@ -158,7 +158,7 @@ def test_interrupted_build_leaves_old_index_intact(index_copy, embedder, tmp_pat
     assert snapshot(index_copy) == before
     assert not list(index_copy.parent.glob("qa-index.tmp-*"))
     monkeypatch.undo()
-    assert len(Searcher.load(index_copy, embedder=embedder).search("peacekeepers", k=3)) == 3
+    assert len(Engine.open(index_copy, embedder=embedder).search("peacekeepers", k=3)) == 3
 
 
 def test_crash_between_renames_is_repaired(index_copy, embedder):
@@ -207,5 +207,5 @@ def test_other_embedding_backend_is_refused(index_copy, tmp_path):
 
 
 def test_searcher_queries_with_the_index_backend(sample_index):
-    s = Searcher.load(sample_index)  # no embedder given: built from the manifest
+    s = Engine.open(sample_index)  # no embedder given: built from the manifest
     assert s.embedder.backend == s.store.settings.embedding_backend

@@ -1,8 +1,8 @@
-"""Serving: the JSON API, the Gradio web UI and the /embed widget, over :class:`qa.service.QAService`.
+"""Serving: the JSON API, the Gradio web UI and the /embed widget, over :class:`qa.engine.Engine`.
 
->>> from qa.service import QAService
+>>> from qa.engine import Engine
 >>> from ui import ServeConfig, create_app
->>> app = create_app(QAService("qa-index"), ServeConfig())   # then run it with uvicorn
+>>> app = create_app(Engine("qa-index"), ServeConfig())   # then run it with uvicorn
 """
 
 from .config import ServeConfig

@@ -1,4 +1,4 @@
-"""The JSON API and the /embed widget: a FastAPI app over one :class:`QAService`.
+"""The JSON API and the /embed widget: a FastAPI app over one :class:`qa.engine.Engine`.
 
 Routes: ``POST /api/search``, ``POST /api/ask``, ``GET /api/health``, ``GET /embed`` (+ its
 script and stylesheet), OpenAPI at ``/docs``. Every error, including 404, 405, 413 and 422,
@@ -25,8 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from index import __version__
 from index.errors import QAError
-from qa.search import MAX_QUERY_CHARS
-from qa.service import DEFAULT_SEARCH_K, QAService
+from index.defaults import MAX_QUERY_CHARS, SEARCH_K as DEFAULT_SEARCH_K
+from qa.engine import Engine
 
 from .config import API_KEY_HEADER, EMBED_TOKEN_HEADER, ServeConfig
 from .errors import (ERROR_RESPONSES, ErrorResponse, Unauthorized, UnsupportedMediaType, error_payload, error_response,
@@ -186,7 +186,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
     return 422, "invalid_request", f"{where}: {msg}{more}" if where else f"{msg}{more}"
 
 
-def create_api(service: QAService, config: ServeConfig) -> FastAPI:
+def create_api(service: Engine, config: ServeConfig) -> FastAPI:
     """The FastAPI app without the Gradio UI (see :func:`ui.app.create_app` for the whole server)."""
     app = FastAPI(
         title="newsqa API",

@@ -6,7 +6,7 @@ import os
 
 from fastapi import FastAPI
 
-from qa.service import QAService
+from qa.engine import Engine
 
 from .api import create_api
 from .config import ServeConfig
@@ -14,7 +14,7 @@ from .config import ServeConfig
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
 
 
-def create_app(service: QAService, config: ServeConfig, *, ui: bool = True, uploads: bool = True) -> FastAPI:
+def create_app(service: Engine, config: ServeConfig, *, ui: bool = True, uploads: bool = True) -> FastAPI:
     """FastAPI app with ``/api/*``, ``/embed`` and ``/docs``; the Gradio UI at ``/`` unless ``ui`` is false."""
     app = create_api(service, config)
     if ui:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from index.errors import QAError
-from qa.search import MAX_K, default_index_dir
+from index.defaults import API_MAX_K, MAX_BODY_BYTES, MAX_K, MAX_UPLOAD_MB, default_index_dir
 
 API_KEY_HEADER = "X-API-Key"
 EMBED_TOKEN_HEADER = "X-Embed-Token"
@@ -77,9 +77,9 @@ class ServeConfig:
     port: int = 7860
     api_key: str | None = None
     cors_origins: tuple[str, ...] = ()
-    max_body_bytes: int = 16_384
-    max_k: int = 50
-    max_upload_mb: int = 50
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_k: int = API_MAX_K
+    max_upload_mb: int = MAX_UPLOAD_MB
     #: Lifetime of the token the /embed page gets when an API key is set (see docs/serving.md).
     embed_token_ttl_s: int = 3600
 

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 from index.records import Hit
 from qa.answer import Answer, Citation
-from qa.search import IndexStats
+from qa.engine import IndexStats
 
 MARKER = re.compile(r"\[(\d+)\]")
 

@@ -1,7 +1,7 @@
 """The Gradio web UI (Blocks): question box with examples, cited answer, passage cards,
 retrieval controls, "Add articles" upload with progress, and index stats.
 
-A thin layer over :class:`qa.service.QAService`; HTML comes from :mod:`ui.render`.
+A thin layer over :class:`qa.engine.Engine`; HTML comes from :mod:`ui.render`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import gradio as gr
 from index import __version__
 from index.errors import QAError
 from index.ingest import SUPPORTED_SUFFIXES
-from qa.service import QAService
+from qa.engine import Engine
 
 from . import render
 from .config import ServeConfig
@@ -75,7 +75,7 @@ def header_html() -> str:
     )
 
 
-def build_blocks(service: QAService, config: ServeConfig, *, uploads: bool = True) -> gr.Blocks:
+def build_blocks(service: Engine, config: ServeConfig, *, uploads: bool = True) -> gr.Blocks:
     default_k = min(service.answer_k, config.max_k)
 
     def stats_now() -> str:

@@ -6,9 +6,10 @@ import argparse
 import json
 import textwrap
 
-from ..answer import Answer, Answerer
-from ..fusion import Mode
-from ..search import Searcher
+from ..answer import Answer
+from index.defaults import ASK_K, Mode
+
+from ..engine import Engine
 from .common import add_index_arg, index_dir, positive_int
 
 
@@ -16,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ask", help="answer a question with cited sentences from the articles")
     p.add_argument("question", metavar="QUESTION")
     add_index_arg(p)
-    p.add_argument("-k", type=positive_int, default=8, help="passages to read the answer from (default 8)")
+    p.add_argument("-k", type=positive_int, default=ASK_K, help=f"passages to read the answer from (default {ASK_K})")
     p.add_argument("--mode", default="hybrid", choices=[m.value for m in Mode], help="retriever (default hybrid)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=run)
@@ -40,8 +41,7 @@ def format_answer(answer: Answer, width: int = 100) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    answerer = Answerer(Searcher.load(index_dir(args)))
-    answer = answerer.ask(args.question, k=args.k, mode=args.mode)
+    answer = Engine.open(index_dir(args)).ask(args.question, k=args.k, mode=args.mode)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..search import default_index_dir
+from index.defaults import default_index_dir
 
 
 def add_index_arg(p: argparse.ArgumentParser) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from index import ChunkSettings, QAError
 
+from index.defaults import default_index_dir
+
 from ..fusion import Fusion, FusionMethod
 from .common import positive_int
 
@@ -32,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write TREC runs, per-query scores, results.csv/.json/.txt and metrics.png")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--sweep", action="store_true", help="also try a grid of fusion settings and report the best")
+    p.add_argument("--apply", action="store_true",
+                   help="with --sweep: write the best fusion setting into the manifest of --index (default $QA_INDEX), "
+                        "so qa serve/search/ask use it")
     p.add_argument("--split", default="test", help="BEIR qrels split (default test)")
     p.add_argument("--qrels", type=Path, default=None, help="TREC qrels file (qid iter docid rel)")
     p.add_argument("--topics", type=Path, default=None, help="TREC topics (<top> blocks or qid<TAB>text lines)")
@@ -54,11 +59,15 @@ def run(args: argparse.Namespace) -> int:
 
     d = Fusion()
     try:
+        custom = args.fusion is not None or args.rrf_k is not None or args.dense_weight is not None
         fusion = Fusion(method=args.fusion or d.method, rrf_k=args.rrf_k or d.rrf_k,
-                        dense_weight=d.dense_weight if args.dense_weight is None else args.dense_weight, depth=d.depth)
+                        dense_weight=d.dense_weight if args.dense_weight is None else args.dense_weight,
+                        depth=d.depth) if custom else None  # None: the index manifest's setting
         chunking = ChunkSettings(max_tokens=args.max_tokens) if args.max_tokens else None
     except ValueError as exc:
         raise QAError(str(exc)) from exc
+    if args.apply and not args.sweep:
+        raise QAError("--apply writes the sweep's best fusion setting; add --sweep")
     if args.dataset is None and args.qrels is None:
         raise QAError("give a DATASET (BEIR folder or question-set .jsonl) or --qrels and --topics")
     result = evaluate(
@@ -75,4 +84,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"({result.seconds['total']:.0f}s: index {result.seconds['index']:.0f}s, queries {result.seconds['query']:.0f}s)")
         if args.save:
             print(f"saved runs, per-query scores, results.csv/.json and metrics.png to {args.save}")
+    if args.apply:
+        from index.store import update_settings
+
+        assert result.sweep is not None
+        target = args.index or default_index_dir()
+        best = result.sweep.best_fusion()
+        update_settings(target, fusion=best.to_dict())
+        print(f"applied fusion {best.to_dict()} to {target} (found on {result.dataset}: {result.sweep.metric} "
+              f"{result.sweep.best[result.sweep.metric]})", file=sys.stderr)
     return 0

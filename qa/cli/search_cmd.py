@@ -8,8 +8,9 @@ import textwrap
 
 from index.records import Hit
 
-from ..fusion import Mode
-from ..search import Searcher
+from index.defaults import SEARCH_K, Mode
+
+from ..engine import Engine
 from .common import add_index_arg, index_dir, positive_int
 
 
@@ -17,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="rank passages for a question")
     p.add_argument("query", metavar="QUESTION")
     add_index_arg(p)
-    p.add_argument("-k", type=positive_int, default=10, help="number of passages (default 10)")
+    p.add_argument("-k", type=positive_int, default=SEARCH_K, help=f"number of passages (default {SEARCH_K})")
     p.add_argument("--mode", default="hybrid", choices=[m.value for m in Mode], help="retriever (default hybrid)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=run)
@@ -37,8 +38,7 @@ def format_hit(hit: Hit, width: int = 100) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    searcher = Searcher.load(index_dir(args))
-    hits = searcher.search(args.query, k=args.k, mode=args.mode)
+    hits = Engine.open(index_dir(args)).search(args.query, k=args.k, mode=args.mode)
     if args.json:
         print(json.dumps({"query": args.query, "mode": args.mode, "results": [h.to_dict() for h in hits]}, ensure_ascii=False))
     elif not hits:
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    stats = Searcher.load(index_dir(args)).stats()
+    stats = Engine.open(index_dir(args)).stats()
     if args.json:
         print(json.dumps(stats.to_dict()))
     else:

@@ -36,7 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-ui-uploads", action="store_true",
                    help="hide the UI's 'Add articles' upload (the UI has no login; see docs/serving.md)")
     p.add_argument("--threads", type=positive_int, default=None,
-                   help="torch threads per request (default 1: requests run in parallel threads; $QA_TORCH_THREADS)")
+                   help="CPU threads one request's embedding may use, torch and ONNX Runtime alike "
+                        "(default 1: requests already run in parallel threads; $QA_THREADS)")
+    p.add_argument("--no-reload", action="store_true",
+                   help="do not watch the index for new generations written by other processes")
     p.set_defaults(handler=run)
 
 
@@ -66,17 +69,15 @@ def run(args: argparse.Namespace) -> int:
         index_dir=args.index, host=args.host, port=args.port, api_key=args.api_key,
         cors_origins=args.cors_origins, max_k=args.max_k, max_body_bytes=args.max_body_bytes,
     )
-    threads = args.threads or int(os.environ.get("QA_TORCH_THREADS") or 1)
+    from index.embedding import set_threads
 
-    import torch
+    # One thread per request unless asked: concurrent requests already run in parallel threads,
+    # and several multi-threaded matmuls on a few busy cores are many times slower than one each.
+    set_threads(args.threads or (int(os.environ["QA_THREADS"]) if os.environ.get("QA_THREADS", "").strip().isdigit() else 1))
 
-    # One intra-op thread per request: concurrent requests already run in parallel threads, and
-    # several multi-threaded matmuls on a few busy cores are many times slower than one each.
-    torch.set_num_threads(threads)
+    from qa.engine import Engine
 
-    from qa.service import QAService
-
-    service = QAService(config.index_dir, max_k=config.max_k)
+    service = Engine(config.index_dir, max_k=config.max_k)
     service.load()  # a missing or invalid index: QAError, one line, exit 2
     sock = _bind(config.host, config.port)
     try:
@@ -84,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         config = config.with_port(port)
         print(f"qa: loading the model and warming up ({service.stats().passages:,} passages)…", file=sys.stderr, flush=True)
         service.warm_up()
+        if not args.no_reload:
+            service.watch()  # serve index generations written by `qa index` / `qa delete` in other processes
 
         import uvicorn
 

@@ -1,0 +1,107 @@
+"""Every default, limit and choice-list of the product, defined once.
+
+The CLI, the API, the UI, evaluation and the benchmarks import these names instead of retyping
+values. Enums parse user input with one clear error.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from pathlib import Path
+
+from .errors import QAError, QueryError
+
+
+class Mode(str, Enum):
+    """Which retriever answers a query."""
+
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    BM25 = "bm25"
+
+    @classmethod
+    def parse(cls, value: "str | Mode") -> "Mode":
+        try:
+            return cls(value if isinstance(value, Mode) else str(value).strip().lower())
+        except ValueError:
+            raise QueryError(f"unknown mode {value!r}; use one of: {', '.join(m.value for m in cls)}") from None
+
+
+class Backend(str, Enum):
+    """How passages and queries are embedded (same vectors up to rounding / int8 quantisation)."""
+
+    TORCH = "torch"
+    ONNX = "onnx"
+    ONNX_INT8 = "onnx-int8"
+
+
+class DenseKind(str, Enum):
+    """The FAISS index type: ``auto`` is exact below :data:`DENSE_AUTO_THRESHOLD` vectors, HNSW above."""
+
+    AUTO = "auto"
+    FLAT = "flat"
+    HNSW = "hnsw"
+    IVF = "ivf"
+
+    @classmethod
+    def parse(cls, value: "str | DenseKind") -> "DenseKind":
+        try:
+            return cls(value if isinstance(value, DenseKind) else str(value).strip().lower())
+        except ValueError:
+            raise QAError(f"unknown dense index {value!r}; choose one of {', '.join(k.value for k in cls)}") from None
+
+
+MODES: tuple[str, ...] = tuple(m.value for m in Mode)
+BACKENDS: tuple[str, ...] = tuple(b.value for b in Backend)
+DENSE_KINDS: tuple[str, ...] = tuple(k.value for k in DenseKind)
+
+#: Index directory when neither ``--index`` nor ``$QA_INDEX`` is given.
+DEFAULT_INDEX = "qa-index"
+#: Default embedding backend (``$QA_BACKEND`` overrides it per process).
+DEFAULT_BACKEND = Backend.ONNX_INT8.value
+#: ``auto`` dense index switches from exact search to HNSW at this many vectors.
+DENSE_AUTO_THRESHOLD = 100_000
+
+#: Passages ``search`` returns when ``k`` is not given.
+SEARCH_K = 10
+#: Passages ``ask`` reads its answer from when ``k`` is not given.
+ASK_K = 8
+#: Largest ``k`` the library accepts.
+MAX_K = 1000
+#: Largest ``k`` an HTTP request may ask (``QA_MAX_K``).
+API_MAX_K = 50
+#: Longest query, in characters after whitespace is collapsed.
+MAX_QUERY_CHARS = 2000
+#: Queries one ``search_many`` call may carry.
+MAX_BATCH = 10_000
+#: Largest HTTP request body (``QA_MAX_BODY_BYTES``).
+MAX_BODY_BYTES = 16_384
+#: Largest file the UI accepts (``QA_MAX_UPLOAD_MB``).
+MAX_UPLOAD_MB = 50
+#: How often ``qa serve`` looks for a new index generation written by another process.
+RELOAD_INTERVAL_S = 1.0
+
+
+def default_index_dir() -> Path:
+    """``$QA_INDEX`` or ``./qa-index``."""
+    return Path(os.environ.get("QA_INDEX") or DEFAULT_INDEX)
+
+
+def cache_dir() -> Path:
+    """Derived files (ONNX graphs, evaluation indexes, benchmark vectors): ``$QA_CACHE`` or ``~/.cache/newsqa``."""
+    return Path(os.environ.get("QA_CACHE") or Path.home() / ".cache" / "newsqa").expanduser()
+
+
+def default_threads() -> int:
+    """CPU threads one embedding call may use (torch and ONNX Runtime alike): ``$QA_THREADS``, else all cores."""
+    raw = os.environ.get("QA_THREADS", "").strip()
+    if raw:
+        try:
+            n = int(raw)
+        except ValueError:
+            raise QAError(f"QA_THREADS must be a whole number >= 1, got {raw!r}") from None
+        if n < 1:
+            raise QAError(f"QA_THREADS must be a whole number >= 1, got {raw!r}")
+        return n
+    return os.cpu_count() or 1

@@ -1,0 +1,508 @@
+"""The one engine behind every surface: the ``qa`` CLI, the JSON API, the web UI, the wiki widget,
+evaluation and the benchmarks.
+
+An :class:`Engine` owns an index directory. It reads every setting that shapes results from the
+index manifest (chunking, BM25, dense index, embedding backend, fusion, answer threshold), loads
+the index and the query model once and lazily, and answers from any number of threads:
+
+- :meth:`Engine.search_many` is the single retrieval path (a batch of queries; :meth:`search`
+  is the batch of one, and evaluation ranks through :meth:`Engine.rankings` + the same fusion);
+- :meth:`Engine.ask` composes a cited answer from :meth:`search`;
+- :meth:`Engine.add` / :meth:`add_files` / :meth:`delete` write a new index generation and
+  swap it in; :meth:`refresh` (or the :meth:`watch` thread of ``qa serve``) swaps in a generation
+  written by any other process. Requests already running finish on the snapshot they started
+  with, so a swap never fails or drops a request.
+
+>>> engine = Engine.open("qa-index")
+>>> hits = engine.search("why did Russia withdraw peacekeepers?", k=5)
+>>> answer = engine.ask("why did Russia withdraw peacekeepers?")
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index import builder
+from index.builder import BuildReport
+from index.defaults import ASK_K, MAX_BATCH, MAX_K, RELOAD_INTERVAL_S, SEARCH_K, Mode, default_index_dir
+from index.embedding import Embedder, SentenceTransformerEmbedder
+from index.errors import IndexFormatError, IndexMissingError, QAError, QueryError
+from index.ingest import load_articles
+from index.records import Article, Hit
+from index.store import IndexStore, current_generation
+
+from .answer import Answer, Answerer
+from .filters import NO_FILTER, SearchFilter, Sort, article_day
+from .fusion import Fusion, Ranking
+from .query import validate_query
+
+log = logging.getLogger(__name__)
+
+#: ``progress(fraction in [0, 1], description)``; called from the thread doing the work.
+ProgressCallback = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    index_dir: str
+    articles: int
+    passages: int
+    model: str
+    dim: int
+    created: str
+    package_version: str
+    backend: str = ""
+    generation: int = 0
+    fusion: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    """One row of ``qa articles``."""
+
+    doc_id: str
+    title: str
+    date: str
+    source: str
+    url: str
+    passages: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _no_progress(fraction: float, description: str) -> None:
+    return None
+
+
+class _ProgressEmbedder:
+    """Wraps an :class:`Embedder` to report progress while a build embeds passages in batches."""
+
+    def __init__(self, inner: Embedder, report: Callable[[int, int], None]) -> None:
+        self._inner = inner
+        self._report = report
+        self.name = inner.name
+        self.backend = inner.backend
+
+    def __getattr__(self, name: str) -> Any:  # dim, count_tokens, ... come from the real model
+        return getattr(self._inner, name)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        texts = list(texts)
+        total = len(texts)
+        if total == 0:
+            return self._inner.encode(texts, batch_size=batch_size, show_progress=False)
+        step = max(batch_size, 1) * 4
+        parts = []
+        self._report(0, total)
+        for start in range(0, total, step):
+            parts.append(self._inner.encode(texts[start:start + step], batch_size=batch_size, show_progress=False))
+            self._report(min(start + step, total), total)
+        return np.vstack(parts)
+
+
+class _Snapshot:
+    """One loaded index generation with everything derived from it. Never mutated after load."""
+
+    def __init__(self, store: IndexStore, fusion: Fusion, generation: object) -> None:
+        self.store = store
+        self.fusion = fusion
+        self.generation = generation
+        self._filter_cache: tuple[np.ndarray, np.ndarray, list[str]] | None = None
+        self._lock = threading.Lock()
+
+    def row_metadata(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Per row: the article's day (ordinal, 0 = unknown) and publisher (index into a list)."""
+        with self._lock:
+            if self._filter_cache is None:
+                sources: dict[str, int] = {}
+                per_doc: dict[str, tuple[int, int]] = {}
+                for doc_id in self.store.articles:
+                    a = self.store.articles[doc_id]
+                    day = article_day(a)
+                    src = " ".join(a.source.split()).casefold()
+                    per_doc[doc_id] = (day.toordinal() if day else 0, sources.setdefault(src, len(sources)))
+                n = len(self.store.passages)
+                days = np.zeros(n, dtype=np.int64)
+                srcs = np.zeros(n, dtype=np.int64)
+                for row in range(n):
+                    days[row], srcs[row] = per_doc.get(self.store.passages[row].doc_id, (0, -1))
+                self._filter_cache = (days, srcs, list(sources))
+            return self._filter_cache
+
+    def allowed(self, f: SearchFilter) -> np.ndarray | None:
+        """Boolean mask of the rows ``f`` lets through (None: every row)."""
+        if not f.active:
+            return None
+        days, srcs, names = self.row_metadata()
+        mask = np.ones(len(days), dtype=bool)
+        if f.sources:
+            wanted = {" ".join(s.split()).casefold() for s in f.sources}
+            ids = [i for i, name in enumerate(names) if name in wanted]
+            mask &= np.isin(srcs, ids)
+        if f.since or f.until:
+            mask &= days > 0
+            if f.since:
+                mask &= days >= f.since.toordinal()
+            if f.until:
+                mask &= days <= f.until.toordinal()
+        return mask
+
+
+class _BoundRetriever:
+    """What an :class:`Answerer` retrieves with: the engine pinned to one snapshot."""
+
+    def __init__(self, engine: "Engine", snap: _Snapshot) -> None:
+        self._engine, self._snap = engine, snap
+        self.store = snap.store
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._engine.embedder
+
+    def search(self, query: str, k: int = SEARCH_K, mode: str | Mode = Mode.HYBRID,
+               filters: SearchFilter | None = None) -> list[Hit]:
+        return self._engine._search_many(self._snap, [query], k, Mode.parse(mode), filters or NO_FILTER)[0]
+
+
+class Engine:
+    """Search, cited answers and the index lifecycle over one index directory. Thread-safe.
+
+    ``max_k`` caps ``k`` (the HTTP API passes its lower limit); ``embedder`` shares an already
+    loaded model; ``fusion`` and ``threshold`` override the manifest's settings for this engine
+    only (evaluation sweeps use this). Nothing is loaded until the first call or :meth:`load`.
+    """
+
+    def __init__(self, index_dir: Path | str | None = None, *, embedder: Embedder | None = None, max_k: int = MAX_K,
+                 answer_k: int = ASK_K, max_sentences: int = 3, threshold: float | None = None,
+                 fusion: Fusion | None = None, reranker: Any = None) -> None:
+        if isinstance(max_k, bool) or not isinstance(max_k, int) or not 1 <= max_k <= MAX_K:
+            raise ValueError(f"max_k must be an integer between 1 and {MAX_K}, got {max_k!r}")
+        self.index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
+        self.max_k = max_k
+        self.answer_k = min(answer_k, max_k)
+        self._max_sentences = max_sentences
+        self._threshold = threshold
+        self._fusion = fusion
+        self._reranker = reranker
+        self._embedder = embedder
+        self._snap: _Snapshot | None = None
+        self._answerer: Answerer | None = None
+        self._lock = threading.Lock()  # guards (snapshot, answerer) and model loading
+        self._write_lock = threading.Lock()  # one write at a time in this process
+        self._fixed = False  # an engine made by `over` serves one in-memory store
+        self._watcher: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    @classmethod
+    def open(cls, index_dir: Path | str | None = None, **kwargs: Any) -> "Engine":
+        """An engine with its index loaded now (a missing or invalid index raises a :class:`QAError`)."""
+        return cls(index_dir, **kwargs).load()
+
+    @classmethod
+    def over(cls, store: IndexStore, **kwargs: Any) -> "Engine":
+        """An engine over a store already in memory (evaluation's BM25-only index); it never reloads."""
+        engine = cls(store.directory, **kwargs)
+        snap = _Snapshot(store, engine._fusion or Fusion.from_dict(store.settings.fusion), None)
+        engine._snap, engine._answerer, engine._fixed = snap, engine._make_answerer(snap), True
+        return engine
+
+    # ------------------------------------------------------------------ loading
+    def _load_snapshot(self) -> _Snapshot:
+        generation = current_generation(self.index_dir)
+        store = IndexStore.load(self.index_dir, mmap=None)
+        if self._embedder is not None and self._embedder.name != store.settings.model:
+            raise IndexFormatError(f"index {self.index_dir} was built with model {store.settings.model!r} "
+                                   f"but this engine uses {self._embedder.name!r}")
+        fusion = self._fusion
+        if fusion is None:
+            try:
+                fusion = Fusion.from_dict(store.settings.fusion)
+            except (TypeError, ValueError) as exc:
+                raise IndexFormatError(f"index {self.index_dir} has invalid fusion settings ({exc})") from exc
+        return _Snapshot(store, fusion, generation)
+
+    def _make_answerer(self, snap: _Snapshot) -> Answerer:
+        threshold = self._threshold
+        if threshold is None:
+            threshold = snap.store.settings.answer.get("threshold")
+        extra = {"reranker": self._reranker} if self._reranker is not None else {}
+        return Answerer(_BoundRetriever(self, snap), k=self.answer_k, max_sentences=self._max_sentences,  # type: ignore[arg-type]
+                        threshold=threshold, **extra)
+
+    def _current(self) -> tuple[_Snapshot, Answerer]:
+        with self._lock:
+            if self._snap is None or self._answerer is None:
+                snap = self._load_snapshot()
+                self._snap, self._answerer = snap, self._make_answerer(snap)
+            return self._snap, self._answerer
+
+    def load(self) -> "Engine":
+        """Load the index now (raises :class:`IndexMissingError` / :class:`IndexFormatError`)."""
+        self._current()
+        return self
+
+    @property
+    def store(self) -> IndexStore:
+        """The index generation currently served."""
+        return self._current()[0].store
+
+    @property
+    def fusion(self) -> Fusion:
+        return self._current()[0].fusion
+
+    @property
+    def embedder(self) -> Embedder:
+        """The query model: the backend the passages were embedded with, loaded once and shared
+        by every generation this engine serves."""
+        if self._embedder is None:
+            snap, _ = self._current()
+            with self._lock:
+                if self._embedder is None:
+                    s = snap.store.settings
+                    self._embedder = SentenceTransformerEmbedder(s.model, backend=s.embedding_backend)
+        return self._embedder
+
+    @property
+    def model_name(self) -> str:
+        return self._current()[0].store.settings.model
+
+    def warm_up(self) -> None:
+        """Load the model and run one question end to end, so the first user does not wait."""
+        _, answerer = self._current()
+        answerer.ask("What happened?", k=1)
+
+    # ------------------------------------------------------------------ retrieval
+    def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
+        vecs = self.embedder.encode(list(queries))
+        dim = self._current()[0].store.settings.dim
+        if vecs.shape[1] != dim:
+            raise IndexFormatError(f"the query model gives {vecs.shape[1]}-d vectors, the index holds {dim}-d")
+        return vecs
+
+    def rankings(self, queries: Sequence[str], depth: int, modes: Iterable[Mode] = (Mode.DENSE, Mode.BM25),
+                 filters: SearchFilter | None = None, *, _snap: _Snapshot | None = None) -> dict[str, list[Ranking]]:
+        """Each retriever's ``(row, score)`` ranking of ``depth`` rows per query:
+        ``{"dense": [...], "bm25": [...]}``, one list entry per query. Filters apply before the cut."""
+        snap = _snap or self._current()[0]
+        f = filters or NO_FILTER
+        allowed = snap.allowed(f)
+        wanted = {Mode.parse(m) for m in modes}
+        out: dict[str, list[Ranking]] = {}
+        store = snap.store
+        if Mode.DENSE in wanted or Mode.HYBRID in wanted:
+            vecs = self.embed_queries(queries)
+            out["dense"] = store.dense.rankings(vecs, depth, allowed=allowed)
+        if Mode.BM25 in wanted or Mode.HYBRID in wanted:
+            out["bm25"] = [store.lexical.ranking(q, depth, allowed=allowed) for q in queries]
+        return out
+
+    def rank(self, rankings: dict[str, list[Ranking]], i: int, k: int, mode: Mode, fusion: Fusion | None = None) -> Ranking:
+        """Query ``i``'s final ``k`` rows for ``mode`` from :meth:`rankings`' output."""
+        if mode is Mode.HYBRID:
+            return (fusion or self.fusion).rank(rankings["dense"][i], rankings["bm25"][i], k)
+        return list(rankings[mode.value][i][:k])
+
+    def _search_many(self, snap: _Snapshot, queries: Sequence[str], k: int, mode: Mode, f: SearchFilter) -> list[list[Hit]]:
+        depth = max(k, snap.fusion.depth) if mode is Mode.HYBRID else k
+        runs = self.rankings(queries, depth, [mode], f, _snap=snap)
+        out: list[list[Hit]] = []
+        for i in range(len(queries)):
+            top = self.rank(runs, i, k, mode, snap.fusion)
+            components = {name: dict(r[i]) for name, r in runs.items()}
+            hits = [self._hit(snap.store, rank, row, score, components) for rank, (row, score) in enumerate(top, start=1)]
+            if f.sort is Sort.NEWEST:
+                hits = _newest_first(hits)
+            out.append(hits)
+        return out
+
+    @staticmethod
+    def _hit(store: IndexStore, rank: int, row: int, score: float, components: dict[str, dict[int, float]]) -> Hit:
+        p = store.passages[row]
+        return Hit(rank=rank, score=float(score), passage=p, article=store.articles[p.doc_id],
+                   components={n: c[row] for n, c in components.items() if row in c})
+
+    def search_many(self, queries: Sequence[str], k: int = SEARCH_K, mode: str | Mode = Mode.HYBRID,
+                    filters: SearchFilter | None = None) -> list[list[Hit]]:
+        """Top-``k`` passages for each query, in one batch (one embedding call for all queries)."""
+        if isinstance(queries, str) or not isinstance(queries, Sequence):
+            raise QueryError("queries must be a list of strings")
+        if not 1 <= len(queries) <= MAX_BATCH:
+            raise QueryError(f"give between 1 and {MAX_BATCH} queries, got {len(queries)}")
+        checked = [validate_query(q, k, self.max_k)[0] for q in queries]
+        snap, _ = self._current()
+        return self._search_many(snap, checked, k, Mode.parse(mode), filters or NO_FILTER)
+
+    def search(self, query: str, k: int = SEARCH_K, mode: str | Mode = Mode.HYBRID,
+               filters: SearchFilter | None = None) -> list[Hit]:
+        """Top-``k`` passages for ``query``: the batch of one of :meth:`search_many`."""
+        query, k = validate_query(query, k, self.max_k)
+        return self.search_many([query], k, mode, filters)[0]
+
+    def ask(self, question: str, k: int | None = None, mode: str | Mode = Mode.HYBRID,
+            filters: SearchFilter | None = None) -> Answer:
+        """A cited, extractive answer read from the top ``k`` passages (or "not confident")."""
+        question, k = validate_query(question, self.answer_k if k is None else k, self.max_k)
+        parsed = Mode.parse(mode)
+        _, answerer = self._current()
+        return answerer.ask(question, k=k, mode=parsed.value, filters=filters)
+
+    # ------------------------------------------------------------------ what the index holds
+    def stats(self) -> IndexStats:
+        snap, _ = self._current()
+        m, s = snap.store.manifest, snap.store.settings
+        return IndexStats(index_dir=str(snap.store.directory), articles=len(snap.store.articles),
+                          passages=int(m.get("counts", {}).get("passages", len(snap.store.passages))), model=s.model,
+                          dim=s.dim, created=m.get("created", ""), package_version=m.get("package_version", ""),
+                          backend=s.embedding_backend, generation=int(m.get("generation", 0) or 0),
+                          fusion=snap.fusion.to_dict())
+
+    def articles(self) -> list[ArticleInfo]:
+        """Every indexed article with its number of passages, newest first (undated last)."""
+        snap, _ = self._current()
+        store = snap.store
+        counts: dict[str, int] = {}
+        for row in _live_rows(store):
+            doc = store.passages[row].doc_id
+            counts[doc] = counts.get(doc, 0) + 1
+        infos = []
+        for doc_id in store.articles:
+            a: Article = store.articles[doc_id]
+            infos.append(ArticleInfo(a.doc_id, a.title, a.date, a.source, a.url, counts.get(doc_id, 0)))
+        infos.sort(key=lambda i: (-(_day_ordinal(i.date)), i.doc_id))
+        return infos
+
+    def sources(self) -> list[str]:
+        """The publishers of the indexed articles (for filter pickers), most articles first."""
+        counts: dict[str, int] = {}
+        for info in self.articles():
+            if info.source:
+                counts[info.source] = counts.get(info.source, 0) + 1
+        return sorted(counts, key=lambda s: (-counts[s], s.casefold()))
+
+    # ------------------------------------------------------------------ writes
+    def _model_for_writes(self) -> Embedder:
+        try:
+            return self.embedder
+        except IndexMissingError:  # no index yet: start one with the default model
+            if self._embedder is None:
+                self._embedder = SentenceTransformerEmbedder()
+            return self._embedder
+
+    def add(self, articles: Iterable[Article], progress_callback: ProgressCallback | None = None) -> BuildReport:
+        """Add or replace (by ``doc_id``) articles, write a new generation and serve it."""
+        progress = progress_callback or _no_progress
+        with self._write_lock:
+            model = self._model_for_writes()
+
+            def on_batch(done: int, total: int) -> None:
+                progress(0.1 + 0.8 * done / total, f"embedding passages {done}/{total}")
+
+            report = builder.add_articles(articles, self.index_dir, embedder=_ProgressEmbedder(model, on_batch))  # type: ignore[arg-type]
+            if report.written:
+                progress(0.92, "loading the updated index")
+                self.refresh(force=True)
+            progress(1.0, "done")
+            return report
+
+    def add_files(self, paths: Iterable[str | Path], progress_callback: ProgressCallback | None = None) -> BuildReport:
+        """Ingest ``paths`` (files or folders) and :meth:`add` them. Bad files raise a
+        :class:`QAError` and leave the served index unchanged."""
+        progress = progress_callback or _no_progress
+        paths = list(paths)
+        if not paths:
+            raise QueryError("no files to add")
+        progress(0.0, "reading files")
+        articles = load_articles(paths)
+        progress(0.1, f"read {len(articles)} article(s); embedding new passages")
+        return self.add(articles, progress)
+
+    def delete(self, doc_ids: Iterable[str]) -> BuildReport:
+        """Remove articles by id (an unknown id is a :class:`QAError` and nothing is written)."""
+        ids = list(doc_ids)
+        if not ids or not all(isinstance(d, str) and d for d in ids):
+            raise QueryError("give one or more article ids to delete")
+        with self._write_lock:
+            report = builder.delete_articles(ids, self.index_dir)
+            if report.written:
+                self.refresh(force=True)
+            return report
+
+    # ------------------------------------------------------------------ live reload
+    def refresh(self, force: bool = False) -> bool:
+        """Serve the newest generation on disk if it differs from the one served. Returns True
+        when a new generation was swapped in. A failed load keeps the current one (and logs)."""
+        current = self._snap
+        if self._fixed:
+            return False
+        try:
+            generation = current_generation(self.index_dir)
+        except QAError:
+            return False
+        if not force and current is not None and generation == current.generation:
+            return False
+        try:
+            snap = self._load_snapshot()
+        except QAError as exc:
+            if current is None or force:
+                raise
+            log.warning("not reloading %s: %s", self.index_dir, exc)
+            return False
+        answerer = self._make_answerer(snap)
+        with self._lock:
+            self._snap, self._answerer = snap, answerer
+        return True
+
+    def watch(self, interval: float = RELOAD_INTERVAL_S) -> None:
+        """Start a daemon thread that calls :meth:`refresh` every ``interval`` seconds."""
+        if self._watcher is not None:
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    if self.refresh():
+                        log.info("serving index generation %s", self._snap.generation if self._snap else "?")
+                except Exception:  # never let the watcher die; the next tick retries
+                    log.exception("index reload failed")
+
+        self._watcher = threading.Thread(target=loop, name="qa-index-watch", daemon=True)
+        self._watcher.start()
+
+    def close(self) -> None:
+        """Stop the :meth:`watch` thread."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+            self._watcher = None
+
+
+def _day_ordinal(date: str) -> int:
+    try:
+        return _dt.date.fromisoformat(date.strip()[:10]).toordinal() if date else 0
+    except ValueError:
+        return 0
+
+
+def _newest_first(hits: list[Hit]) -> list[Hit]:
+    ordered = sorted(hits, key=lambda h: (-_day_ordinal(h.article.date), h.rank))
+    return [Hit(i, h.score, h.passage, h.article, h.components) for i, h in enumerate(ordered, start=1)]
+
+
+def _live_rows(store: IndexStore) -> Iterable[int]:
+    live = getattr(store, "live", None)
+    if live is None:
+        return range(len(store.passages))
+    return (int(i) for i in np.flatnonzero(live))
