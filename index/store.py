@@ -417,6 +417,19 @@ def recover(directory: Path) -> None:
     directory = Path(directory)
     if directory.exists() or not directory.parent.exists():
         return
+    lock_path = directory.with_name(f".{directory.name}.lock")
+    if lock_path.exists():
+        with lock_path.open("a") as fh:
+            try:  # a writer holding the lock is between its two renames: not a crash, leave it alone
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            _restore_newest_old(directory)
+            return
+    _restore_newest_old(directory)
+
+
+def _restore_newest_old(directory: Path) -> None:
     olds = sorted(directory.parent.glob(f"{directory.name}.old-*"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in olds:
         if (old / MANIFEST).is_file():

@@ -439,6 +439,17 @@ class Engine:
                 self.refresh(force=True)
             return report
 
+    def set_fusion(self, fusion: Fusion) -> None:
+        """Record ``fusion`` in the index manifest (a new generation every surface then reads)."""
+        from index.store import update_settings
+
+        if not isinstance(fusion, Fusion):
+            raise QueryError("fusion must be a qa.Fusion")
+        with self._write_lock:
+            update_settings(self.index_dir, fusion=fusion.to_dict())
+            if self._snap is not None:
+                self.refresh(force=True)
+
     # ------------------------------------------------------------------ live reload
     def refresh(self, force: bool = False) -> bool:
         """Serve the newest generation on disk if it differs from the one served. Returns True

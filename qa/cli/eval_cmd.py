@@ -85,12 +85,12 @@ def run(args: argparse.Namespace) -> int:
         if args.save:
             print(f"saved runs, per-query scores, results.csv/.json and metrics.png to {args.save}")
     if args.apply:
-        from index.store import update_settings
+        from ..engine import Engine
 
         assert result.sweep is not None
         target = args.index or default_index_dir()
         best = result.sweep.best_fusion()
-        update_settings(target, fusion=best.to_dict())
+        Engine(target).set_fusion(best)
         print(f"applied fusion {best.to_dict()} to {target} (found on {result.dataset}: {result.sweep.metric} "
               f"{result.sweep.best[result.sweep.metric]})", file=sys.stderr)
     return 0
