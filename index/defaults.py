@@ -67,7 +67,8 @@ DENSE_AUTO_THRESHOLD = 100_000
 SEARCH_K = 10
 #: Passages ``ask`` reads its answer from when ``k`` is not given.
 ASK_K = 8
-#: Largest ``k`` the library accepts.
+#: Largest ``k`` the library accepts; also how deep each retriever ranks when a hybrid ``k``
+#: exceeds the fusion depth, and evaluation's default depth, so both rank identically.
 MAX_K = 1000
 #: Largest ``k`` an HTTP request may ask (``QA_MAX_K``).
 API_MAX_K = 50

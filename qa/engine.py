@@ -285,7 +285,10 @@ class Engine:
 
     # ------------------------------------------------------------------ retrieval
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
-        vecs = self.embedder.encode(list(queries))
+        """Unit vectors for ``queries``, each embedded on its own: int8 dynamic quantisation scales
+        activations per batch, so a vector would otherwise depend on the queries beside it, and a
+        query must rank the same alone (``search``) as in a batch (``search_many``, evaluation)."""
+        vecs = self.embedder.encode(list(queries), batch_size=1)
         dim = self._current()[0].store.settings.dim
         if vecs.shape[1] != dim:
             raise IndexFormatError(f"the query model gives {vecs.shape[1]}-d vectors, the index holds {dim}-d")
@@ -315,7 +318,12 @@ class Engine:
         return list(rankings[mode.value][i][:k])
 
     def _search_many(self, snap: _Snapshot, queries: Sequence[str], k: int, mode: Mode, f: SearchFilter) -> list[list[Hit]]:
-        depth = max(k, snap.fusion.depth) if mode is Mode.HYBRID else k
+        depth = k
+        if mode is Mode.HYBRID:
+            # k within the fusion depth: each retriever's top `depth` is all fusion reads. Deeper k:
+            # the tail below the fused head comes from the full candidate lists (MAX_K deep), the
+            # same lists evaluation ranks with, so every k gives the same ranking everywhere.
+            depth = snap.fusion.depth if k <= snap.fusion.depth else max(k, MAX_K)
         runs = self.rankings(queries, depth, [mode], f, _snap=snap)
         out: list[list[Hit]] = []
         for i in range(len(queries)):

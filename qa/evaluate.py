@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from index.chunking import ChunkSettings, chunk_articles, unique_passages
-from index.defaults import Mode, cache_dir, default_index_dir
+from index.defaults import MAX_K, Mode, cache_dir, default_index_dir
 from index.embedding import Embedder, SentenceTransformerEmbedder, resolve_model
 from index.errors import IndexMissingError, QAError
 from index.lexical import BM25Settings, LexicalIndex
@@ -41,7 +41,7 @@ from .fusion import Fusion, FusionMethod
 log = logging.getLogger(__name__)
 
 Ranking = list[tuple[int, float]]
-DEFAULT_DEPTH = 1000  # passages retrieved per query and retriever
+DEFAULT_DEPTH = MAX_K  # passages retrieved per query and retriever (the engine's deep-k candidate depth)
 
 
 # ------------------------------------------------------------------ result types
