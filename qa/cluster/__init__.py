@@ -1,0 +1,52 @@
+"""Running the engine on a Ray cluster (``pip install newsqa[ray]``): see docs/scaling.md.
+
+- :mod:`qa.cluster.embed`: ``qa index --ray``, embedding with Ray Data across the cluster and
+  writing the ordinary index format through :mod:`index.builder`;
+- :mod:`qa.cluster.shard` / :mod:`qa.cluster.bm25`: a shard, i.e. a slice of the index with its
+  FAISS and BM25 part, BM25 scored with the whole index's statistics;
+- :mod:`qa.cluster.coordinator`: :class:`ShardedEngine`, the one engine with its retrieval fanned
+  out to the shards (``qa search --ray``);
+- :mod:`qa.cluster.serve`: ``qa serve --ray``, the JSON API, UI and widget as Ray Serve replicas.
+
+Ray is imported only here, lazily: the single-machine install does not need it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from index.errors import QAError
+
+
+class RayUnavailableError(QAError):
+    status = 503
+    code = "ray_unavailable"
+
+
+def connect(address: str) -> None:
+    """Join the Ray cluster at ``address`` (``HOST:PORT``; ``auto`` for the local node's cluster).
+
+    The driver's node IP is the host part of the address when it is a loopback address, because
+    Ray would otherwise advertise the machine's external address for this process.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise RayUnavailableError("Ray is not installed; install the cluster extra: pip install 'newsqa[ray]'") from None
+    if ray.is_initialized():
+        return
+    host = address.rsplit(":", 1)[0] if ":" in address else ""
+    kwargs = {}
+    node_ip = os.environ.get("QA_RAY_NODE_IP") or (host if host.startswith("127.") else "")
+    if node_ip:
+        kwargs["_node_ip_address"] = node_ip
+    # workers import the same code as this driver (a source checkout is not on their path otherwise)
+    root = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    try:
+        ray.init(address=address, logging_level="WARNING", log_to_driver=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": path}}, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RayUnavailableError(f"cannot connect to the Ray cluster at {address}: {first}") from None
