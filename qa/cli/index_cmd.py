@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None,
                    help="embedding backend (default onnx-int8, or the one the existing index was built with)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    from ..cluster.cli import add_args as add_cluster_args  # --ray: embed on a Ray cluster
+
+    add_cluster_args(p)
     p.set_defaults(handler=run)
 
 
@@ -37,9 +40,12 @@ def run(args: argparse.Namespace) -> int:
             chunking = ChunkSettings(args.max_tokens or d.max_tokens, d.overlap_sentences if args.overlap is None else args.overlap)
         except ValueError as exc:
             raise QAError(str(exc)) from exc
+    from ..cluster.cli import index_embedder
+
     report = build_index(
         args.paths,
         index_dir(args),
+        embedder=index_embedder(args, index_dir(args)),  # None unless --ray
         model=args.model,
         chunking=chunking,
         rebuild=args.rebuild,

@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-k", type=positive_int, default=SEARCH_K, help=f"number of passages (default {SEARCH_K})")
     p.add_argument("--mode", default="hybrid", choices=[m.value for m in Mode], help="retriever (default hybrid)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    from ..cluster.cli import add_args as add_cluster_args  # --ray ADDRESS --shards N
+
+    add_cluster_args(p, shards=True)
     p.set_defaults(handler=run)
 
     s = sub.add_parser("stats", help="show what an index holds")
@@ -38,7 +41,10 @@ def format_hit(hit: Hit, width: int = 100) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    hits = Engine.open(index_dir(args)).search(args.query, k=args.k, mode=args.mode)
+    from ..cluster.cli import search_engine
+
+    engine = search_engine(args, index_dir(args)) or Engine.open(index_dir(args))  # sharded with --ray
+    hits = engine.search(args.query, k=args.k, mode=args.mode)
     if args.json:
         print(json.dumps({"query": args.query, "mode": args.mode, "results": [h.to_dict() for h in hits]}, ensure_ascii=False))
     elif not hits:

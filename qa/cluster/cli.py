@@ -1,0 +1,61 @@
+"""The ``--ray ADDRESS`` / ``--shards N`` / ``--replicas R`` flags of ``qa index``, ``qa search``
+and ``qa serve``: each command adds them with :func:`add_args` and hands over here when
+``--ray`` is given. Without ``--ray`` nothing in this module imports Ray."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from index.errors import QAError
+
+
+def add_args(p: argparse.ArgumentParser, *, shards: bool = False, replicas: bool = False) -> None:
+    from ..cli.common import positive_int
+
+    g = p.add_argument_group("cluster (pip install 'newsqa[ray]'; see docs/scaling.md)")
+    g.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="run on the Ray cluster at ADDRESS (HOST:PORT, or 'auto' on a cluster node)")
+    if shards:
+        g.add_argument("--shards", type=positive_int, default=2, metavar="N",
+                       help="with --ray: split the index into N shard actors (default 2)")
+    if replicas:
+        g.add_argument("--replicas", type=positive_int, default=1, metavar="R",
+                       help="with --ray: R API replicas behind Ray Serve (default 1)")
+
+
+def _connect(args: argparse.Namespace) -> None:
+    from . import connect
+
+    connect(args.ray)
+
+
+def index_embedder(args: argparse.Namespace, index_dir: Path) -> Any:
+    """``qa index --ray``: an embedder that runs on the cluster (None without ``--ray``)."""
+    if not getattr(args, "ray", None):
+        return None
+    from index.store import read_manifest
+
+    model, backend = args.model, args.backend
+    if not args.rebuild:
+        try:
+            settings = read_manifest(Path(index_dir))["settings"]
+            model = model or settings.get("model")
+            backend = backend or settings.get("embedding_backend") or "torch"
+        except (QAError, KeyError, OSError):
+            pass  # no index yet: the defaults
+    _connect(args)
+    from .embed import RayEmbedder
+
+    return RayEmbedder(model, backend=backend)
+
+
+def search_engine(args: argparse.Namespace, index_dir: Path) -> Any:
+    """``qa search --ray --shards N``: a loaded sharded engine (None without ``--ray``)."""
+    if not getattr(args, "ray", None):
+        return None
+    _connect(args)
+    from .coordinator import open_sharded
+
+    return open_sharded(index_dir, args.shards)
