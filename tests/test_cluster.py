@@ -8,10 +8,6 @@ and always stops it; it is skipped only when Ray is not installed or cannot star
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,44 +18,30 @@ from index.defaults import Mode
 from index.store import IndexStore
 from qa import Engine
 
-from conftest import ROOT, shared_dataset
+from conftest import shared_dataset
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'newsqa[ray]')")
 
-HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"
 PORT = int(os.environ.get("QA_TEST_RAY_PORT", "6380"))
-ADDRESS = f"{HEAD_IP}:{PORT}"
-RAY = str(Path(sys.executable).parent / "ray")
-COMMON = ["--num-cpus=1", "--disable-usage-stats", "--object-store-memory=200000000"]
-
-
-def _ray(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run([RAY, *args], env=env, capture_output=True, text=True, timeout=180, check=False)
 
 
 @pytest.fixture(scope="module")
 def cluster():
     """A head and a worker node (1 CPU each) on loopback addresses; stopped at the end."""
-    temp = tempfile.mkdtemp(prefix="qa-ray-", dir="/tmp")  # short: Ray's socket paths are length-limited
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
-           "RAY_USAGE_STATS_ENABLED": "0"}
-    try:
-        head = _ray("start", "--head", f"--node-ip-address={HEAD_IP}", f"--port={PORT}", "--include-dashboard=false",
-                    f"--temp-dir={temp}", *COMMON, env=env)
-        if head.returncode != 0:
-            pytest.skip(f"Ray cannot start a head node here: {head.stderr.strip().splitlines()[-1:]}")
-        worker = _ray("start", f"--address={ADDRESS}", f"--node-ip-address={WORKER_IP}", f"--temp-dir={temp}", *COMMON, env=env)
-        if worker.returncode != 0:
-            pytest.skip(f"Ray cannot start a worker node here: {worker.stderr.strip().splitlines()[-1:]}")
-        from qa.cluster import connect
+    from index.errors import QAError
+    from qa.cluster import connect
+    from qa.cluster.local import LocalCluster
 
-        connect(ADDRESS)
-        yield ADDRESS
+    local = LocalCluster(port=PORT)
+    try:
+        local.start()
+    except QAError as exc:
+        pytest.skip(str(exc))
+    try:
+        connect(local.address)
+        yield local.address
     finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        _ray("stop", "--force", env=env)
-        shutil.rmtree(temp, ignore_errors=True)
+        local.stop()
 
 
 #: Cranfield documents indexed (all 225 queries are run). Embedding all 1,400 takes minutes on
@@ -93,7 +75,7 @@ def sharded(cluster, cranfield_index, embedder):
 
 def test_two_node_cluster_on_loopback(cluster) -> None:
     nodes = [n for n in ray.nodes() if n["Alive"]]
-    assert sorted(n["NodeManagerAddress"] for n in nodes) == [HEAD_IP, WORKER_IP]
+    assert sorted(n["NodeManagerAddress"] for n in nodes) == ["127.0.0.2", "127.0.0.3"]
     assert ray.cluster_resources()["CPU"] == 2
 
 
@@ -188,3 +170,18 @@ def test_distributed_index_equals_single_process_index(cluster, cranfield_index,
     assert cos.min() >= 0.999
     for f in ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy", "vocab.index.json"):
         assert (single / "bm25" / f).read_bytes() == (tmp_path / "ray" / "bm25" / f).read_bytes()
+
+
+def test_cluster_benchmark_tiny_run(cluster, tmp_path) -> None:
+    """benchmarks/cluster.py end to end at a tiny size (the figures themselves are not asserted)."""
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("bench_cluster", ROOT / "benchmarks" / "cluster.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    r = bench.run(cluster, docs=20, n_queries=6, clients=2, rounds=1, workdir=tmp_path)
+    assert r["embedding"]["passages"] == r["passages"] >= 20
+    assert r["embedding"]["ratio"] > 0 and r["queries"]["ratio"] > 0 and r["queries"]["queries"] == 6
+    assert "share" in bench.table(r, "x")
