@@ -136,6 +136,40 @@ def test_sharded_filters_apply_before_the_cut(sharded, cranfield_index, embedder
     assert sharded.search("boundary layer", k=5, filters=f) == single.search("boundary layer", k=5, filters=f) == []
 
 
+def _api(engine):  # the JSON API of `qa serve`, over any engine
+    from fastapi.testclient import TestClient
+
+    from ui.api import create_api
+    from ui.config import ServeConfig
+
+    return TestClient(create_api(engine, ServeConfig(index_dir=engine.index_dir, max_k=20)), raise_server_exceptions=False)
+
+
+def test_api_over_shards_equals_single_index(sharded, cranfield_index, embedder) -> None:
+    single = Engine.open(cranfield_index, embedder=embedder, max_k=20)
+    body = {"query": "what is the effect of compressibility on flutter", "k": 10, "mode": "hybrid"}
+    a, b = _api(single).post("/api/search", json=body), _api(sharded).post("/api/search", json=body)
+    assert a.status_code == b.status_code == 200
+    assert b.json() == a.json() and len(b.json()["results"]) == 10
+
+
+def test_cli_search_with_ray_equals_single_index(cluster, cranfield_index) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "qa", "search", "supersonic wing drag", "--index", str(cranfield_index), "--json", "-k", "5"]
+    single = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    sharded = subprocess.run([*cmd, "--ray", cluster, "--shards", "2"], capture_output=True, text=True, env=env, timeout=300)
+    assert single.returncode == sharded.returncode == 0, sharded.stderr[-2000:]
+    assert json.loads(sharded.stdout) == json.loads(single.stdout)
+    bad = subprocess.run([*cmd, "--ray", "127.0.0.2:1", "--shards", "2"], capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 2 and "cannot connect to the Ray cluster" in bad.stderr
+
+
 def test_a_killed_shard_is_restarted_and_the_query_retried(sharded) -> None:
     from qa.cluster.coordinator import ShardUnavailableError
 
@@ -152,6 +186,8 @@ def test_a_killed_shard_is_restarted_and_the_query_retried(sharded) -> None:
     with pytest.raises(ShardUnavailableError) as err:
         sharded.search("heat transfer in hypersonic flow", k=10)
     assert err.value.status == 503 and "shard" in str(err.value)
+    r = _api(sharded).post("/api/search", json={"query": "heat transfer", "k": 3})
+    assert r.status_code == 503 and r.json()["error"]["code"] == "shard_unavailable"
     sharded.close()  # the next test deploys a fresh fleet
 
 

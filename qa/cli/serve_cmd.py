@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default 1: requests already run in parallel threads; $QA_THREADS)")
     p.add_argument("--no-reload", action="store_true",
                    help="do not watch the index for new generations written by other processes")
+    from ..cluster.cli import add_args as add_cluster_args  # --ray ADDRESS --shards N
+
+    add_cluster_args(p, shards=True)
     p.set_defaults(handler=run)
 
 
@@ -77,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
 
     from qa.engine import Engine
 
-    service = Engine(config.index_dir, max_k=config.max_k)
+    from ..cluster.cli import serve_engine
+
+    service = serve_engine(args, config.index_dir, config.max_k) or Engine(config.index_dir, max_k=config.max_k)
     service.load()  # a missing or invalid index: QAError, one line, exit 2
     sock = _bind(config.host, config.port)
     try:

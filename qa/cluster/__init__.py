@@ -37,6 +37,7 @@ def connect(address: str) -> None:
     if ray.is_initialized():
         return
     host = address.rsplit(":", 1)[0] if ":" in address else ""
+    _reachable(address)  # ray.init retries an unreachable address forever
     kwargs = {}
     node_ip = os.environ.get("QA_RAY_NODE_IP") or (host if host.startswith("127.") else "")
     if node_ip:
@@ -50,3 +51,16 @@ def connect(address: str) -> None:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise RayUnavailableError(f"cannot connect to the Ray cluster at {address}: {first}") from None
+
+
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast (one line) when nothing listens at ``HOST:PORT``; other forms are left to Ray."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise RayUnavailableError(f"cannot connect to the Ray cluster at {address}: {exc.strerror or exc}") from None

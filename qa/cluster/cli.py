@@ -59,3 +59,14 @@ def search_engine(args: argparse.Namespace, index_dir: Path) -> Any:
     from .coordinator import open_sharded
 
     return open_sharded(index_dir, args.shards)
+
+
+def serve_engine(args: argparse.Namespace, index_dir: Path, max_k: int) -> Any:
+    """``qa serve --ray --shards N``: the engine the API/UI serve, with sharded retrieval (None
+    without ``--ray``). Shards are deployed when the server warms up."""
+    if not getattr(args, "ray", None):
+        return None
+    _connect(args)
+    from .coordinator import ShardedEngine
+
+    return ShardedEngine(index_dir, shards=args.shards, max_k=max_k)
