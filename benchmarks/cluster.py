@@ -96,7 +96,7 @@ def bench_queries(index_dir: Path, queries: list[str], clients: int, rounds: int
 def run(address: str, docs: int, n_queries: int, clients: int = 4, rounds: int = 2, workdir: Path | None = None) -> dict:
     """Both measurements on the cluster at ``address`` (this process connects to it)."""
     from index.builder import add_articles
-    from index.store import passage_index_text, IndexStore
+    from index.store import IndexStore, passage_index_text
     from qa.cluster import connect
 
     connect(address)

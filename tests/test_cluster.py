@@ -83,7 +83,7 @@ def test_global_bm25_statistics_give_single_index_scores(cranfield_index) -> Non
     """Each slice scores with the whole index's df/avgdl/N: merged scores equal the single index's."""
     from qa.cluster.bm25 import merge_stats, slice_stats
     from qa.cluster.coordinator import merge_rankings
-    from qa.cluster.shard import ShardSpec, _slice_tokens, split_rows
+    from qa.cluster.shard import _slice_tokens, split_rows
     from qa.cluster.bm25 import SliceBM25
     from qa.datasets import load_queries
 
