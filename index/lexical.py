@@ -77,6 +77,7 @@ DELTA = 0.5
 _BLOCK = 20_000
 
 
+@lru_cache(maxsize=1 << 16)
 def term_hash(term: str) -> int:
     """64-bit hash of a term: what the posting lists are keyed by (fixed width, fast lookup)."""
     return hash64(term)
@@ -95,8 +96,12 @@ def _idf(method: str, df: int, n: int) -> float:
 
 
 def _tfc(method: str, tf: np.ndarray, dl: np.ndarray | float, avgdl: float, k1: float, b: float) -> np.ndarray:
-    norm = 1 - b + b * np.asarray(dl, dtype=np.float64) / avgdl
-    tf = np.asarray(tf, dtype=np.float64)
+    return _tfc_norm(method, tf, 1 - b + b * np.asarray(dl, dtype=np.float64) / avgdl, k1)
+
+
+def _tfc_norm(method: str, tf: np.ndarray, norm: np.ndarray, k1: float) -> np.ndarray:
+    """Term-frequency component given ``norm = 1 - b + b * dl / avgdl`` (bm25s's formulas)."""
+    tf = np.asarray(tf, dtype=norm.dtype)
     if method in ("robertson", "lucene"):
         return tf / (k1 * norm + tf)
     if method == "atire":
@@ -226,6 +231,9 @@ class LexicalIndex:
         self.avgdl = float(lens.sum(dtype=np.int64)) / self.n_live if self.n_live else 1.0
         if self.avgdl <= 0:
             self.avgdl = 1.0
+        b = settings.b
+        #: per-row length normalisation ``1 - b + b * dl / avgdl`` (recomputed when the live set changes)
+        self._norm = (1 - b + b * self._doclen.astype(np.float64) / self.avgdl).astype(np.float32)
 
     @classmethod
     def build(cls, texts: Sequence[str], settings: BM25Settings = BM25Settings(), show_progress: bool = False) -> "LexicalIndex":
@@ -239,50 +247,54 @@ class LexicalIndex:
     def parts(self) -> list[TermCounts]:
         return list(self._parts)
 
-    def _term_postings(self, h: int) -> tuple[np.ndarray, np.ndarray]:
-        """Global rows and term frequencies of one term over live rows, in row order."""
-        rows, tfs = [], []
-        for start, part in zip(self._starts, self._parts):
-            post = part.postings(h)
-            if post is not None and len(post[0]):
-                rows.append(np.asarray(post[0], dtype=np.int64) + start)
-                tfs.append(post[1])
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros(0, np.uint16)
-        r = rows[0] if len(rows) == 1 else np.concatenate(rows)
-        f = tfs[0] if len(tfs) == 1 else np.concatenate(tfs)
-        if self._live is not None:
-            keep = self._live[r]
-            r, f = r[keep], f[keep]
-        return r, f
-
     def _postings(self, query: str) -> tuple[np.ndarray, np.ndarray, float]:
-        """Concatenated ``(rows, partial scores)`` of the query's tokens (one block per occurrence,
-        as bm25s sums them), and the score every live row gets from non-occurrence (BM25L/BM25+
-        only; 0 otherwise). Partial scores are relative to that base."""
-        s = self.settings
-        cache: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
-        rows, vals, base = [], [], 0.0
-        for tok in tokenize(query, s):
-            if tok not in cache:
-                r, f = self._term_postings(term_hash(tok))
-                df = len(r)
-                if df == 0:  # not in the (live) vocabulary: bm25s skips it
-                    cache[tok] = (r, np.zeros(0), 0.0)
-                else:
-                    idf = _idf(s.method, df, self.n_live)
-                    nonocc = idf * float(_tfc(s.method, np.zeros(1), self.avgdl, self.avgdl, s.k1, s.b)[0]) \
-                        if s.method in ("bm25l", "bm25+") else 0.0
-                    v = idf * _tfc(s.method, f, self._doclen[r], self.avgdl, s.k1, s.b) - nonocc
-                    cache[tok] = (r, v, nonocc)
-            r, v, nonocc = cache[tok]
-            if len(r):
-                rows.append(r)
-                vals.append(v)
-                base += nonocc
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros(0, np.float64), 0.0
-        return np.concatenate(rows), np.concatenate(vals), base
+        """``(rows, partial scores)`` of every posting of the query's terms over live rows, and
+        the score every live row gets from non-occurrence (BM25L/BM25+ only; 0 otherwise).
+        Partial scores are relative to that base. A term repeated in the query counts once per
+        occurrence, as in bm25s; a term with no live posting is skipped, as bm25s skips terms
+        outside its vocabulary."""
+        st = self.settings
+        occurrences: dict[str, int] = {}
+        for tok in tokenize(query, st):
+            occurrences[tok] = occurrences.get(tok, 0) + 1
+        if not occurrences or not self._parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0
+        hashes = np.fromiter((term_hash(t) for t in occurrences), dtype=np.uint64, count=len(occurrences))
+        mult = np.fromiter(occurrences.values(), dtype=np.float64, count=len(occurrences))
+        rows_l: list[np.ndarray] = []
+        tf_l: list[np.ndarray] = []
+        term_ids: list[int] = []
+        lengths: list[int] = []
+        for start, part in zip(self._starts, self._parts):
+            if not len(part.terms):
+                continue
+            j = np.minimum(np.searchsorted(part.terms, hashes), len(part.terms) - 1)
+            for t in np.flatnonzero(part.terms[j] == hashes):
+                a, b = int(part.indptr[j[t]]), int(part.indptr[j[t] + 1])
+                if b > a:
+                    r = part.rows[a:b]
+                    rows_l.append(r + start if start else np.asarray(r, dtype=np.int64))
+                    tf_l.append(part.tf[a:b])
+                    term_ids.append(int(t))
+                    lengths.append(b - a)
+        if not rows_l:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0
+        rows = np.concatenate(rows_l).astype(np.int64, copy=False)
+        tf = np.concatenate(tf_l)
+        term = np.repeat(np.asarray(term_ids, dtype=np.int32), lengths)
+        if self._live is not None:
+            keep = self._live[rows]
+            rows, tf, term = rows[keep], tf[keep], term[keep]
+        df = np.bincount(term, minlength=len(hashes))
+        idf = np.array([_idf(st.method, int(d), self.n_live) if d else 0.0 for d in df]) * mult
+        base = 0.0
+        nonocc = np.zeros(len(hashes))
+        if st.method in ("bm25l", "bm25+"):
+            tfc0 = float(_tfc_norm(st.method, np.zeros(1), np.ones(1), st.k1)[0])  # tf = 0 at dl = avgdl
+            nonocc = np.where(df > 0, idf * tfc0, 0.0)
+            base = float(nonocc.sum())
+        vals = (idf[term] * _tfc_norm(st.method, tf, self._norm[rows], st.k1) - nonocc[term]).astype(np.float32)
+        return rows, vals, base
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every row for ``query`` (zeros where no term matches; tombstones 0)."""

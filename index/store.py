@@ -431,19 +431,9 @@ class IndexStore:
         # article key table: drop replaced and deleted keys, add the upserts at new global lines
         art = self.articles
         assert isinstance(art, ArticleTable)
-        gone = {d.encode("utf-8") for d in [*deletes, *(a.doc_id for a in upserts)]}
-        keys, lines = np.asarray(art.keys_array), np.asarray(art.lines_array, dtype=np.int64)
-        if gone:
-            keep = ~np.isin(keys, np.array(sorted(gone), dtype=keys.dtype if len(keys) else "S1"))
-            keys, lines = keys[keep], lines[keep]
-        n_lines = sum(s.n_articles for s in self.segments)
-        new_keys, new_lines = _sorted_keys([a.doc_id for a in upserts], np.arange(n_lines, n_lines + len(upserts)))
-        if len(new_keys):
-            width = max(keys.dtype.itemsize, new_keys.dtype.itemsize)
-            all_keys = np.concatenate([keys.astype(f"S{width}"), new_keys.astype(f"S{width}")])
-            all_lines = np.concatenate([lines, new_lines])
-            order = np.argsort(all_keys, kind="stable")
-            keys, lines = all_keys[order], all_lines[order]
+        keys, lines = _update_keys(np.asarray(art.keys_array), np.asarray(art.lines_array, dtype=np.int64),
+                                   remove=[*deletes, *(a.doc_id for a in upserts)], add=[a.doc_id for a in upserts],
+                                   first_line=sum(s.n_articles for s in self.segments))
 
         # merge policy: fold the trailing segments that are not much bigger than what is new
         kept = list(self.segments)
@@ -545,6 +535,28 @@ class IndexStore:
         if embeddings.shape[1] != settings.dim or dense.dim != settings.dim:
             raise IndexFormatError(f"index {directory} is inconsistent: vectors are not {settings.dim}-dimensional")
         return cls(directory, settings, articles, passages, embeddings, dense, lexical, manifest, live, segments)
+
+
+def _update_keys(keys: np.ndarray, lines: np.ndarray, *, remove: Sequence[str], add: Sequence[str],
+                 first_line: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted article key table with ``remove`` dropped and ``add`` inserted (at article lines
+    ``first_line, first_line + 1, ...``): binary searches and one copy, no re-sort."""
+    if remove and len(keys):
+        gone = np.array(sorted({d.encode("utf-8") for d in remove}), dtype=f"S{max(keys.dtype.itemsize, 1)}")
+        pos = np.searchsorted(keys, gone)
+        inside = pos < len(keys)
+        pos, gone = pos[inside], gone[inside]
+        hit = pos[keys[pos] == gone]
+        keep = np.ones(len(keys), bool)
+        keep[hit] = False
+        keys, lines = keys[keep], lines[keep]
+    if not add:
+        return keys, lines
+    new_keys, new_lines = _sorted_keys(list(add), np.arange(first_line, first_line + len(add)))
+    width = max(keys.dtype.itemsize if len(keys) else 1, new_keys.dtype.itemsize)
+    keys, new_keys = keys.astype(f"S{width}"), new_keys.astype(f"S{width}")
+    at = np.searchsorted(keys, new_keys)
+    return np.insert(keys, at, new_keys), np.insert(lines, at, new_lines)
 
 
 def _segment_name(generation: int) -> str:
