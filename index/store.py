@@ -378,6 +378,7 @@ class IndexStore:
         if dense_index is not None:
             settings = replace(settings, dense={**settings.dense, "kind": dense_index})
         real = real_path(directory)
+        previous = _peek_manifest(real)
         generation = (current_generation(real) or 0) + 1
         rows = NewRows.make(list(passages), embeddings, list(articles), settings.bm25, settings.title_in_passage,
                             show_progress=show_progress)
@@ -394,7 +395,8 @@ class IndexStore:
             return [{"name": name, "rows": len(passages), "articles": len(articles)}]
 
         manifest = _write_generation(real, settings, dense.settings, generation, fill,
-                                     counts={"articles": len(articles), "passages": len(passages), "rows": len(passages)})
+                                     counts={"articles": len(articles), "passages": len(passages), "rows": len(passages)},
+                                     previous={"created": previous["created"]} if previous and "created" in previous else None)
         return cls._open(Path(directory), manifest, mmap=False)
 
     def update(
@@ -653,15 +655,19 @@ def read_manifest(directory: Path | str) -> dict[str, Any]:
     return manifest
 
 
+def _peek_manifest(directory: Path | str) -> dict[str, Any] | None:
+    try:
+        manifest = json.loads((Path(directory) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
 def current_generation(directory: Path | str) -> int | None:
     """The generation number of the index at ``directory`` (bumped by every write), read from the
     manifest alone; ``None`` when there is no readable index there. Cheap enough to poll."""
-    try:
-        manifest = json.loads((Path(directory) / MANIFEST).read_text(encoding="utf-8"))
-        gen = manifest.get("generation") if isinstance(manifest, dict) else None
-        return int(gen) if isinstance(gen, int) and not isinstance(gen, bool) else None
-    except (OSError, ValueError, RecursionError):
-        return None
+    gen = (_peek_manifest(directory) or {}).get("generation")
+    return gen if isinstance(gen, int) and not isinstance(gen, bool) else None
 
 
 def _swap_in(tmp: Path, directory: Path) -> None:
