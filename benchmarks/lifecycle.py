@@ -105,7 +105,7 @@ def bm25_latency(size: int, pool, queries: list[str], rounds: int = 3) -> dict[s
     return out
 
 
-def update_cost(size: int, pool, workdir: Path, backend: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def update_cost(size: int, pool, workdir: Path, backend: str, reuse: bool = False) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     from index.builder import add_articles, delete_articles
     from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
     from index.records import Article
@@ -119,13 +119,24 @@ def update_cost(size: int, pool, workdir: Path, backend: str) -> dict[str, Any]:
     vecs = bench.synth_vectors(np.asarray(base, np.float32), size, seed=size)
     settings = IndexSettings(model=DEFAULT_MODEL, dim=vecs.shape[1], embedding_backend=emb.backend)
     directory = workdir / f"idx-{bench.size_label(size)}"
-    bench.log(f"{bench.size_label(size)}: full write (baseline)")
-    t0 = time.perf_counter()
-    store = IndexStore.write(directory, settings, articles, passages, vecs)
-    full_s = time.perf_counter() - t0
-    dense = dict(store.dense.settings)
+    out: dict[str, Any] = {"passages": size}
+    if reuse and directory.is_dir():  # an index left by an earlier run (--workdir): time the updates only
+        bench.log(f"{bench.size_label(size)}: reusing {directory} (no baseline in this run)")
+        full_s = float("nan")
+        store = IndexStore.load(directory, mmap=True)
+        ups = [d for d in store.articles if d.startswith("update:")]
+        if ups:
+            delete_articles(ups, directory)
+        add_articles(articles[:20], directory, embedder=emb)  # back to the original state, plus tombstones
+        dense = dict(IndexStore.load(directory, mmap=True).dense.settings)
+    else:
+        bench.log(f"{bench.size_label(size)}: full write (baseline)")
+        t0 = time.perf_counter()
+        store = IndexStore.write(directory, settings, articles, passages, vecs)
+        full_s = time.perf_counter() - t0
+        dense = dict(store.dense.settings)
     del store, vecs, passages
-    out: dict[str, Any] = {"passages": size, "dense": dense, "full_write_s": full_s, "disk_mb": bench.dir_size_mb(directory)}
+    out.update({"dense": dense, "full_write_s": full_s, "disk_mb": bench.dir_size_mb(directory)})
     bench.log(f"full write {full_s:.1f}s ({dense['type']}); timing updates")
     picks = [pool[i] for i in rng.choice(len(pool), 10, replace=False)]
     new = [Article(doc_id=f"update:{j}", title=t, text=x, source="bench") for j, (_, t, x) in enumerate(picks)]
@@ -160,6 +171,7 @@ def main() -> None:
     ap.add_argument("--backend", default=None)
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--reuse", action="store_true", help="update the index an earlier run left in --workdir instead of writing one")
     args = ap.parse_args()
     from index.embedding import default_backend, resolve_backend
 
@@ -174,7 +186,7 @@ def main() -> None:
             bench.log(f"BM25 latency at {args.bm25_size}")
             res["bm25"] = bm25_latency(bench.parse_size(args.bm25_size), pool, qsel)
         if bench.parse_size(args.update_size):
-            res["update"] = update_cost(bench.parse_size(args.update_size), pool, work, backend)
+            res["update"] = update_cost(bench.parse_size(args.update_size), pool, work, backend, reuse=args.reuse)
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)

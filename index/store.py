@@ -397,7 +397,7 @@ class IndexStore:
         manifest = _write_generation(real, settings, dense.settings, generation, fill,
                                      counts={"articles": len(articles), "passages": len(passages), "rows": len(passages)},
                                      previous={"created": previous["created"]} if previous and "created" in previous else None)
-        return cls._open(Path(directory), manifest, mmap=False)
+        return cls._open(Path(directory), manifest, mmap=None)
 
     def update(
         self,
@@ -484,7 +484,7 @@ class IndexStore:
         manifest = _write_generation(real, settings, dense_settings, generation, fill,
                                      counts={"articles": int(len(keys)), "passages": int(live.sum()), "rows": int(len(live))},
                                      previous=old_manifest)
-        return type(self)._open(self.directory, manifest, mmap=False)
+        return type(self)._open(self.directory, manifest, mmap=None)
 
     # ----------------------------------------------------------------- read
     @classmethod
