@@ -95,10 +95,6 @@ def _idf(method: str, df: int, n: int) -> float:
     return math.log((n + 1) / df)  # bm25+
 
 
-def _tfc(method: str, tf: np.ndarray, dl: np.ndarray | float, avgdl: float, k1: float, b: float) -> np.ndarray:
-    return _tfc_norm(method, tf, 1 - b + b * np.asarray(dl, dtype=np.float64) / avgdl, k1)
-
-
 def _tfc_norm(method: str, tf: np.ndarray, norm: np.ndarray, k1: float) -> np.ndarray:
     """Term-frequency component given ``norm = 1 - b + b * dl / avgdl`` (bm25s's formulas)."""
     tf = np.asarray(tf, dtype=norm.dtype)
@@ -150,15 +146,15 @@ class TermCounts:
 
     @staticmethod
     def _count_block(texts: list[str], offset: int, settings: "BM25Settings", cache: dict[str, int]):  # type: ignore[no-untyped-def]
-        import pandas as pd
-
         toks = [tokenize(t, settings) for t in texts]
         doclen = np.fromiter((len(t) for t in toks), dtype=np.int32, count=len(toks))
-        flat = [w for t in toks for w in t]
-        if not flat:
+        local: dict[str, int] = {}
+        codes = np.fromiter((local.setdefault(w, len(local)) for t in toks for w in t), dtype=np.int64,
+                            count=int(doclen.sum()))
+        if not len(codes):
             z = np.zeros(0, np.int64)
             return z.astype(np.uint64), z.astype(np.int32), z, doclen
-        codes, uniques = pd.factorize(np.asarray(flat, dtype=object), sort=False)
+        uniques = list(local)
         doc = np.repeat(np.arange(len(toks), dtype=np.int64), doclen)
         key = doc * len(uniques) + codes
         ukey, tf = np.unique(key, return_counts=True)
