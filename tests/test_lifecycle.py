@@ -369,3 +369,26 @@ def test_two_writers_through_a_symlink_contend_for_one_lock(small_index, tmp_pat
         holder.wait()
     with write_lock(small_index):  # free again once the other writer is gone
         pass
+
+
+def test_changing_the_dense_kind_rebuilds_only_the_dense_index(small_index):
+    emb = HashEmbedder()
+    g = current_generation(small_index)
+    report = add_articles([], small_index, embedder=emb, dense_index="hnsw")
+    store = IndexStore.load(small_index)
+    assert report.written and store.dense.kind == "hnsw" and current_generation(small_index) == g + 1
+    assert store.manifest["settings"]["dense"]["kind"] == "hnsw" and len(store.dense) == len(store.passages)
+    got = store.dense.rankings(emb.encode(["river flood"]), 5)[0]
+    assert len(got) == 5 and all(store.live[r] for r, _ in got)
+
+
+def test_deleting_everything_then_adding_again(small_index):
+    emb = HashEmbedder()
+    delete_articles([f"a{i}" for i in range(30)], small_index)
+    store = IndexStore.load(small_index)
+    assert store.num_live == 0 and len(store.articles) == 0 and list_articles(small_index) == []
+    assert store.lexical.ranking("harbour strike", 10) == [] and store.dense.rankings(emb.encode(["x"]), 10) == [[]]
+    add_articles(_articles(3, prefix="z"), small_index, embedder=emb)
+    store = IndexStore.load(small_index)
+    assert set(store.articles) == {"z0", "z1", "z2"}
+    assert {store.passages[r].doc_id for r, _ in store.lexical.ranking("report officials", 10)} == {"z0", "z1", "z2"}
