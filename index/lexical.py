@@ -99,7 +99,9 @@ def _tfc_norm(method: str, tf: np.ndarray, norm: np.ndarray, k1: float) -> np.nd
     """Term-frequency component given ``norm = 1 - b + b * dl / avgdl`` (bm25s's formulas)."""
     tf = np.asarray(tf, dtype=norm.dtype)
     if method in ("robertson", "lucene"):
-        return tf / (k1 * norm + tf)
+        den = norm * np.asarray(k1, dtype=norm.dtype)
+        den += tf
+        return np.divide(tf, den, out=den)
     if method == "atire":
         return tf * (k1 + 1) / (tf + k1 * norm)
     if method == "bm25l":
@@ -268,8 +270,7 @@ class LexicalIndex:
             for t in np.flatnonzero(part.terms[j] == hashes):
                 a, b = int(part.indptr[j[t]]), int(part.indptr[j[t] + 1])
                 if b > a:
-                    r = part.rows[a:b]
-                    rows_l.append(r + start if start else np.asarray(r, dtype=np.int64))
+                    rows_l.append(part.rows[a:b] + start if start else part.rows[a:b])
                     tf_l.append(part.tf[a:b])
                     term_ids.append(int(t))
                     lengths.append(b - a)
@@ -289,7 +290,10 @@ class LexicalIndex:
             tfc0 = float(_tfc_norm(st.method, np.zeros(1), np.ones(1), st.k1)[0])  # tf = 0 at dl = avgdl
             nonocc = np.where(df > 0, idf * tfc0, 0.0)
             base = float(nonocc.sum())
-        vals = (idf[term] * _tfc_norm(st.method, tf, self._norm[rows], st.k1) - nonocc[term]).astype(np.float32)
+        vals = _tfc_norm(st.method, tf, self._norm[rows], st.k1)
+        vals *= idf.astype(np.float32)[term]
+        if base:
+            vals -= nonocc.astype(np.float32)[term]
         return rows, vals, base
 
     def scores(self, query: str) -> np.ndarray:
