@@ -337,6 +337,11 @@ class IndexStore:
             self._row_of = {self.passages[int(r)].passage_id: int(r) for r in np.flatnonzero(self.live)}
         return self._row_of
 
+    def live_passages(self) -> Iterator[tuple[int, Passage]]:
+        """``(row, passage)`` of every live row, in row order."""
+        for row in np.flatnonzero(self.live):
+            yield int(row), self.passages[int(row)]
+
     def live_rows_of(self, doc_id: str) -> list[tuple[int, Passage]]:
         """The live rows of one article, with their passages."""
         rows = np.flatnonzero((self.doc_keys == np.uint64(doc_key(doc_id))) & self.live)

@@ -95,7 +95,7 @@ def test_headline_only_edit_reembeds_and_reindexes(index_copy, embedder):
     add_articles([Article(doc_id, "Wombatgala summit headline", art.text, art.url, art.date, art.source)], index_copy,
                  embedder=embedder)
     store = IndexStore.load(index_copy)
-    live = [(row, store.passages[row]) for row in np.flatnonzero(store.live) if store.passages[row].doc_id == doc_id]
+    live = [(row, p) for row, p in store.live_passages() if p.doc_id == doc_id]
     assert live and all(p.title == "Wombatgala summit headline" for _, p in live)
     expected = embedder.encode([f"Wombatgala summit headline\n{p.text}" for _, p in live])
     np.testing.assert_allclose(np.asarray(store.embeddings[[r for r, _ in live]]), expected, atol=1e-5)
