@@ -258,11 +258,7 @@ class LexicalIndex:
         if not occurrences or not self._parts:
             return np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0
         hashes = np.fromiter((term_hash(t) for t in occurrences), dtype=np.uint64, count=len(occurrences))
-        mult = np.fromiter(occurrences.values(), dtype=np.float64, count=len(occurrences))
-        rows_l: list[np.ndarray] = []
-        tf_l: list[np.ndarray] = []
-        term_ids: list[int] = []
-        lengths: list[int] = []
+        blocks: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in occurrences]
         for start, part in zip(self._starts, self._parts):
             if not len(part.terms):
                 continue
@@ -270,31 +266,33 @@ class LexicalIndex:
             for t in np.flatnonzero(part.terms[j] == hashes):
                 a, b = int(part.indptr[j[t]]), int(part.indptr[j[t] + 1])
                 if b > a:
-                    rows_l.append(part.rows[a:b] + start if start else part.rows[a:b])
-                    tf_l.append(part.tf[a:b])
-                    term_ids.append(int(t))
-                    lengths.append(b - a)
-        if not rows_l:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0
-        rows = np.concatenate(rows_l).astype(np.int64, copy=False)
-        tf = np.concatenate(tf_l)
-        term = np.repeat(np.asarray(term_ids, dtype=np.int32), lengths)
-        if self._live is not None:
-            keep = self._live[rows]
-            rows, tf, term = rows[keep], tf[keep], term[keep]
-        df = np.bincount(term, minlength=len(hashes))
-        idf = np.array([_idf(st.method, int(d), self.n_live) if d else 0.0 for d in df]) * mult
+                    blocks[t].append((part.rows[a:b] + start if start else part.rows[a:b], part.tf[a:b]))
+        tfc0 = float(_tfc_norm(st.method, np.zeros(1), np.ones(1), st.k1)[0]) if st.method in ("bm25l", "bm25+") else 0.0
+        rows_out: list[np.ndarray] = []
+        vals_out: list[np.ndarray] = []
         base = 0.0
-        nonocc = np.zeros(len(hashes))
-        if st.method in ("bm25l", "bm25+"):
-            tfc0 = float(_tfc_norm(st.method, np.zeros(1), np.ones(1), st.k1)[0])  # tf = 0 at dl = avgdl
-            nonocc = np.where(df > 0, idf * tfc0, 0.0)
-            base = float(nonocc.sum())
-        vals = _tfc_norm(st.method, tf, self._norm[rows], st.k1)
-        vals *= idf.astype(np.float32)[term]
-        if base:
-            vals -= nonocc.astype(np.float32)[term]
-        return rows, vals, base
+        for parts, mult in zip(blocks, occurrences.values()):
+            if not parts:
+                continue
+            r = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
+            f = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
+            if self._live is not None:
+                keep = self._live[r]
+                r, f = r[keep], f[keep]
+            if not len(r):  # no live posting: as if outside the vocabulary
+                continue
+            idf = _idf(st.method, len(r), self.n_live) * mult  # a repeated query term counts per occurrence
+            v = _tfc_norm(st.method, f, self._norm[r], st.k1)
+            v *= np.float32(idf)
+            if tfc0:
+                v -= np.float32(idf * tfc0)  # relative to the non-occurrence score every row gets
+                base += idf * tfc0
+            rows_out.append(r)
+            vals_out.append(v)
+        if not rows_out:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0
+        rows = rows_out[0] if len(rows_out) == 1 else np.concatenate(rows_out)
+        return rows.astype(np.int64, copy=False), (vals_out[0] if len(vals_out) == 1 else np.concatenate(vals_out)), base
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every row for ``query`` (zeros where no term matches; tombstones 0)."""
