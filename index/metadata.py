@@ -79,7 +79,8 @@ def iso_date(text: str) -> str:
     whole date with day, month and year. Keeps a time only when ``text`` has one and an offset
     only when it names a zone."""
     s = _DATE_LABEL.sub("", " ".join(str(text).split())).strip(" ,.;|–—-")
-    if not s or len(s) > MAX_DATE_CHARS or not _YEAR.search(s) or not re.search(r"\d", s.replace(_YEAR.search(s).group(0), "", 1)):
+    year = _YEAR.search(s) if len(s) <= MAX_DATE_CHARS else None
+    if year is None or not re.search(r"\d", s[: year.start()] + s[year.end():]):  # a day besides the year
         return ""
     import dateparser  # noqa: PLC0415 - only when a candidate date line is found
 
@@ -150,9 +151,7 @@ def from_text(text: str) -> ArticleMeta:
     head = lines[: max(1, min(start, HEAD_LINES))]
     foot = lines[-FOOT_LINES:]
 
-    publisher = ""
-    site = [masthead(ln) for ln in head[:3]]
-    mast = next((name for name in site if name), "")
+    mast = next((name for name in map(masthead, head[:3]) if name), "")
     publisher = mast
 
     # headline: a line repeated in the head, else the first line that is not a masthead
