@@ -76,7 +76,12 @@
       it.quotes.push({ n: c.n, text: c.quote });
     });
     if (!data.confident) {  // show where we looked instead
-      items = (data.results || []).slice(0, 3).map(function (h) {
+      var seen = {};
+      items = (data.results || []).filter(function (h) {  // the best passage of each of the top 3 articles
+        if (seen[h.doc_id]) return false;
+        seen[h.doc_id] = true;
+        return true;
+      }).slice(0, 3).map(function (h) {
         var t = String(h.text || "");
         return { c: h, quotes: [{ n: null, text: t.length > 220 ? t.slice(0, 220) + "…" : t }] };
       });
