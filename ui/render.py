@@ -247,12 +247,25 @@ def cards_html(answer: Answer | None = None, hits: Sequence[Hit] | None = None) 
     return f'<div class="qa-cards">{"".join(parts)}</div>'
 
 
-def stats_html(stats: IndexStats | None, error: str | None = None) -> str:
+def coverage(articles: Sequence[Article]) -> list[tuple[str, str]]:
+    """Stats rows about the articles themselves: their date span and how many publishers."""
+    days = sorted(a.date[:10] for a in articles if a.date[:4].isdigit())
+    rows = []
+    if days:
+        span = display_date(days[0]) + (f" – {display_date(days[-1])}" if days[-1] != days[0] else "")
+        rows.append(("Published", f"{esc(span)} <span class=\"qa-stats__note\">({len(days):,} dated)</span>"))
+    names = {a.source for a in articles if a.source}
+    rows.append(("Publishers", f"{len(names):,}"))
+    return rows
+
+
+def stats_html(stats: IndexStats | None, error: str | None = None, extra: Sequence[tuple[str, str]] = ()) -> str:
+    """The index panel; ``extra`` rows (label, trusted HTML) follow the article and passage counts."""
     if stats is None:
         return f'<div class="qa-stats qa-stats--error" role="alert">{esc(error or "no index loaded")}</div>'
     created = stats.created.replace("T", " ")[:16] if stats.created else "unknown"
     model = stats.model.rsplit("/", 1)[-1]
-    rows = [("Articles", f"{stats.articles:,}"), ("Passages", f"{stats.passages:,}"),
+    rows = [("Articles", f"{stats.articles:,}"), *extra, ("Passages", f"{stats.passages:,}"),
             ("Model", f'<span title="{esc(stats.model)}">{esc(model)}</span> ({stats.dim}-d)'),
             ("Updated", esc(created)), ("Index", f'<code>{esc(stats.index_dir)}</code>')]
     cells = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)

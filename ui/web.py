@@ -17,6 +17,7 @@ import gradio as gr
 from index import __version__
 from index.errors import QAError
 from index.ingest import SUPPORTED_SUFFIXES
+from index.records import Article
 from qa.filters import SearchFilter
 from qa.service import QAService
 
@@ -71,17 +72,21 @@ def theme() -> gr.themes.Base:
     )
 
 
-def publishers(service: QAService) -> list[str]:
-    """The publishers of the loaded index's articles, for the filter's choices (A-Z, unknown left out)."""
+def index_articles(service: QAService) -> list[Article]:
+    """The loaded index's articles (``[]`` when there is no index yet)."""
     try:
         if hasattr(service, "articles"):  # the engine's listing
-            articles: Any = service.articles()
+            items: Any = service.articles()
         else:  # interim: today's QAService exposes its searcher's store
-            articles = service._components()[0].store.articles.values()  # noqa: SLF001
+            items = service._components()[0].store.articles.values()  # noqa: SLF001
     except QAError:
         return []
-    names = {(a.get("source") if isinstance(a, dict) else getattr(a, "source", "")) or "" for a in articles}
-    return sorted((n for n in names if n.strip()), key=str.casefold)
+    return [a if isinstance(a, Article) else Article.from_dict(a) for a in items]
+
+
+def publishers(service: QAService) -> list[str]:
+    """The publishers of the loaded index's articles, for the filter's choices (A-Z, unknown left out)."""
+    return sorted({a.source for a in index_articles(service) if a.source.strip()}, key=str.casefold)
 
 
 def ask_filters(since: Any, until: Any, sources: Any, sort: Any) -> SearchFilter:
@@ -106,7 +111,7 @@ def build_blocks(service: QAService, config: ServeConfig, *, uploads: bool = Tru
 
     def stats_now() -> str:
         try:
-            return render.stats_html(service.stats())
+            return render.stats_html(service.stats(), extra=render.coverage(index_articles(service)))
         except QAError as exc:
             return render.stats_html(None, str(exc))
 
