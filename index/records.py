@@ -36,7 +36,9 @@ def passage_id_for(doc_id: str, title: str, text: str, title_in_passage: bool = 
 
 @dataclass(frozen=True)
 class Article:
-    """One news article after ingest and cleaning. ``text`` is the cleaned body."""
+    """One news article after ingest and cleaning. ``text`` is the cleaned body; ``title`` the
+    headline, ``date`` the publication date in ISO 8601, ``source`` the publisher and ``author``
+    the byline (see :mod:`index.metadata`); each is ``""`` when unknown."""
 
     doc_id: str
     title: str
@@ -44,17 +46,22 @@ class Article:
     url: str = ""
     date: str = ""
     source: str = ""
+    author: str = ""
 
     @property
     def fingerprint(self) -> str:
-        return content_hash(self.doc_id, self.title, self.text, self.url, self.date, self.source)
+        parts = [self.doc_id, self.title, self.text, self.url, self.date, self.source]
+        if self.author:  # absent from older indexes: their fingerprints stay valid
+            parts.append(self.author)
+        return content_hash(*parts)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Article":
-        return cls(**{k: d.get(k, "") for k in ("doc_id", "title", "text", "url", "date", "source")})
+        """Reads records written before ``author`` existed (it defaults to ``""``)."""
+        return cls(**{k: d.get(k, "") or "" for k in ("doc_id", "title", "text", "url", "date", "source", "author")})
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,7 @@ class Hit:
             "title": self.article.title,
             "source": self.article.source,
             "date": self.article.date,
+            "author": self.article.author,
             "url": self.article.url,
             "text": self.passage.text,
             "start": self.passage.start,
