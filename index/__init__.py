@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from .builder import BuildReport, add_articles, build_index  # noqa: E402
+from .builder import BuildReport, add_articles, build_index, compact_index, delete_articles, list_articles  # noqa: E402
 from .chunking import ChunkSettings, chunk_article  # noqa: E402
 from .embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder  # noqa: E402
 from .errors import EmptyCorpusError, IndexFormatError, IndexMissingError, IngestError, QAError, QueryError  # noqa: E402
@@ -15,5 +15,5 @@ __all__ = [
     "Article", "BM25Settings", "BuildReport", "ChunkSettings", "DEFAULT_MODEL", "Embedder", "EmptyCorpusError",
     "Hit", "IndexFormatError", "IndexMissingError", "IndexSettings", "IndexStore", "IngestError", "Passage",
     "QAError", "QueryError", "SentenceTransformerEmbedder", "__version__", "add_articles", "build_index",
-    "chunk_article", "load_articles",
+    "chunk_article", "compact_index", "delete_articles", "list_articles", "load_articles",
 ]

@@ -17,7 +17,7 @@ from .errors import IndexFormatError, IndexMissingError, QAError
 from .ingest import load_articles
 from .lexical import BM25Settings
 from .records import Article, Passage
-from .store import IndexSettings, IndexStore, passage_index_text, write_lock
+from .store import ArticleInfo, IndexSettings, IndexStore, write_lock
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ class BuildReport:
     seconds: float
     embed_seconds: float
     written: bool
+    articles_deleted: int = 0
 
     @property
     def passages_per_s(self) -> float:
@@ -42,6 +43,9 @@ class BuildReport:
     def summary(self) -> str:
         if not self.written:
             return f"index {self.index_dir} is up to date: {self.articles_total} articles, {self.passages_total} passages (nothing to do)"
+        if self.articles_deleted:
+            return (f"index {self.index_dir}: deleted {self.articles_deleted} article(s); {self.articles_total} articles, "
+                    f"{self.passages_total} passages left (total {self.seconds:.1f}s)")
         return (
             f"index {self.index_dir}: {self.articles_total} articles, {self.passages_total} passages "
             f"(+{self.articles_added} new, {self.articles_updated} updated, {self.articles_unchanged} unchanged; "
@@ -67,10 +71,12 @@ def add_articles(
 ) -> BuildReport:
     """Add (or replace, by ``doc_id``) articles in the index at ``index_dir``, creating it if needed.
 
-    Only passages whose content id is not already indexed are embedded. Settings of an existing
-    index are kept; asking for a different model or embedding ``backend`` is an error unless
-    ``rebuild`` is true. ``dense_index`` (auto|flat|hnsw|ivf) may change at any update, since the
-    dense index is rebuilt from the stored vectors on every write.
+    Only passages whose content id (a hash of the doc id and exactly the embedded text, headline
+    included) is new are embedded; an existing index gets a new generation holding only the new
+    rows, with the replaced rows tombstoned (see :meth:`IndexStore.update`). Settings of an
+    existing index are kept; asking for a different model or embedding ``backend`` is an error
+    unless ``rebuild`` is true. ``dense_index`` (auto|flat|hnsw|ivf) may change at any update:
+    the dense index is then rebuilt from the stored vectors.
     """
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
@@ -80,7 +86,7 @@ def add_articles(
         existing: IndexStore | None = None
         if not rebuild:
             try:
-                existing = IndexStore.load(index_dir)
+                existing = IndexStore.load(index_dir, mmap=True)
             except IndexMissingError:
                 existing = None
         if existing is not None:
@@ -116,48 +122,136 @@ def add_articles(
                 dense={"kind": dense_index or "auto", "threshold": DEFAULT_THRESHOLD},
             )
 
-        articles: dict[str, Article] = dict(existing.articles) if existing else {}
-        kept_passages: dict[str, list[Passage]] = {}
-        if existing:
-            for p in existing.passages:
-                kept_passages.setdefault(p.doc_id, []).append(p)
         added = updated = unchanged = 0
-        changed: list[Article] = []
+        count = getattr(embedder, "count_tokens", None)
+        if existing is None:
+            articles: dict[str, Article] = {}
+            for art in new_articles:
+                added += art.doc_id not in articles
+                articles[art.doc_id] = art
+            by_doc = chunk_articles(list(articles.values()), settings.chunking, count, show_progress=show_progress,
+                                    title_in_passage=settings.title_in_passage)
+            passages = unique_passages(p for ps in by_doc.values() for p in ps)
+            t_embed = time.perf_counter()
+            vectors = embedder.encode([p.index_text(settings.title_in_passage) for p in passages], batch_size=batch_size,
+                                      show_progress=show_progress)
+            embed_s = time.perf_counter() - t_embed
+            IndexStore.write(index_dir, settings, list(articles.values()), passages, vectors, show_progress=show_progress)
+            return BuildReport(str(index_dir), len(articles), len(passages), added, 0, 0, len(passages),
+                               time.perf_counter() - t0, embed_s, True)
+
+        changed: dict[str, Article] = {}
         for art in new_articles:
-            old = articles.get(art.doc_id)
+            old = changed.get(art.doc_id) or existing.articles.get(art.doc_id)
             if old is not None and old.fingerprint == art.fingerprint:
                 unchanged += 1
                 continue
-            added += old is None
-            updated += old is not None
-            articles[art.doc_id] = art
-            changed.append(art)
-
-        if not changed and existing is not None and settings == existing.settings:
-            return BuildReport(str(index_dir), len(articles), len(existing.passages), 0, 0, unchanged, 0,
+            if art.doc_id not in changed:
+                added += art.doc_id not in existing.articles
+                updated += art.doc_id in existing.articles
+            changed[art.doc_id] = art
+        if not changed and settings == existing.settings:
+            return BuildReport(str(index_dir), len(existing.articles), existing.num_live, 0, 0, unchanged, 0,
                                time.perf_counter() - t0, 0.0, False)
 
-        count = getattr(embedder, "count_tokens", None)
-        kept_passages.update(chunk_articles(changed, settings.chunking, count, show_progress=show_progress))
-        # identical passages (same doc and text) are indexed once
-        passages = unique_passages(p for doc_id in articles for p in kept_passages.get(doc_id, []))
-        old_rows = existing.row_of if existing else {}
-        todo = [p for p in passages if p.passage_id not in old_rows]
+        by_doc = chunk_articles(list(changed.values()), settings.chunking, count, show_progress=show_progress,
+                                title_in_passage=settings.title_in_passage)
+        plan = plan_replacement(existing, by_doc)
+        todo = [p for p in plan.new_passages if p.passage_id not in plan.reuse]
         t_embed = time.perf_counter()
-        new_vecs = embedder.encode(
-            [passage_index_text(p, settings.title_in_passage) for p in todo], batch_size=batch_size, show_progress=show_progress
-        )
+        fresh = embedder.encode([p.index_text(settings.title_in_passage) for p in todo], batch_size=batch_size,
+                                show_progress=show_progress) if todo else np.zeros((0, settings.dim), np.float32)
         embed_s = time.perf_counter() - t_embed
-        new_row = {p.passage_id: i for i, p in enumerate(todo)}
-        vectors = np.empty((len(passages), settings.dim), dtype=np.float32)
-        for i, p in enumerate(passages):
-            if p.passage_id in new_row:
-                vectors[i] = new_vecs[new_row[p.passage_id]]
+        fresh_of = {p.passage_id: i for i, p in enumerate(todo)}
+        vectors = np.empty((len(plan.new_passages), settings.dim), dtype=np.float32)
+        for i, p in enumerate(plan.new_passages):
+            if p.passage_id in plan.reuse:
+                vectors[i] = existing.embeddings[plan.reuse[p.passage_id]]
             else:
-                vectors[i] = existing.embeddings[old_rows[p.passage_id]]  # type: ignore[union-attr]
-        IndexStore.write(index_dir, settings, list(articles.values()), passages, vectors, show_progress=show_progress)
-        return BuildReport(str(index_dir), len(articles), len(passages), added, updated, unchanged, len(todo),
+                vectors[i] = fresh[fresh_of[p.passage_id]]
+        store = existing.update(upserts=list(changed.values()), dead_rows=plan.dead_rows, new_passages=plan.new_passages,
+                                new_vectors=vectors, settings=settings, show_progress=show_progress)
+        return BuildReport(str(index_dir), len(store.articles), store.num_live, added, updated, unchanged, len(todo),
                            time.perf_counter() - t0, embed_s, True)
+
+
+@dataclass(frozen=True)
+class ReplacementPlan:
+    """How re-chunked articles change the rows: which old rows die, which passages are new rows,
+    and which of those can reuse an old row's vector (same id: same embedded text)."""
+
+    dead_rows: list[int]
+    new_passages: list[Passage]
+    reuse: dict[str, int]
+
+
+def plan_replacement(store: IndexStore, by_doc: dict[str, list[Passage]]) -> ReplacementPlan:
+    """Compare the new passages of each article in ``by_doc`` with its live rows: identical rows
+    stay, the rest of the old rows become tombstones, the rest of the new passages are added."""
+    dead: list[int] = []
+    new: list[Passage] = []
+    reuse: dict[str, int] = {}
+    for doc_id, passages in by_doc.items():
+        old = store.live_rows_of(doc_id)
+        old_by_id = {p.passage_id: (row, p) for row, p in old}
+        kept: set[int] = set()
+        for p in unique_passages(passages):
+            hit = old_by_id.get(p.passage_id)
+            if hit is not None and hit[1] == p and hit[0] not in kept:
+                kept.add(hit[0])
+                continue
+            new.append(p)
+            if hit is not None:  # same embedded text, other offsets: reuse the vector
+                reuse[p.passage_id] = hit[0]
+        dead.extend(row for row, _ in old if row not in kept)
+    return ReplacementPlan(sorted(dead), new, reuse)
+
+
+def delete_articles(doc_ids: Iterable[str], index_dir: Path | str) -> BuildReport:
+    """Remove articles (and all their passages) from the index at ``index_dir``.
+
+    An unknown id is a :class:`QAError` naming it, and then nothing is written. Rows become
+    tombstones: they are never returned again and stop counting in BM25 statistics;
+    :func:`compact_index` reclaims their space."""
+    t0 = time.perf_counter()
+    ids = list(dict.fromkeys(doc_ids))
+    if not ids:
+        raise QAError("no article ids given to delete")
+    with write_lock(index_dir):
+        store = IndexStore.load(index_dir, mmap=True)
+        missing = [d for d in ids if d not in store.articles]
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise QAError(f"no article with id {missing[0]!r} in index {index_dir}{more}; nothing was deleted")
+        dead = sorted(row for d in ids for row, _ in store.live_rows_of(d))
+        new = store.update(deletes=ids, dead_rows=dead)
+        return BuildReport(str(index_dir), len(new.articles), new.num_live, 0, 0, 0, 0, time.perf_counter() - t0, 0.0, True,
+                           articles_deleted=len(ids))
+
+
+def compact_index(index_dir: Path | str, *, show_progress: bool = False) -> BuildReport:
+    """Rewrite the index without tombstones, as one segment with a freshly built dense index.
+    Nothing is re-embedded. A no-op when there is nothing to reclaim."""
+    t0 = time.perf_counter()
+    with write_lock(index_dir):
+        store = IndexStore.load(index_dir, mmap=True)
+        rows = np.flatnonzero(store.live)
+        if len(rows) == len(store.live) and len(store.segments) == 1:
+            return BuildReport(str(index_dir), len(store.articles), store.num_live, 0, 0, len(store.articles), 0,
+                               time.perf_counter() - t0, 0.0, False)
+        if not len(rows):
+            raise QAError(f"index {index_dir} has no live passages left; delete the folder or add articles instead")
+        passages = [store.passages[int(r)] for r in rows]
+        vectors = np.asarray(store.embeddings[rows], dtype=np.float32)
+        articles = [store.articles[d] for d in store.articles]
+        IndexStore.write(index_dir, store.settings, articles, passages, vectors, show_progress=show_progress)
+        return BuildReport(str(index_dir), len(articles), len(passages), 0, 0, len(articles), 0,
+                           time.perf_counter() - t0, 0.0, True)
+
+
+def list_articles(index_dir: Path | str) -> list[ArticleInfo]:
+    """Every live article of the index: id, headline, date, source, url, live passages."""
+    return IndexStore.load(index_dir, mmap=None).article_infos()
 
 
 def build_index(paths: Iterable[str | Path], index_dir: Path | str, **kwargs) -> BuildReport:  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from .records import Article, Passage, content_hash
+from .records import Article, Passage, passage_id_for
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -63,10 +63,13 @@ def _split_long(text: str, span: tuple[int, int], count: int, limit: int) -> lis
     return [(words[i][0], words[min(i + per, len(words)) - 1][1]) for i in range(0, len(words), per)]
 
 
-def chunk_article(article: Article, settings: ChunkSettings, count_tokens: TokenCounter | None = None) -> list[Passage]:
+def chunk_article(article: Article, settings: ChunkSettings, count_tokens: TokenCounter | None = None,
+                  *, title_in_passage: bool = True) -> list[Passage]:
     """Pack consecutive sentences into passages of at most ``settings.max_tokens`` word pieces,
     repeating the last ``overlap_sentences`` sentences at the start of the next passage.
-    ``count_tokens`` is the model's tokenizer (default: :func:`approx_token_counts`)."""
+    ``count_tokens`` is the model's tokenizer (default: :func:`approx_token_counts`).
+    Passage ids hash what is indexed (:func:`~index.records.passage_id_for`): the headline too
+    when ``title_in_passage``."""
     count_tokens = count_tokens or approx_token_counts
     text = article.text
     spans = split_sentences(text)
@@ -92,7 +95,7 @@ def chunk_article(article: Article, settings: ChunkSettings, count_tokens: Token
         body = text[start:end]
         passages.append(
             Passage(
-                passage_id=content_hash(article.doc_id, body),
+                passage_id=passage_id_for(article.doc_id, article.title, body, title_in_passage),
                 doc_id=article.doc_id,
                 text=body,
                 start=start,
@@ -107,14 +110,14 @@ def chunk_article(article: Article, settings: ChunkSettings, count_tokens: Token
 
 
 def chunk_articles(articles: Sequence[Article], settings: ChunkSettings, count_tokens: TokenCounter | None = None,
-                   *, show_progress: bool = False) -> dict[str, list[Passage]]:
+                   *, show_progress: bool = False, title_in_passage: bool = True) -> dict[str, list[Passage]]:
     """:func:`chunk_article` over many articles: ``{doc_id: passages}``, in input order."""
     items: Iterable[Article] = articles
     if show_progress and len(articles) > 1:
         from tqdm import tqdm
 
         items = tqdm(articles, desc="chunking", unit="article")
-    return {a.doc_id: chunk_article(a, settings, count_tokens) for a in items}
+    return {a.doc_id: chunk_article(a, settings, count_tokens, title_in_passage=title_in_passage) for a in items}
 
 
 def unique_passages(passages: Iterable[Passage]) -> list[Passage]:

@@ -11,6 +11,10 @@ conservative (losing reporting is worse than keeping a stray line):
 3. The body ends at the first end-of-article marker ("Tags:", "Comments", "PREV", "See also",
    "Leave a Reply", ...) after the start, provided more prose stands before the marker than after.
 4. Exact repeats of a line inside the body are dropped (headlines repeated by templates).
+
+Photo captions and credits ("Illustration – Russia, following four years… (AFP)", "Images
+source: © GETTY | Contributor", "Photo by …") are furniture too (rule 1), up to
+``MAX_CAPTION_WORDS`` words.
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ _FURNITURE = [
     r"^(gallery|photo|film|video|editor'?s choice|most viewed|in focus|day week month|tags?)\s*:?\s*$",
 ]
 _FURNITURE_RE = [re.compile(p, re.IGNORECASE) for p in _FURNITURE]
+#: A caption names itself ("Illustration – …", "Photo: …", "File photo - …", "Photo by …"); it
+#: may be a full sentence, so it has its own, larger length limit.
+MAX_CAPTION_WORDS = 60
+_CAPTION = re.compile(r"^((file |archive )?(illustration|photo|photograph|image|picture|caption)s?(\s*\([^)]{1,30}\))?"
+                      r"\s*[–—:|-]\s+\S|(photo|image|picture)s?\s+(by|credit|courtesy)\b)", re.IGNORECASE)
 # "PREV headline" / "NEXT headline" links are upper case; "Next, the council..." is prose.
 _PREV_NEXT = re.compile(r"^(PREV|NEXT)\b(?!-)")
 
@@ -64,6 +73,8 @@ def _words(line: str) -> int:
 
 def is_furniture(line: str) -> bool:
     s = line.strip()
+    if _CAPTION.match(s) and _words(s) <= MAX_CAPTION_WORDS:
+        return True
     if _words(s) > MAX_FURNITURE_WORDS:
         return False
     return bool(_PREV_NEXT.match(s)) or any(p.match(s) for p in _FURNITURE_RE)
@@ -79,7 +90,7 @@ def is_prose(line: str) -> bool:
     return _words(s) >= PROSE_WORDS and bool(_SENTENCE_END.search(s))
 
 
-def _body_span(lines: list[str]) -> tuple[int, int]:
+def body_span(lines: list[str]) -> tuple[int, int]:
     """Return [start, end) of the article body within ``lines`` (non-empty, stripped)."""
     n = len(lines)
     start = 0
@@ -100,11 +111,14 @@ def _body_span(lines: list[str]) -> tuple[int, int]:
     return start, end
 
 
+_body_span = body_span  # the old private name
+
+
 def clean_lines(lines: list[str], *, cut_edges: bool = True) -> list[str]:
     """Keep the article body's lines, in order. ``cut_edges=False`` applies rules 1 and 4 only."""
     kept = [ln.strip() for ln in lines if ln.strip()]
     if cut_edges and kept:
-        start, end = _body_span(kept)
+        start, end = body_span(kept)
         kept = kept[start:end]
     out: list[str] = []
     seen: set[str] = set()

@@ -7,11 +7,18 @@ log(n) instead of n. ``kind`` can force either (``"flat"``, ``"hnsw"``) or an in
 (``"ivf"``). The settings actually used are returned by :attr:`DenseIndex.settings` and recorded
 in the index manifest's ``"dense"`` entry; :meth:`DenseIndex.load` re-applies the search-time
 ones (``ef_search``, ``nprobe``).
+
+Updates :meth:`~DenseIndex.add` vectors onto the existing index (new HNSW nodes join the graph;
+nothing is rebuilt). Deleted or replaced rows stay in the index as tombstones: a ``live`` mask
+excludes them at search time, combined with an optional ``allowed`` mask (filters), through a
+FAISS ``IDSelectorBitmap`` applied inside the search, before the top-k cut. When the mask leaves
+few rows (or an approximate search returns fewer than exist), those rows are scored exactly.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +36,34 @@ HNSW_EF_SEARCH = 256
 #: is unchanged for normalised 384-d vectors) ; "flat" keeps fp32.
 HNSW_STORAGE = "fp16"
 IVF_NPROBE = 32
+#: With a mask that leaves at most this many rows, approximate indexes score those rows exactly.
+EXACT_MASKED_MAX = 20_000
+
+VectorLookup = Callable[[np.ndarray], np.ndarray]
+
+
+def combine_masks(n: int, *masks: np.ndarray | None) -> np.ndarray | None:
+    """AND of the given boolean row masks (``None`` = every row); ``None`` if all are ``None``."""
+    out = None
+    for m in masks:
+        if m is None:
+            continue
+        m = np.asarray(m, dtype=bool)
+        if len(m) != n:
+            raise ValueError(f"a row mask must have one entry per row ({n}), got {len(m)}")
+        out = m.copy() if out is None else (out & m)
+    return out
 
 
 class DenseIndex:
-    def __init__(self, faiss_index, settings: dict[str, Any] | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, faiss_index, settings: dict[str, Any] | None = None, *,  # type: ignore[no-untyped-def]
+                 live: np.ndarray | None = None, vectors: VectorLookup | None = None) -> None:
         self._index = faiss_index
         self.settings: dict[str, Any] = dict(settings or _describe(faiss_index))
         self._apply_search_settings()
+        #: Rows that may be returned (``None``: all); the others are tombstones.
+        self.live = None if live is None or bool(np.all(live)) else np.asarray(live, dtype=bool)
+        self._vectors = vectors
 
     @classmethod
     def build(
@@ -108,32 +136,101 @@ class DenseIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
+    def add(self, vectors: np.ndarray) -> None:
+        """Append ``vectors`` as the next rows (HNSW: new nodes linked into the existing graph)."""
+        v = np.ascontiguousarray(vectors, dtype=np.float32)
+        if len(v):
+            self._index.add(v)
+        if self.live is not None:
+            self.live = np.concatenate([self.live, np.ones(len(v), bool)])
+
     def rankings(self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
-        """:meth:`search` as one ``[(row, score), ...]`` list per query, padding dropped.
-        ``allowed`` (bool per row) restricts the rows returned, before the top-``k`` cut."""
-        if allowed is not None:  # interim: rank every row, keep the allowed ones
-            rows, scores = self.search(query_vectors, len(self))
-            return [[(int(r), float(s)) for r, s in zip(rr, ss) if r >= 0 and allowed[r]][:k] for rr, ss in zip(rows, scores)]
-        rows, scores = self.search(query_vectors, k)
+        """:meth:`search` as one ``[(row, score), ...]`` list per query, padding dropped."""
+        rows, scores = self.search(query_vectors, k, allowed=allowed)
         return [[(int(r), float(s)) for r, s in zip(rr, ss) if r >= 0] for rr, ss in zip(rows, scores)]
 
-    def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(rows, scores)`` arrays of shape (n_queries, k'), best first; k' <= k.
-        Approximate indexes may pad a row with ``-1`` (skip those)."""
-        k = min(k, len(self))
-        if k <= 0:
-            n = len(query_vectors)
-            return np.zeros((n, 0), dtype=np.int64), np.zeros((n, 0), dtype=np.float32)
+        Approximate indexes may pad a row with ``-1`` (skip those).
+
+        ``allowed`` (boolean mask over rows, True = may be returned) is applied inside the
+        search together with the tombstones, so every query gets min(k, allowed live rows)
+        results whenever the index can find them."""
         q = np.ascontiguousarray(query_vectors, dtype=np.float32)
+        if q.ndim == 1:
+            q = q[None, :]
+        mask = combine_masks(len(self), self.live, allowed)
+        n_ok = len(self) if mask is None else int(mask.sum())
+        k = min(k, n_ok)
+        if k <= 0:
+            n = len(q)
+            return np.zeros((n, 0), dtype=np.int64), np.zeros((n, 0), dtype=np.float32)
+        import faiss
+
+        if mask is not None and self.kind != "flat" and n_ok <= EXACT_MASKED_MAX:
+            exact = self._exact(q, np.flatnonzero(mask), k)
+            if exact is not None:
+                return exact
+        sel = None
+        if mask is not None:
+            bitmap = np.packbits(mask, bitorder="little")
+            sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bitmap))
         params = None
         if self.kind == "hnsw":
-            import faiss
-
             ef = int(self.settings.get("ef_search", HNSW_EF_SEARCH))
-            if ef < k:  # the beam must be at least k wide to return k results
-                params = faiss.SearchParametersHNSW(efSearch=k)
+            if ef < k or sel is not None:  # the beam must be at least k wide to return k results
+                params = faiss.SearchParametersHNSW(efSearch=max(ef, k), sel=sel) if sel is not None \
+                    else faiss.SearchParametersHNSW(efSearch=max(ef, k))
+        elif self.kind == "ivf" and sel is not None:
+            params = faiss.SearchParametersIVF(nprobe=int(self.settings.get("nprobe", IVF_NPROBE)), sel=sel)
+        elif sel is not None:
+            params = faiss.SearchParameters(sel=sel)
         scores, rows = self._index.search(q, k, params=params) if params is not None else self._index.search(q, k)
-        return rows.astype(np.int64), scores
+        rows = rows.astype(np.int64)
+        if mask is not None and self.kind != "flat":
+            short = np.flatnonzero((rows >= 0).sum(axis=1) < k)
+            if len(short):  # the graph walk missed allowed rows: score them exactly
+                exact = self._exact(q[short], np.flatnonzero(mask), k)
+                if exact is not None:
+                    rows[short], scores[short] = exact
+        return rows, scores
+
+    def _exact(self, q: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Exact inner products of ``q`` with the rows ``candidates``: top-``k`` (ties by row)."""
+        best_s = np.full((len(q), 0), -np.inf, dtype=np.float32)
+        best_r = np.zeros((len(q), 0), dtype=np.int64)
+        step = 65_536
+        for a in range(0, len(candidates), step):
+            rows = candidates[a : a + step]
+            vecs = self._lookup(rows)
+            if vecs is None:
+                return None
+            s = q @ np.asarray(vecs, dtype=np.float32).T
+            best_s = np.concatenate([best_s, s], axis=1)
+            best_r = np.concatenate([best_r, np.broadcast_to(rows, s.shape)], axis=1)
+            if best_s.shape[1] > k:
+                part = np.argpartition(-best_s, k - 1, axis=1)[:, :k]
+                best_s = np.take_along_axis(best_s, part, axis=1)
+                best_r = np.take_along_axis(best_r, part, axis=1)
+        order = np.lexsort((best_r, -best_s), axis=1)[:, :k] if best_s.shape[1] else best_r
+        return np.take_along_axis(best_r, order, axis=1), np.take_along_axis(best_s, order, axis=1).astype(np.float32)
+
+    def _lookup(self, rows: np.ndarray) -> np.ndarray | None:
+        if self._vectors is not None:
+            return self._vectors(rows)
+        import faiss
+
+        ids = np.ascontiguousarray(rows, dtype=np.int64)
+        try:
+            return self._index.reconstruct_batch(ids)
+        except RuntimeError:
+            if self.kind != "ivf":
+                return None
+        try:  # IVF reconstructs through a direct map, built on first need
+            faiss.extract_index_ivf(self._index).make_direct_map()
+            return self._index.reconstruct_batch(ids)
+        except RuntimeError:
+            return None
 
     def save(self, path: Path) -> None:
         import faiss
@@ -141,7 +238,8 @@ class DenseIndex:
         faiss.write_index(self._index, str(path))
 
     @classmethod
-    def load(cls, path: Path, mmap: bool = False, settings: dict[str, Any] | None = None) -> "DenseIndex":
+    def load(cls, path: Path, mmap: bool = False, settings: dict[str, Any] | None = None, *,
+             live: np.ndarray | None = None, vectors: VectorLookup | None = None) -> "DenseIndex":
         """Read an index. ``mmap`` maps the vectors (and HNSW graph) from the file instead of
         copying them into memory, so loading is near-instant and pages are shared/evictable."""
         import faiss
@@ -153,7 +251,7 @@ class DenseIndex:
         described = _describe(index)
         if settings:
             described.update({k: v for k, v in settings.items() if k not in ("type", "metric")})
-        return cls(index, described)
+        return cls(index, described, live=live, vectors=vectors)
 
 
 def _describe(index) -> dict[str, Any]:  # type: ignore[no-untyped-def]

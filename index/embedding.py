@@ -18,17 +18,19 @@ See docs/performance.md for the measurements behind :data:`DEFAULT_BACKEND`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from . import progress
 from .defaults import BACKENDS, DEFAULT_BACKEND, cache_dir, default_threads
 from .errors import QAError
 
@@ -166,6 +168,29 @@ def onnx_model_path(model_path: str, backend: str) -> Path:
 _EXPORT_LOCK = threading.Lock()
 
 
+@contextlib.contextmanager
+def _without_log_record(prefix: str) -> Iterator[None]:
+    """Drop root-logger records starting with ``prefix`` (onnxruntime's quantizer logs its advice
+    there) while the block runs; every other record still goes through."""
+
+    class _Drop(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return not str(record.getMessage()).startswith(prefix)
+
+    drop = _Drop()
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    root.addFilter(drop)
+    for h in handlers:  # records logged on the root logger itself are checked by its handlers' filters
+        h.addFilter(drop)
+    try:
+        yield
+    finally:
+        root.removeFilter(drop)
+        for h in handlers:
+            h.removeFilter(drop)
+
+
 def _export(model_dir: Path, out: Path) -> None:
     """Export ``model_dir`` to ``out/model.onnx`` (fp32, fused) and ``out/model-int8.onnx``.
 
@@ -180,11 +205,16 @@ def _export(model_dir: Path, out: Path) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a second process waits for the first export
         if (out / "model.onnx").is_file() and (out / "model-int8.onnx").is_file():
             return
-        log.info("exporting %s to ONNX under %s (once)", model_dir, out)
+        progress.notice(f"preparing the embedding model for fast CPU inference (ONNX, once; about a minute), "
+                        f"cached in {out}")
+        progress.stage("preparing the embedding model (ONNX export)")
         import onnx
         import torch
+        import transformers
         from onnxruntime.quantization import QuantType, quantize_dynamic
         from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        transformers.logging.disable_progress_bar()  # the "Loading weights" bar
 
         config = AutoConfig.from_pretrained(model_dir)
         # eager attention exports the plain softmax(QK^T)V pattern that ONNX Runtime fuses
@@ -222,9 +252,10 @@ def _export(model_dir: Path, out: Path) -> None:
         except Exception as exc:  # pragma: no cover - other architectures
             log.warning("ONNX graph fusion failed (%s); using the plain export", exc)
             raw.replace(fused)
-        quantize_dynamic(str(fused), str(int8), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul", "Attention"],
-                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        with _without_log_record("Please consider"):  # not actionable
+            quantize_dynamic(str(fused), str(int8), weight_type=QuantType.QInt8, per_channel=True,
+                             op_types_to_quantize=["MatMul", "Attention"],
+                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         _check_export(fused, check)
         os.replace(fused, out / "model.onnx")
         os.replace(int8, out / "model-int8.onnx")
@@ -327,11 +358,7 @@ class _OnnxPipeline:
 
     def encode(self, texts: Sequence[str], batch_size: int, show_progress: bool) -> np.ndarray:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        bar = None
-        if show_progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(texts), desc="embedding", unit="passage")
+        bar = progress.stage("embedding", len(texts), "passage", show_progress)
         for w0 in range(0, len(texts), _SORT_WINDOW):
             window = list(texts[w0 : w0 + _SORT_WINDOW])
             ids = [e.ids for e in self.tokenizer.encode_batch(window)] if len(window) > 1 else [self.tokenizer.encode(window[0]).ids]
@@ -339,10 +366,8 @@ class _OnnxPipeline:
             for b0 in range(0, len(order), batch_size):
                 rows = order[b0 : b0 + batch_size]
                 out[[w0 + r for r in rows]] = self._run([ids[r] for r in rows])
-                if bar is not None:
-                    bar.update(len(rows))
-        if bar is not None:
-            bar.close()
+                bar.update(len(rows))
+        bar.close()
         return out
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from . import metadata
 from .clean import clean_text
 from .errors import EmptyCorpusError, IngestError, QAError
 from .records import Article
@@ -72,13 +73,16 @@ def parse_text(path: Path, text: str) -> Article:
     cleaned = clean_text(body)
     if not cleaned and title:
         cleaned, title = title, title  # a one-line note: index the line itself
-    return Article(doc_id=path.stem, title=title, text=cleaned, source=path.name)
+    meta = metadata.from_text(text)
+    return Article(doc_id=path.stem, title=meta.title or title, text=cleaned, date=meta.date, source=meta.source,
+                   author=meta.author)
 
 
 def parse_html(path: Path, html: str) -> Article:
     import trafilatura  # heavy import, only when HTML is ingested
 
-    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=False)
+    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=False,
+                                      date_extraction_params=metadata.html_date_params())
     if doc is None:
         raise IngestError(f"{path}: no article text found in the HTML")
     d = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
@@ -87,13 +91,15 @@ def parse_html(path: Path, html: str) -> Article:
     first, rest = _split_title(body)
     if title and first == title:  # trafilatura repeats the <h1> headline in the text
         body = rest
+    meta = metadata.from_html(d)
     return Article(
         doc_id=path.stem,
-        title=title or first,
+        title=meta.title or first,
         text=clean_text(body, cut_edges=False),
-        url=d.get("url") or "",
-        date=d.get("date") or "",
-        source=d.get("sitename") or d.get("hostname") or path.name,
+        url=meta.url,
+        date=meta.date,
+        source=meta.source,
+        author=meta.author,
     )
 
 
@@ -122,13 +128,15 @@ def parse_jsonl(path: Path, text: str) -> Iterator[Article]:
         bad = [k for k in ("id", "title", "text", "url", "date", "source") if k in obj and not isinstance(obj[k], (str, int))]
         if bad:
             raise IngestError(f"{path}:{lineno}: field(s) {', '.join(bad)} must be strings")
+        meta = metadata.from_fields(obj)  # explicit fields win; a parsable date becomes ISO 8601
         yield Article(
             doc_id=str(obj["id"]),
-            title=str(obj.get("title", "")).strip(),
+            title=meta.title,
             text=clean_text(str(obj["text"]), cut_edges=False),
-            url=str(obj.get("url", "")),
-            date=str(obj.get("date", "")),
-            source=str(obj.get("source", "")) or path.name,
+            url=meta.url,
+            date=meta.date,
+            source=meta.source,
+            author=meta.author,
         )
 
 

@@ -1,15 +1,26 @@
-"""BM25 with bm25s, English stemming (PyStemmer) and Lucene's stop words."""
+"""BM25 over per-passage term counts, scored at query time with global statistics.
+
+The index stores, per segment of rows, a sparse term x row matrix of raw term frequencies (CSC:
+``terms`` sorted 64-bit term hashes, ``indptr``, ``rows``, ``tf``) and every row's length. A query
+reads only its terms' posting lists and computes BM25 there, with df, N and the average length
+over the *live* rows of every segment. So adding passages tokenizes only them, a deleted or
+replaced row (a tombstone in the ``live`` mask) stops counting at once, and scores equal those of
+bm25s (the reference, used in the tests) built from scratch over the live passages. Tokenizer:
+lower-case words, Lucene's English stop words, PyStemmer stemming.
+"""
 
 from __future__ import annotations
 
-import json
+import math
 import re
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from .records import hash64
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -29,15 +40,6 @@ class BM25Settings:
             raise ValueError(f"BM25 b must be in [0, 1], got {self.b}")
         if self.method not in {"lucene", "robertson", "atire", "bm25l", "bm25+"}:
             raise ValueError(f"unknown BM25 method {self.method!r}")
-
-
-def _bm25s():  # type: ignore[no-untyped-def]
-    import logging
-
-    import bm25s
-
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
-    return bm25s
 
 
 @lru_cache(maxsize=8)
@@ -68,82 +70,274 @@ def tokenize(text: str, settings: BM25Settings = BM25Settings()) -> list[str]:
     return words
 
 
-class LexicalIndex:
-    """A bm25s index over passages, addressed by row number."""
 
-    def __init__(self, settings: BM25Settings, retriever) -> None:  # type: ignore[no-untyped-def]
+#: bm25s's default delta for BM25L / BM25+.
+DELTA = 0.5
+#: Tokenized per block when counting terms (bounds memory while building big indexes).
+_BLOCK = 20_000
+
+
+@lru_cache(maxsize=1 << 16)
+def term_hash(term: str) -> int:
+    """64-bit hash of a term: what the posting lists are keyed by (fixed width, fast lookup)."""
+    return hash64(term)
+
+
+def _idf(method: str, df: int, n: int) -> float:
+    if method == "robertson":  # bm25s floors the inner ratio at 1 (no negative idf)
+        return math.log(max((n - df + 0.5) / (df + 0.5), 1.0))
+    if method == "lucene":
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+    if method == "atire":
+        return math.log(n / df)
+    if method == "bm25l":
+        return math.log((n + 1) / (df + 0.5))
+    return math.log((n + 1) / df)  # bm25+
+
+
+def _tfc_norm(method: str, tf: np.ndarray, norm: np.ndarray, k1: float) -> np.ndarray:
+    """Term-frequency component given ``norm = 1 - b + b * dl / avgdl`` (bm25s's formulas)."""
+    tf = np.asarray(tf, dtype=norm.dtype)
+    if method in ("robertson", "lucene"):
+        den = norm * np.asarray(k1, dtype=norm.dtype)
+        den += tf
+        return np.divide(tf, den, out=den)
+    if method == "atire":
+        return tf * (k1 + 1) / (tf + k1 * norm)
+    if method == "bm25l":
+        c = tf / norm
+        return (k1 + 1) * (c + DELTA) / (k1 + c + DELTA)
+    return (k1 + 1) * tf / (k1 * norm + tf) + DELTA  # bm25+
+
+
+@dataclass
+class TermCounts:
+    """Raw term frequencies of a block of rows: a CSC matrix keyed by term hash, plus row lengths.
+    Immutable once written; rows are local (0 .. len-1)."""
+
+    terms: np.ndarray  # uint64, sorted, unique
+    indptr: np.ndarray  # int64, len(terms) + 1
+    rows: np.ndarray  # int32, local row of each posting (sorted within a term)
+    tf: np.ndarray  # uint16/uint32 term frequency of each posting
+    doclen: np.ndarray  # int32 tokens per row
+
+    FILES = ("terms", "indptr", "rows", "tf", "doclen")
+
+    def __len__(self) -> int:
+        return len(self.doclen)
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str], settings: "BM25Settings", show_progress: bool = False) -> "TermCounts":
+        texts = list(texts)
+        it: Iterable[int] = range(0, len(texts), _BLOCK)
+        if show_progress and len(texts) > _BLOCK:
+            from tqdm import tqdm
+
+            it = tqdm(it, desc="BM25 term counts", unit="block")
+        cache: dict[str, int] = {}
+        parts = []
+        for s in it:
+            parts.append(cls._count_block(texts[s : s + _BLOCK], s, settings, cache))
+        if not parts:
+            return cls.empty()
+        h = np.concatenate([p[0] for p in parts])
+        r = np.concatenate([p[1] for p in parts])
+        f = np.concatenate([p[2] for p in parts])
+        doclen = np.concatenate([p[3] for p in parts])
+        return cls._from_triples(h, r, f, doclen)
+
+    @staticmethod
+    def _count_block(texts: list[str], offset: int, settings: "BM25Settings", cache: dict[str, int]):  # type: ignore[no-untyped-def]
+        toks = [tokenize(t, settings) for t in texts]
+        doclen = np.fromiter((len(t) for t in toks), dtype=np.int32, count=len(toks))
+        local: dict[str, int] = {}
+        codes = np.fromiter((local.setdefault(w, len(local)) for t in toks for w in t), dtype=np.int64,
+                            count=int(doclen.sum()))
+        if not len(codes):
+            z = np.zeros(0, np.int64)
+            return z.astype(np.uint64), z.astype(np.int32), z, doclen
+        uniques = list(local)
+        doc = np.repeat(np.arange(len(toks), dtype=np.int64), doclen)
+        key = doc * len(uniques) + codes
+        ukey, tf = np.unique(key, return_counts=True)
+        hashes = np.fromiter((cache[w] if w in cache else cache.setdefault(w, term_hash(w)) for w in uniques),
+                             dtype=np.uint64, count=len(uniques))
+        return hashes[ukey % len(uniques)], (ukey // len(uniques) + offset).astype(np.int32), tf, doclen
+
+    @classmethod
+    def _from_triples(cls, h: np.ndarray, r: np.ndarray, f: np.ndarray, doclen: np.ndarray) -> "TermCounts":
+        order = np.lexsort((r, h))
+        h, r, f = h[order], r[order], f[order]
+        terms, starts = np.unique(h, return_index=True)
+        indptr = np.append(starts, len(h)).astype(np.int64)
+        tf_dtype = np.uint16 if (len(f) == 0 or int(f.max()) < 2**16) else np.uint32
+        return cls(terms.astype(np.uint64), indptr, r.astype(np.int32), f.astype(tf_dtype), doclen.astype(np.int32))
+
+    @classmethod
+    def empty(cls) -> "TermCounts":
+        return cls(np.zeros(0, np.uint64), np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.uint16), np.zeros(0, np.int32))
+
+    @classmethod
+    def concat(cls, parts: Sequence["TermCounts"]) -> "TermCounts":
+        """One block of the rows of ``parts``, in order (merging adjacent segments)."""
+        hs, rs, fs, shift = [], [], [], 0
+        for p in parts:
+            hs.append(np.repeat(np.asarray(p.terms), np.diff(np.asarray(p.indptr))))
+            rs.append(np.asarray(p.rows, dtype=np.int64) + shift)
+            fs.append(np.asarray(p.tf, dtype=np.uint32))
+            shift += len(p)
+        doclen = np.concatenate([np.asarray(p.doclen) for p in parts]) if parts else np.zeros(0, np.int32)
+        if not parts:
+            return cls.empty()
+        return cls._from_triples(np.concatenate(hs), np.concatenate(rs), np.concatenate(fs), doclen)
+
+    def postings(self, h: int) -> tuple[np.ndarray, np.ndarray] | None:
+        j = int(np.searchsorted(self.terms, np.uint64(h)))
+        if j >= len(self.terms) or int(self.terms[j]) != h:
+            return None
+        a, b = int(self.indptr[j]), int(self.indptr[j + 1])
+        return self.rows[a:b], self.tf[a:b]
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in self.FILES:
+            np.save(directory / f"{name}.npy", np.ascontiguousarray(getattr(self, name)))
+
+    @classmethod
+    def load(cls, directory: Path, mmap: bool = False) -> "TermCounts":
+        mode = "r" if mmap else None
+        return cls(**{name: np.load(directory / f"{name}.npy", mmap_mode=mode) for name in cls.FILES})
+
+
+class LexicalIndex:
+    """BM25 over one or more :class:`TermCounts` blocks (segments), addressed by global row.
+
+    ``live`` (optional boolean mask over rows) marks rows that still count: the others are
+    tombstones, never returned and left out of df, N and the average length."""
+
+    def __init__(self, settings: BM25Settings, parts: Sequence[TermCounts], live: np.ndarray | None = None) -> None:
         self.settings = settings
-        self._bm25 = retriever
-        self._vocab: dict[str, int] = retriever.vocab_dict
+        self._parts = list(parts)
+        self._starts = np.cumsum([0] + [len(p) for p in self._parts]).astype(np.int64)
+        self._doclen = (np.concatenate([np.asarray(p.doclen) for p in self._parts]) if self._parts
+                        else np.zeros(0, np.int32))
+        self._live = None if live is None or bool(np.all(live)) else np.asarray(live, dtype=bool)
+        if self._live is not None and len(self._live) != len(self._doclen):
+            raise ValueError("the live mask must cover every row")
+        lens = self._doclen if self._live is None else self._doclen[self._live]
+        self.n_live = int(len(lens))
+        self.avgdl = float(lens.sum(dtype=np.int64)) / self.n_live if self.n_live else 1.0
+        if self.avgdl <= 0:
+            self.avgdl = 1.0
+        b = settings.b
+        #: per-row length normalisation ``1 - b + b * dl / avgdl`` (recomputed when the live set changes)
+        self._norm = (1 - b + b * self._doclen.astype(np.float64) / self.avgdl).astype(np.float32)
 
     @classmethod
     def build(cls, texts: Sequence[str], settings: BM25Settings = BM25Settings(), show_progress: bool = False) -> "LexicalIndex":
-        retriever = _bm25s().BM25(k1=settings.k1, b=settings.b, method=settings.method)
-        retriever.index([tokenize(t, settings) for t in texts], show_progress=show_progress)
-        return cls(settings, retriever)
+        """An in-memory index of ``texts`` (one segment, every row live)."""
+        return cls(settings, [TermCounts.from_texts(texts, settings, show_progress=show_progress)])
 
     def __len__(self) -> int:
-        return int(self._bm25.scores["num_docs"])
+        return int(self._starts[-1])
 
-    def _postings(self, query: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """Concatenated ``(doc rows, partial scores)`` of the query's tokens (one block per
-        occurrence, as bm25s sums them), or ``None`` when the method needs dense scoring."""
-        if getattr(self._bm25, "nonoccurrence_array", None) is not None:
-            return None  # bm25l / bm25+ add a score to every document
-        ids = [self._vocab[t] for t in tokenize(query, self.settings) if t in self._vocab]
-        sc = self._bm25.scores
-        indptr, indices, data = sc["indptr"], sc["indices"], sc["data"]
-        if not ids:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        blocks = [(int(indptr[i]), int(indptr[i + 1])) for i in ids]
-        rows = np.concatenate([indices[a:b] for a, b in blocks])
-        vals = np.concatenate([data[a:b] for a, b in blocks])
-        return rows, vals
+    @property
+    def parts(self) -> list[TermCounts]:
+        return list(self._parts)
+
+    def _postings(self, query: str) -> tuple[np.ndarray, np.ndarray, float]:
+        """``(rows, partial scores)`` of every posting of the query's terms over live rows, and
+        the score every live row gets from non-occurrence (BM25L/BM25+ only; 0 otherwise).
+        Partial scores are relative to that base. A term repeated in the query counts once per
+        occurrence, as in bm25s; a term with no live posting is skipped, as bm25s skips terms
+        outside its vocabulary."""
+        st = self.settings
+        occurrences: dict[str, int] = {}
+        for tok in tokenize(query, st):
+            occurrences[tok] = occurrences.get(tok, 0) + 1
+        if not occurrences or not self._parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0
+        hashes = np.fromiter((term_hash(t) for t in occurrences), dtype=np.uint64, count=len(occurrences))
+        blocks: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in occurrences]
+        for start, part in zip(self._starts, self._parts):
+            if not len(part.terms):
+                continue
+            j = np.minimum(np.searchsorted(part.terms, hashes), len(part.terms) - 1)
+            for t in np.flatnonzero(part.terms[j] == hashes):
+                a, b = int(part.indptr[j[t]]), int(part.indptr[j[t] + 1])
+                if b > a:
+                    blocks[t].append((part.rows[a:b] + start if start else part.rows[a:b], part.tf[a:b]))
+        tfc0 = float(_tfc_norm(st.method, np.zeros(1), np.ones(1), st.k1)[0]) if st.method in ("bm25l", "bm25+") else 0.0
+        rows_out: list[np.ndarray] = []
+        vals_out: list[np.ndarray] = []
+        base = 0.0
+        for parts, mult in zip(blocks, occurrences.values()):
+            if not parts:
+                continue
+            r = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
+            f = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
+            if self._live is not None:
+                keep = self._live[r]
+                r, f = r[keep], f[keep]
+            if not len(r):  # no live posting: as if outside the vocabulary
+                continue
+            idf = _idf(st.method, len(r), self.n_live) * mult  # a repeated query term counts per occurrence
+            v = _tfc_norm(st.method, f, self._norm[r], st.k1)
+            v *= np.float32(idf)
+            if tfc0:
+                v -= np.float32(idf * tfc0)  # relative to the non-occurrence score every row gets
+                base += idf * tfc0
+            rows_out.append(r)
+            vals_out.append(v)
+        if not rows_out:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0
+        rows = rows_out[0] if len(rows_out) == 1 else np.concatenate(rows_out)
+        return rows.astype(np.int64, copy=False), (vals_out[0] if len(vals_out) == 1 else np.concatenate(vals_out)), base
 
     def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every passage for ``query`` (zeros where no term matches)."""
-        post = self._postings(query)
-        if post is None:
-            toks = [t for t in tokenize(query, self.settings) if t in self._vocab]
-            if not toks:
-                return np.zeros(len(self), dtype=np.float32)
-            return np.asarray(self._bm25.get_scores(toks), dtype=np.float32)
-        rows, vals = post
-        return np.bincount(rows, weights=vals, minlength=len(self)).astype(np.float32)
+        """BM25 score of every row for ``query`` (zeros where no term matches; tombstones 0)."""
+        rows, vals, base = self._postings(query)
+        s = np.bincount(rows, weights=vals, minlength=len(self)) + base
+        if self._live is not None and base:
+            s[~self._live] = 0.0
+        return s.astype(np.float32)
 
     def ranking(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """:meth:`search` as ``[(row, score), ...]``, best first: what fusion and evaluation take.
-        ``allowed`` (bool per row) restricts the rows returned, before the top-``k`` cut."""
-        if allowed is not None:  # interim: rank every row, keep the allowed ones
-            rows, scores = self.search(query, len(self))
-            return [(int(r), float(s)) for r, s in zip(rows, scores) if allowed[r]][:k]
-        rows, scores = self.search(query, k)
+        """:meth:`search` as ``[(row, score), ...]``, best first: what fusion and evaluation take."""
+        rows, scores = self.search(query, k, allowed=allowed)
         return [(int(r), float(s)) for r, s in zip(rows, scores)]
 
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` rows with a positive score, best first (ties by row): ``(rows, scores)``.
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` live rows with a positive score, best first (ties by row): ``(rows, scores)``.
 
-        Only the posting lists of the query's terms are touched (no dense array over the whole
-        index), so the cost follows the number of matching passages, not the index size."""
-        post = self._postings(query)
-        if post is None:
-            s = self.scores(query)
-            cand = np.flatnonzero(s > 0)
+        ``allowed`` (boolean mask over rows, True = may be returned) filters the candidates
+        before the top-k cut; it does not change the statistics. Only the posting lists of the
+        query's terms are touched, so the cost follows the number of matching passages."""
+        rows, vals, base = self._postings(query)
+        if base:  # BM25L / BM25+: every live row has a score
+            s = np.bincount(rows, weights=vals, minlength=len(self)) + base
+            ok = np.ones(len(self), bool) if self._live is None else self._live.copy()
+            if allowed is not None:
+                ok &= np.asarray(allowed, dtype=bool)
+            cand = np.flatnonzero(ok & (s > 0))
             cs = s[cand]
         else:
-            rows, vals = post
+            if allowed is not None and len(rows):
+                keep = np.asarray(allowed, dtype=bool)[rows]
+                rows, vals = rows[keep], vals[keep]
             if len(rows) == 0:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
             if len(rows) * 16 > len(self):
                 # long posting lists (common terms, big index): a dense bincount beats sorting them
-                s = np.bincount(rows, weights=vals, minlength=len(self)).astype(np.float32)
+                s = np.bincount(rows, weights=vals, minlength=len(self))
                 cand = np.flatnonzero(s > 0)
                 cs = s[cand]
             else:
                 cand, inverse = np.unique(rows, return_inverse=True)
-                cs = np.bincount(inverse, weights=vals).astype(np.float32)
+                cs = np.bincount(inverse, weights=vals)
                 keep = cs > 0
                 cand, cs = cand[keep], cs[keep]
+        cs = cs.astype(np.float32)
         k = min(k, len(cand))
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -155,13 +349,3 @@ class LexicalIndex:
             cand, cs = cand[part], cs[part]
         order = np.lexsort((cand, -cs))[:k]
         return cand[order].astype(np.int64), cs[order]
-
-    def save(self, directory: Path) -> None:
-        self._bm25.save(str(directory), show_progress=False)
-        (directory / "settings.json").write_text(json.dumps(asdict(self.settings)))
-
-    @classmethod
-    def load(cls, directory: Path, mmap: bool = False) -> "LexicalIndex":
-        settings = BM25Settings(**json.loads((directory / "settings.json").read_text()))
-        retriever = _bm25s().BM25.load(str(directory), mmap=mmap, show_progress=False, verbosity=0)
-        return cls(settings, retriever)

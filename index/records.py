@@ -16,9 +16,29 @@ def content_hash(*parts: str, length: int = 16) -> str:
     return h.hexdigest()[:length]
 
 
+def hash64(text: str) -> int:
+    """Stable 64-bit hash (blake2b) of ``text``: fixed-width keys for doc ids and BM25 terms."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def index_text(title: str, text: str, title_in_passage: bool = True) -> str:
+    """The text both retrievers see for a passage (embedded and BM25-indexed): the headline on
+    its own line, then the passage, when ``title_in_passage``."""
+    return f"{title}\n{text}" if title_in_passage and title else text
+
+
+def passage_id_for(doc_id: str, title: str, text: str, title_in_passage: bool = True) -> str:
+    """A passage's content id: a hash of its article id and exactly the text that is embedded and
+    indexed, so any change to that text (a headline edit included) is a new passage with a new
+    vector, and an unchanged passage keeps its vector."""
+    return content_hash(doc_id, index_text(title, text, title_in_passage))
+
+
 @dataclass(frozen=True)
 class Article:
-    """One news article after ingest and cleaning. ``text`` is the cleaned body."""
+    """One news article after ingest and cleaning. ``text`` is the cleaned body; ``title`` the
+    headline, ``date`` the publication date in ISO 8601, ``source`` the publisher and ``author``
+    the byline (see :mod:`index.metadata`); each is ``""`` when unknown."""
 
     doc_id: str
     title: str
@@ -26,17 +46,22 @@ class Article:
     url: str = ""
     date: str = ""
     source: str = ""
+    author: str = ""
 
     @property
     def fingerprint(self) -> str:
-        return content_hash(self.doc_id, self.title, self.text, self.url, self.date, self.source)
+        parts = [self.doc_id, self.title, self.text, self.url, self.date, self.source]
+        if self.author:  # absent from older indexes: their fingerprints stay valid
+            parts.append(self.author)
+        return content_hash(*parts)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Article":
-        return cls(**{k: d.get(k, "") for k in ("doc_id", "title", "text", "url", "date", "source")})
+        """Reads records written before ``author`` existed (it defaults to ``""``)."""
+        return cls(**{k: d.get(k, "") or "" for k in ("doc_id", "title", "text", "url", "date", "source", "author")})
 
 
 @dataclass(frozen=True)
@@ -49,6 +74,10 @@ class Passage:
     start: int
     end: int
     title: str = ""
+
+    def index_text(self, title_in_passage: bool = True) -> str:
+        """What is embedded and BM25-indexed for this passage (see :func:`index_text`)."""
+        return index_text(self.title, self.text, title_in_passage)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,6 +115,7 @@ class Hit:
             "title": self.article.title,
             "source": self.article.source,
             "date": self.article.date,
+            "author": self.article.author,
             "url": self.article.url,
             "text": self.passage.text,
             "start": self.passage.start,

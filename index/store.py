@@ -1,8 +1,12 @@
-"""On-disk index: a plain directory of named files plus ``manifest.json``.
+"""On-disk index: generations of immutable segments plus ``manifest.json`` (see docs/design.md).
 
-Writes are atomic: a new index is written to a sibling ``<dir>.tmp-<pid>`` folder, fsynced,
-then swapped in with two renames (old aside, new in place, old removed). If a crash falls
-between the two renames, :func:`recover` puts the newest complete copy back on next load.
+Every write produces a complete new *generation* in a sibling ``<dir>.tmp-<pid>`` folder: the
+segments it keeps are hard-linked from the current one (never modified), new rows go into a new
+segment, and the small mutable parts (the ``live`` tombstone mask, the article key table, the
+dense index) are written afresh. The folder is fsynced and swapped in with two renames (old
+aside, new in place, old removed). If a crash falls between the two renames, :func:`recover`
+puts the newest complete copy back on next load. Writes and locks act on the real path, so an
+index reached through a symlink is updated in place and the link stays a link.
 """
 
 from __future__ import annotations
@@ -12,10 +16,9 @@ import fcntl
 import hashlib
 import json
 import logging
-import mmap as _mmap
 import os
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,27 +32,30 @@ from .dense import DEFAULT_THRESHOLD, KINDS, DenseIndex
 from .embedding import default_backend, resolve_backend
 from .errors import IndexFormatError, IndexMissingError, QAError
 from .lexical import BM25Settings, LexicalIndex
-from .records import Article, Passage
+from .records import Article, Passage, index_text
+from .segments import LineFile, NewRows, Segment, doc_key, link_segment, write_segment
 
 log = logging.getLogger(__name__)
 
 FORMAT = "qa-index"
-FORMAT_VERSION = 1
+#: 2: segments + tombstones + generation + self-checksummed manifest; passage ids hash the title.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
-ARTICLES = "articles.jsonl"
-PASSAGES = "passages.jsonl"
-EMBEDDINGS = "embeddings.npy"
+SEGMENTS = "segments"
+LIVE = "live.npy"
 DENSE = "dense.faiss"
-BM25_DIR = "bm25"
-PASSAGE_OFFSETS = "passages.offsets.npy"
 ARTICLE_KEYS = "articles.keys.npy"
 ARTICLE_LINES = "articles.lines.npy"
-ARTICLE_OFFSETS = "articles.offsets.npy"
 #: ``IndexStore.load(mmap=None)`` memory-maps indexes with at least this many passages.
 MMAP_AUTO_PASSAGES = 50_000
 #: Files up to this size are hashed on every load; bigger ones are checked by size only
 #: (``verify=True`` hashes everything).
 HASH_ON_LOAD_BYTES = 256 * 2**20
+#: Trailing segments are merged while the newer one holds at least 1/MERGE_RATIO of the rows of
+#: the one before: segments stay O(log n) in number and each row is copied O(log n) times.
+MERGE_RATIO = 2
+#: The manifest sections its checksum covers (everything but the checksum and timestamps).
+_UNCHECKED = ("checksum", "created", "updated")
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ class IndexSettings:
     bm25: BM25Settings = field(default_factory=BM25Settings)
     title_in_passage: bool = True
     #: Embedding backend the passages were embedded with ("torch", "onnx", "onnx-int8"); queries
-    #: should use the same one. Indexes written before this field existed were torch.
+    #: should use the same one.
     embedding_backend: str = field(default_factory=default_backend)
     #: Requested dense index: ``kind`` auto|flat|hnsw|ivf and the ``threshold`` for auto. What was
     #: actually built is in the manifest's "dense" entry.
@@ -89,88 +95,98 @@ class IndexSettings:
         )
 
 
-class _LineFile:
-    """A read-only, memory-mapped JSON-lines file addressed by byte offsets."""
+@dataclass(frozen=True)
+class ArticleInfo:
+    """One line of ``qa articles``."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        size = path.stat().st_size
-        with path.open("rb") as fh:
-            self._mm = _mmap.mmap(fh.fileno(), 0, access=_mmap.ACCESS_READ) if size else b""
+    doc_id: str
+    title: str
+    date: str
+    source: str
+    url: str
+    passages: int
 
-    def line(self, start: int, end: int) -> dict[str, Any]:
-        return json.loads(self._mm[start:end])
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
-    def offsets(self) -> np.ndarray:
-        """Start offset of every non-empty line, plus the end of the file (for files without an offsets table)."""
-        buf = np.frombuffer(self._mm, dtype=np.uint8) if len(self._mm) else np.zeros(0, np.uint8)
-        ends = np.flatnonzero(buf == 10) + 1
-        starts = np.concatenate([[0], ends[:-1]]) if len(ends) else np.zeros(0, np.int64)
-        if len(buf) and (not len(ends) or ends[-1] != len(buf)):  # last line without a newline
-            starts = np.append(starts, ends[-1] if len(ends) else 0)
-            ends = np.append(ends, len(buf) + 1)
-        keep = (ends - 1 - starts) > 0  # drop empty lines
-        starts, ends = starts[keep], ends[keep]
-        return np.append(starts, ends[-1] - 1 if len(ends) else 0).astype(np.int64) if len(starts) else np.zeros(1, np.int64)
+
+class _Rows:
+    """Maps a global row (or article line) to its segment and local position."""
+
+    def __init__(self, sizes: Sequence[int]) -> None:
+        self.starts = np.cumsum([0, *sizes]).astype(np.int64)
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def locate(self, i: int) -> tuple[int, int]:
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("row out of range")
+        s = int(np.searchsorted(self.starts, i, side="right")) - 1
+        return s, i - int(self.starts[s])
 
 
 class PassageTable(Sequence):  # type: ignore[type-arg]
-    """``passages.jsonl`` as a lazy sequence of :class:`Passage`: rows are decoded on access from
-    a memory-mapped file, so loading a million-passage index takes no parse and little memory."""
+    """Every row's :class:`Passage`, decoded on access from memory-mapped segment files.
 
-    def __init__(self, path: Path, offsets: np.ndarray | None = None) -> None:
-        self._file = _LineFile(path)
-        self._offsets = self._file.offsets() if offsets is None else offsets
+    Row-addressed: tombstoned rows (``store.live[row]`` false) are still here, so row numbers from
+    the retrievers stay valid; they are never returned by a search."""
+
+    def __init__(self, segments: Sequence[Segment]) -> None:
+        self._segments = list(segments)
+        self._rows = _Rows([s.rows for s in self._segments])
 
     def __len__(self) -> int:
-        return len(self._offsets) - 1
+        return len(self._rows)
 
     def __getitem__(self, i):  # type: ignore[no-untyped-def]
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        n = len(self)
-        i = int(i)
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError("passage row out of range")
-        return Passage.from_dict(self._file.line(int(self._offsets[i]), int(self._offsets[i + 1])))
+        s, j = self._rows.locate(int(i))
+        return self._segments[s].passage(j)
 
     def __iter__(self) -> Iterator[Passage]:
-        for i in range(len(self)):
-            yield self[i]
+        for seg in self._segments:
+            for j in range(seg.rows):
+                yield seg.passage(j)
 
 
 class ArticleTable(Mapping):  # type: ignore[type-arg]
-    """``articles.jsonl`` as a lazy ``doc_id -> Article`` mapping (file order), looked up by
-    binary search in a sorted, memory-mapped key array."""
+    """The live articles as a lazy ``doc_id -> Article`` mapping, looked up by binary search in a
+    sorted, memory-mapped key array; iterated in the order they were (last) written."""
 
-    def __init__(self, path: Path, keys: np.ndarray, lines: np.ndarray, offsets: np.ndarray) -> None:
-        self._file = _LineFile(path)
-        self._keys, self._lines, self._offsets = keys, lines, offsets
-
-    @classmethod
-    def scan(cls, path: Path) -> "ArticleTable":
-        """Build the lookup tables by reading the file (indexes written before they were stored)."""
-        offsets = _LineFile(path).offsets()
-        keys, lines = _article_keys(_LineFile(path), offsets)
-        return cls(path, keys, lines, offsets)
+    def __init__(self, segments: Sequence[Segment], keys: np.ndarray, lines: np.ndarray) -> None:
+        self._segments = list(segments)
+        self._lines_of = _Rows([s.n_articles for s in self._segments])
+        self._keys, self._lines = keys, lines
 
     def _pos(self, doc_id: object) -> int:
         if not isinstance(doc_id, str) or not len(self._keys):
             return -1
-        kb = doc_id.encode("utf-8")
+        try:
+            kb = doc_id.encode("utf-8")
+        except UnicodeEncodeError:
+            return -1
         if len(kb) > self._keys.dtype.itemsize or kb.endswith(b"\x00"):
             return -1
         j = int(np.searchsorted(self._keys, kb))
         return j if j < len(self._keys) and self._keys[j] == kb else -1
 
-    def __getitem__(self, doc_id: str) -> Article:
+    def line_of(self, doc_id: str) -> int:
         j = self._pos(doc_id)
         if j < 0:
             raise KeyError(doc_id)
-        line = int(self._lines[j])
-        return Article.from_dict(self._file.line(int(self._offsets[line]), int(self._offsets[line + 1])))
+        return int(self._lines[j])
+
+    def at_line(self, line: int) -> Article:
+        s, j = self._lines_of.locate(line)
+        return self._segments[s].article(j)
+
+    def __getitem__(self, doc_id: str) -> Article:
+        return self.at_line(self.line_of(doc_id))
 
     def __contains__(self, doc_id: object) -> bool:
         return self._pos(doc_id) >= 0
@@ -182,34 +198,60 @@ class ArticleTable(Mapping):  # type: ignore[type-arg]
         for j in np.argsort(self._lines, kind="stable"):
             yield self._keys[j].decode("utf-8")
 
+    @property
+    def keys_array(self) -> np.ndarray:
+        return self._keys
 
-def _article_keys(lines_file: _LineFile, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ids = [lines_file.line(int(offsets[i]), int(offsets[i + 1]))["doc_id"] for i in range(len(offsets) - 1)]
-    return _sorted_keys(ids)
-
-
-def _sorted_keys(doc_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    enc = [d.encode("utf-8") for d in doc_ids]
-    width = max((len(b) for b in enc), default=1) or 1
-    keys = np.array(enc, dtype=f"S{width}") if enc else np.zeros(0, dtype="S1")
-    order = np.argsort(keys, kind="stable")
-    return keys[order], order.astype(np.int64)
+    @property
+    def lines_array(self) -> np.ndarray:
+        return self._lines
 
 
-def _write_jsonl(path: Path, rows: Iterator[dict[str, Any]]) -> np.ndarray:
-    """Write JSON lines; return the byte offset of every line start plus the end of file."""
-    offsets = [0]
-    with path.open("wb") as f:
-        for row in rows:
-            data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
-            f.write(data)
-            offsets.append(offsets[-1] + len(data))
-    return np.asarray(offsets, dtype=np.int64)
+class RowVectors:
+    """The vectors of every row across segments: ``len``, ``shape``, integer/array indexing and
+    ``np.asarray`` (which concatenates: only for tools that need one array)."""
+
+    def __init__(self, parts: Sequence[np.ndarray], dim: int) -> None:
+        self._parts = list(parts)
+        self._rows = _Rows([len(p) for p in self._parts])
+        self.dim = dim
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self), self.dim)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.float32)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), self.dim), dtype=np.float32)
+        seg = np.searchsorted(self._rows.starts, rows, side="right") - 1
+        for s in np.unique(seg):
+            m = seg == s
+            out[m] = self._parts[s][rows[m] - self._rows.starts[s]]
+        return out
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        if isinstance(i, (int, np.integer)):
+            s, j = self._rows.locate(int(i))
+            return np.asarray(self._parts[s][j])
+        if isinstance(i, slice):
+            return self.take(np.arange(*i.indices(len(self))))
+        return self.take(np.asarray(i))
+
+    def __array__(self, dtype=None, copy=None):  # type: ignore[no-untyped-def]
+        a = np.concatenate(self._parts) if self._parts else np.zeros((0, self.dim), np.float32)
+        return a.astype(dtype) if dtype is not None else a
 
 
 def passage_index_text(p: Passage, title_in_passage: bool) -> str:
     """The text both retrievers see for a passage."""
-    return f"{p.title}\n{p.text}" if title_in_passage and p.title else p.text
+    return index_text(p.title, p.text, title_in_passage)
 
 
 def _sha256(path: Path) -> str:
@@ -235,26 +277,96 @@ def _fsync_tree(root: Path) -> None:
             os.close(fd)
 
 
+def _sorted_keys(doc_ids: Sequence[str], lines: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    enc = [d.encode("utf-8") for d in doc_ids]
+    width = max((len(b) for b in enc), default=1) or 1
+    keys = np.array(enc, dtype=f"S{width}") if enc else np.zeros(0, dtype="S1")
+    lines = np.arange(len(enc), dtype=np.int64) if lines is None else np.asarray(lines, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    return keys[order], lines[order]
+
+
+def manifest_checksum(manifest: dict[str, Any]) -> str:
+    """SHA-256 of the manifest's own content (settings, dense, files, segments, counts, ...)."""
+    body = {k: v for k, v in manifest.items() if k not in _UNCHECKED}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
+
+
+def real_path(directory: Path | str) -> Path:
+    """The index folder's real location (symlinks resolved): what locks and writes act on."""
+    return Path(os.path.realpath(Path(directory)))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
 @dataclass
 class IndexStore:
-    """A loaded index: records, vectors and both retrievers."""
+    """A loaded index: records, vectors, both retrievers and the tombstone mask.
+
+    ``passages`` and ``embeddings`` are row-addressed and include tombstoned rows; ``live`` says
+    which rows count (the retrievers never return the others). ``articles`` holds live articles."""
 
     directory: Path
     settings: IndexSettings
     articles: Mapping[str, Article]
     passages: Sequence[Passage]
-    embeddings: np.ndarray
+    embeddings: Any
     dense: DenseIndex
     lexical: LexicalIndex
     manifest: dict[str, Any]
-    # ``articles`` and ``passages`` are a dict and a list after ``write``; after ``load`` they
-    # are an ArticleTable and a PassageTable (same Mapping / Sequence interface, decoded lazily).
+    live: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    segments: list[Segment] = field(default_factory=list)
+
+    # ------------------------------------------------------------- queries
+    @property
+    def generation(self) -> int:
+        return int(self.manifest.get("generation", 0))
+
+    @property
+    def num_live(self) -> int:
+        """Live passages (what ``qa`` reports as the passage count)."""
+        return int(self.manifest["counts"]["passages"])
+
+    @property
+    def doc_keys(self) -> np.ndarray:
+        """uint64 hash of each row's doc id."""
+        if not hasattr(self, "_doc_keys"):
+            parts = [np.asarray(s.doc_keys) for s in self.segments]
+            self._doc_keys = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+        return self._doc_keys
 
     @property
     def row_of(self) -> dict[str, int]:
+        """``passage_id -> row`` of the live rows (decodes every passage: small indexes only)."""
         if not hasattr(self, "_row_of"):
-            self._row_of = {p.passage_id: i for i, p in enumerate(self.passages)}
+            self._row_of = {self.passages[int(r)].passage_id: int(r) for r in np.flatnonzero(self.live)}
         return self._row_of
+
+    def live_passages(self) -> Iterator[tuple[int, Passage]]:
+        """``(row, passage)`` of every live row, in row order."""
+        for row in np.flatnonzero(self.live):
+            yield int(row), self.passages[int(row)]
+
+    def live_rows_of(self, doc_id: str) -> list[tuple[int, Passage]]:
+        """The live rows of one article, with their passages."""
+        rows = np.flatnonzero((self.doc_keys == np.uint64(doc_key(doc_id))) & self.live)
+        out = [(int(r), self.passages[int(r)]) for r in rows]
+        return [(r, p) for r, p in out if p.doc_id == doc_id]
+
+    def rows_where(self, predicate: Callable[[Article], bool]) -> np.ndarray:
+        """Boolean mask over rows: live rows whose article satisfies ``predicate`` (evaluated once
+        per article). Pass it as ``allowed`` to the retrievers to filter before the top-k cut."""
+        ok = [doc_key(d) for d, a in self.articles.items() if predicate(a)]
+        return self.live & np.isin(self.doc_keys, np.asarray(ok, dtype=np.uint64))
+
+    def article_infos(self) -> list[ArticleInfo]:
+        """Per live article: id, headline, date, source, url and number of live passages."""
+        keys, counts = np.unique(self.doc_keys[self.live], return_counts=True)
+        n_of = dict(zip(keys.tolist(), counts.tolist()))
+        return [ArticleInfo(a.doc_id, a.title, a.date, a.source, a.url, int(n_of.get(doc_key(d), 0)))
+                for d, a in self.articles.items()]
 
     # ---------------------------------------------------------------- write
     @classmethod
@@ -269,115 +381,254 @@ class IndexStore:
         show_progress: bool = False,
         dense_index: str | None = None,
     ) -> "IndexStore":
-        """Build both retrievers and write a complete index at ``directory``, atomically.
-
-        The dense index follows ``settings.dense`` (``kind`` auto|flat|hnsw|ivf, ``threshold``),
-        overridden by ``dense_index``."""
-        directory = Path(directory)
+        """Build both retrievers and write a complete index (one segment) at ``directory``,
+        atomically, replacing whatever index was there (its generation number goes on)."""
         if len(passages) != len(embeddings):
             raise ValueError("one embedding per passage is required")
         if not passages:
             raise QAError("refusing to write an index with no passages")
         if dense_index is not None:
             settings = replace(settings, dense={**settings.dense, "kind": dense_index})
-        dense = DenseIndex.build(
-            embeddings, kind=settings.dense.get("kind", "auto"), threshold=int(settings.dense.get("threshold", DEFAULT_THRESHOLD))
-        )
-        lexical = LexicalIndex.build(
-            [passage_index_text(p, settings.title_in_passage) for p in passages], settings.bm25, show_progress=show_progress
-        )
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = directory.with_name(f"{directory.name}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            tmp.mkdir()
-            art_offsets = _write_jsonl(tmp / ARTICLES, (a.to_dict() for a in articles))
-            keys, lines = _sorted_keys([a.doc_id for a in articles])
+        real = real_path(directory)
+        previous = _peek_manifest(real)
+        generation = (current_generation(real) or 0) + 1
+        rows = NewRows.make(list(passages), embeddings, list(articles), settings.bm25, settings.title_in_passage,
+                            show_progress=show_progress)
+        dense = _build_dense(settings, rows.vectors)
+        keys, lines = _sorted_keys([a.doc_id for a in articles])
+
+        def fill(tmp: Path) -> list[dict[str, Any]]:
+            name = _segment_name(generation)
+            write_segment(tmp / SEGMENTS / name, [rows], settings.dim)
             np.save(tmp / ARTICLE_KEYS, keys)
             np.save(tmp / ARTICLE_LINES, lines)
-            np.save(tmp / ARTICLE_OFFSETS, art_offsets)
-            np.save(tmp / PASSAGE_OFFSETS, _write_jsonl(tmp / PASSAGES, (p.to_dict() for p in passages)))
-            np.save(tmp / EMBEDDINGS, np.ascontiguousarray(embeddings, dtype=np.float32))
+            np.save(tmp / LIVE, np.ones(len(passages), bool))
             dense.save(tmp / DENSE)
-            (tmp / BM25_DIR).mkdir()
-            lexical.save(tmp / BM25_DIR)
-            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            manifest = {
-                "format": FORMAT,
-                "format_version": FORMAT_VERSION,
-                "package_version": __version__,
-                "created": now,
-                "settings": settings.to_dict(),
-                "dense": dense.settings,
-                "counts": {"articles": len(articles), "passages": len(passages)},
-                "files": {
-                    str(p.relative_to(tmp)): {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in _files(tmp)
-                },
-            }
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-            _fsync_tree(tmp)
-            _swap_in(tmp, directory)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return cls(directory, settings, {a.doc_id: a for a in articles}, list(passages), embeddings, dense, lexical, manifest)
+            return [{"name": name, "rows": len(passages), "articles": len(articles)}]
+
+        manifest = _write_generation(real, settings, dense.settings, generation, fill,
+                                     counts={"articles": len(articles), "passages": len(passages), "rows": len(passages)},
+                                     previous={"created": previous["created"]} if previous and "created" in previous else None)
+        return cls._open(Path(directory), manifest, mmap=None)
+
+    def update(
+        self,
+        *,
+        upserts: Sequence[Article] = (),
+        deletes: Sequence[str] = (),
+        dead_rows: Sequence[int] = (),
+        new_passages: Sequence[Passage] = (),
+        new_vectors: np.ndarray | None = None,
+        settings: IndexSettings | None = None,
+        show_progress: bool = False,
+    ) -> "IndexStore":
+        """Write the next generation: ``upserts`` (new or replacing articles) and ``deletes`` change
+        the article table, ``dead_rows`` become tombstones, ``new_passages`` (with
+        ``new_vectors``) are appended as new rows and added to the dense index. Kept segments
+        are hard-linked; only the new rows are tokenized and written (plus any merge of trailing
+        segments the merge policy asks for). The caller holds :func:`write_lock`."""
+        settings = settings or self.settings
+        real = real_path(self.directory)
+        old_manifest = self.manifest
+        generation = self.generation + 1
+        vectors = np.zeros((0, settings.dim), np.float32) if new_vectors is None else np.asarray(new_vectors, np.float32)
+        if len(vectors) != len(new_passages):
+            raise ValueError("one vector per new passage is required")
+        rows = NewRows.make(list(new_passages), vectors, list(upserts), settings.bm25, settings.title_in_passage,
+                            show_progress=show_progress)
+
+        live = np.array(self.live, dtype=bool, copy=True)
+        if len(dead_rows):
+            live[np.asarray(dead_rows, dtype=np.int64)] = False
+        live = np.concatenate([live, np.ones(len(rows), bool)])
+
+        # article key table: drop replaced and deleted keys, add the upserts at new global lines
+        art = self.articles
+        assert isinstance(art, ArticleTable)
+        keys, lines = _update_keys(np.asarray(art.keys_array), np.asarray(art.lines_array, dtype=np.int64),
+                                   remove=[*deletes, *(a.doc_id for a in upserts)], add=[a.doc_id for a in upserts],
+                                   first_line=sum(s.n_articles for s in self.segments))
+
+        # merge policy: fold the trailing segments that are not much bigger than what is new
+        kept = list(self.segments)
+        merged: list[Segment] = []
+        size = len(rows)
+        while kept and size * MERGE_RATIO >= kept[-1].rows:
+            size += kept[-1].rows
+            merged.insert(0, kept.pop())
+        write_new = len(rows) > 0 or len(upserts) > 0
+
+        # dense: append onto the existing index unless its kind must change
+        wanted = settings.dense.get("kind", "auto")
+        threshold = int(settings.dense.get("threshold", DEFAULT_THRESHOLD))
+        total = len(live)
+        target = wanted if wanted != "auto" else ("hnsw" if total >= threshold else "flat")
+        dense: DenseIndex | None = None
+        if target != self.dense.kind:
+            dense = _build_dense(settings, np.concatenate([np.asarray(self.embeddings, np.float32), rows.vectors]))
+        elif len(rows):
+            dense = DenseIndex.load(real / DENSE, mmap=False, settings=old_manifest.get("dense"))
+            dense.add(rows.vectors)
+        dense_settings = dense.settings if dense is not None else old_manifest["dense"]
+        if dense is not None and wanted == "auto":
+            dense.settings.update(requested="auto", threshold=threshold)
+
+        def fill(tmp: Path) -> list[dict[str, Any]]:
+            segs = []
+            for seg in kept:
+                link_segment(seg.directory, tmp / SEGMENTS / seg.name)
+                segs.append({"name": seg.name, "rows": seg.rows, "articles": seg.n_articles})
+            if merged or write_new:
+                name = _segment_name(generation)
+                parts: list[Segment | NewRows] = [*merged, rows] if write_new else list(merged)
+                write_segment(tmp / SEGMENTS / name, parts, settings.dim)
+                segs.append({"name": name, "rows": sum(s.rows for s in merged) + len(rows),
+                             "articles": sum(s.n_articles for s in merged) + len(upserts)})
+            np.save(tmp / ARTICLE_KEYS, keys if len(keys) else np.zeros(0, "S1"))
+            np.save(tmp / ARTICLE_LINES, lines)
+            np.save(tmp / LIVE, live)
+            if dense is not None:
+                dense.save(tmp / DENSE)
+            else:
+                os.link(real / DENSE, tmp / DENSE)
+            return segs
+
+        manifest = _write_generation(real, settings, dense_settings, generation, fill,
+                                     counts={"articles": int(len(keys)), "passages": int(live.sum()), "rows": int(len(live))},
+                                     previous=old_manifest)
+        return type(self)._open(self.directory, manifest, mmap=None)
 
     # ----------------------------------------------------------------- read
     @classmethod
     def load(cls, directory: Path | str, *, mmap: bool | None = False, verify: bool = False) -> "IndexStore":
         """Open the index at ``directory``.
 
-        Records (articles, passages) are always read lazily from memory-mapped files and
-        ``embeddings.npy`` is always memory-mapped (it is only read when the index is updated).
-        ``mmap=True`` also maps the FAISS index and the BM25 arrays instead of copying them into
-        memory: loading is then near-instant and the pages are shared with the OS cache.
-        ``mmap=None`` chooses: mapped from :data:`MMAP_AUTO_PASSAGES` passages on.
+        Records (articles, passages) are always read lazily from memory-mapped files and the
+        vectors are always memory-mapped. ``mmap=True`` also maps the FAISS index and the BM25
+        arrays instead of copying them into memory: loading is then near-instant and the pages are
+        shared with the OS cache. ``mmap=None`` chooses: mapped from :data:`MMAP_AUTO_PASSAGES` on.
         """
         directory = Path(directory)
-        recover(directory)
+        real = real_path(directory)
+        recover(real)
         manifest = read_manifest(directory)
         for rel, meta in manifest["files"].items():
-            path = directory / rel
+            path = real / rel
             if not path.is_file():
                 raise IndexFormatError(f"index {directory} is incomplete: {rel} is missing; rebuild it with `qa index --rebuild`")
             if path.stat().st_size != meta["bytes"] or (
                 (verify or meta["bytes"] <= HASH_ON_LOAD_BYTES) and _sha256(path) != meta["sha256"]
             ):
                 raise IndexFormatError(f"index {directory} is corrupt: {rel} does not match its checksum; rebuild it with `qa index --rebuild`")
+        return cls._open(directory, manifest, mmap=mmap)
+
+    @classmethod
+    def _open(cls, directory: Path, manifest: dict[str, Any], *, mmap: bool | None) -> "IndexStore":
+        real = real_path(directory)
         try:
-            n = int(manifest["counts"]["passages"])
+            n_rows = int(manifest["counts"]["rows"])
             if mmap is None:
-                mmap = n >= MMAP_AUTO_PASSAGES
+                mmap = n_rows >= MMAP_AUTO_PASSAGES
             settings = IndexSettings.from_dict(manifest["settings"])
-            files = manifest["files"]
-            if ARTICLE_KEYS in files and ARTICLE_LINES in files and ARTICLE_OFFSETS in files:
-                articles: Mapping[str, Article] = ArticleTable(
-                    directory / ARTICLES, np.load(directory / ARTICLE_KEYS, mmap_mode="r"),
-                    np.load(directory / ARTICLE_LINES, mmap_mode="r"), np.load(directory / ARTICLE_OFFSETS, mmap_mode="r"))
-            else:
-                articles = ArticleTable.scan(directory / ARTICLES)
-            offsets = np.load(directory / PASSAGE_OFFSETS, mmap_mode="r") if PASSAGE_OFFSETS in files else None
-            passages = PassageTable(directory / PASSAGES, offsets)
-            embeddings = np.load(directory / EMBEDDINGS, mmap_mode="r")
-            dense = DenseIndex.load(directory / DENSE, mmap=mmap, settings=manifest.get("dense"))
-            lexical = LexicalIndex.load(directory / BM25_DIR, mmap=mmap)
-        except (KeyError, TypeError, ValueError, OSError, RuntimeError) as exc:
+            segments = [Segment(real / SEGMENTS / s["name"], mmap=bool(mmap)) for s in manifest["segments"]]
+            live = np.load(real / LIVE)
+            articles = ArticleTable(segments, np.load(real / ARTICLE_KEYS, mmap_mode="r"),
+                                    np.load(real / ARTICLE_LINES, mmap_mode="r"))
+            passages = PassageTable(segments)
+            embeddings: Any = segments[0].embeddings if len(segments) == 1 else RowVectors(
+                [s.embeddings for s in segments], settings.dim)
+            dense = DenseIndex.load(real / DENSE, mmap=bool(mmap), settings=manifest.get("dense"), live=live,
+                                    vectors=lambda rows: np.asarray(embeddings[rows], dtype=np.float32))
+            lexical = LexicalIndex(settings.bm25, [s.terms for s in segments], live)
+        except (KeyError, TypeError, ValueError, OSError, RuntimeError, IndexError) as exc:
             raise IndexFormatError(f"index {directory} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); rebuild it with `qa index --rebuild`") from exc
-        if not (len(passages) == len(embeddings) == len(dense) == len(lexical) == n):
+        if not (len(passages) == len(embeddings) == len(dense) == len(lexical) == len(live) == n_rows):
             raise IndexFormatError(f"index {directory} is inconsistent: passage, vector and BM25 counts differ; rebuild it")
+        if int(live.sum()) != int(manifest["counts"]["passages"]) or len(articles) != int(manifest["counts"]["articles"]):
+            raise IndexFormatError(f"index {directory} is inconsistent: live passage or article counts differ from the manifest; rebuild it")
         if embeddings.shape[1] != settings.dim or dense.dim != settings.dim:
             raise IndexFormatError(f"index {directory} is inconsistent: vectors are not {settings.dim}-dimensional")
-        return cls(directory, settings, articles, passages, embeddings, dense, lexical, manifest)  # type: ignore[arg-type]
+        return cls(directory, settings, articles, passages, embeddings, dense, lexical, manifest, live, segments)
 
 
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
+def _update_keys(keys: np.ndarray, lines: np.ndarray, *, remove: Sequence[str], add: Sequence[str],
+                 first_line: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted article key table with ``remove`` dropped and ``add`` inserted (at article lines
+    ``first_line, first_line + 1, ...``): binary searches and one copy, no re-sort."""
+    if remove and len(keys):
+        gone = np.array(sorted({d.encode("utf-8") for d in remove}), dtype=f"S{max(keys.dtype.itemsize, 1)}")
+        pos = np.searchsorted(keys, gone)
+        inside = pos < len(keys)
+        pos, gone = pos[inside], gone[inside]
+        hit = pos[keys[pos] == gone]
+        keep = np.ones(len(keys), bool)
+        keep[hit] = False
+        keys, lines = keys[keep], lines[keep]
+    if not add:
+        return keys, lines
+    new_keys, new_lines = _sorted_keys(list(add), np.arange(first_line, first_line + len(add)))
+    width = max(keys.dtype.itemsize if len(keys) else 1, new_keys.dtype.itemsize)
+    keys, new_keys = keys.astype(f"S{width}"), new_keys.astype(f"S{width}")
+    at = np.searchsorted(keys, new_keys)
+    return np.insert(keys, at, new_keys), np.insert(lines, at, new_lines)
 
 
-def read_manifest(directory: Path) -> dict[str, Any]:
+def _segment_name(generation: int) -> str:
+    return f"g{generation:08d}"
+
+
+def _build_dense(settings: IndexSettings, vectors: np.ndarray) -> DenseIndex:
+    return DenseIndex.build(vectors, kind=settings.dense.get("kind", "auto"),
+                            threshold=int(settings.dense.get("threshold", DEFAULT_THRESHOLD)))
+
+
+def _write_generation(real: Path, settings: IndexSettings, dense_settings: dict[str, Any], generation: int,
+                      fill: Callable[[Path], list[dict[str, Any]]], *, counts: dict[str, int],
+                      previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write a complete generation into a temporary sibling folder (``fill`` puts the files there
+    and returns the segment list), add the manifest, fsync and swap it in. Hashes of hard-linked
+    files are taken from ``previous`` instead of being recomputed."""
+    real.parent.mkdir(parents=True, exist_ok=True)
+    tmp = real.with_name(f"{real.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        segments = fill(tmp)
+        old_files = (previous or {}).get("files", {})
+        files = {}
+        for p in _files(tmp):
+            rel = str(p.relative_to(tmp))
+            st = p.stat()
+            old = real / rel
+            if rel in old_files and st.st_nlink > 1 and old.exists() and os.path.samefile(old, p):
+                files[rel] = dict(old_files[rel])
+            else:
+                files[rel] = {"bytes": st.st_size, "sha256": _sha256(p)}
+        now = _now()
+        manifest: dict[str, Any] = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "package_version": __version__,
+            "generation": generation,
+            "created": (previous or {}).get("created", now),
+            "updated": now,
+            "settings": settings.to_dict(),
+            "dense": dense_settings,
+            "counts": counts,
+            "segments": segments,
+            "files": files,
+        }
+        manifest["checksum"] = manifest_checksum(manifest)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _fsync_tree(tmp)
+        _swap_in(tmp, real)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def read_manifest(directory: Path | str) -> dict[str, Any]:
     """Read and validate ``manifest.json``; every failure is a one-line :class:`QAError`."""
     directory = Path(directory)
     if not directory.exists():
@@ -387,7 +638,7 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise IndexFormatError(f"{directory} is not a qa index (no {MANIFEST})")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise IndexFormatError(f"{path} is corrupt ({exc}); rebuild the index with `qa index --rebuild`") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IndexFormatError(f"{directory} is not a qa index (manifest format is not {FORMAT!r})")
@@ -396,10 +647,39 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise IndexFormatError(
             f"index {directory} has format version {version}, this qa reads version {FORMAT_VERSION}; rebuild it with `qa index --rebuild`"
         )
-    for key in ("settings", "counts", "files"):
+    for key in ("settings", "dense", "counts", "segments", "files", "generation", "checksum"):
         if key not in manifest:
-            raise IndexFormatError(f"{path} is missing {key!r}; rebuild the index")
+            raise IndexFormatError(f"{path} is missing {key!r}; rebuild the index with `qa index --rebuild`")
+    if manifest["checksum"] != manifest_checksum(manifest):
+        raise IndexFormatError(f"{path} was modified after it was written (its checksum does not match); "
+                               "rebuild the index with `qa index --rebuild`")
+    try:
+        dense_type = manifest["dense"]["type"]
+        requested = manifest["settings"]["dense"]["kind"]
+        resolve_backend(manifest["settings"]["embedding_backend"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IndexFormatError(f"{path} has invalid settings ({exc}); rebuild the index with `qa index --rebuild`") from exc
+    if dense_type not in KINDS or requested not in KINDS:
+        raise IndexFormatError(f"{path} names an unknown dense index; rebuild the index with `qa index --rebuild`")
+    required = {LIVE, DENSE, ARTICLE_KEYS, ARTICLE_LINES}
+    if not isinstance(manifest["files"], dict) or not required <= set(manifest["files"]):
+        raise IndexFormatError(f"{path} does not list the index files; rebuild the index with `qa index --rebuild`")
     return manifest
+
+
+def _peek_manifest(directory: Path | str) -> dict[str, Any] | None:
+    try:
+        manifest = json.loads((Path(directory) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def current_generation(directory: Path | str) -> int | None:
+    """The generation number of the index at ``directory`` (bumped by every write), read from the
+    manifest alone; ``None`` when there is no readable index there. Cheap enough to poll."""
+    gen = (_peek_manifest(directory) or {}).get("generation")
+    return gen if isinstance(gen, int) and not isinstance(gen, bool) else None
 
 
 def _swap_in(tmp: Path, directory: Path) -> None:
@@ -414,7 +694,7 @@ def _swap_in(tmp: Path, directory: Path) -> None:
 
 def recover(directory: Path) -> None:
     """Repair an interrupted swap: if ``directory`` is gone but an ``.old-*`` copy is left, restore it."""
-    directory = Path(directory)
+    directory = real_path(directory)
     if directory.exists() or not directory.parent.exists():
         return
     lock_path = directory.with_name(f".{directory.name}.lock")
@@ -441,7 +721,7 @@ def _restore_newest_old(directory: Path) -> None:
 def update_settings(directory: Path | str, **changes: Any) -> dict[str, Any]:
     """Change query-time settings (``fusion``, ``answer``) in an index's manifest, atomically and
     under the write lock; the data files are untouched. Returns the new manifest."""
-    directory = Path(directory)
+    directory = real_path(directory)
     allowed = {"fusion", "answer"}
     if set(changes) - allowed:
         raise QAError(f"only {', '.join(sorted(allowed))} settings can be changed in place, not {sorted(set(changes) - allowed)}")
@@ -451,7 +731,9 @@ def update_settings(directory: Path | str, **changes: Any) -> dict[str, Any]:
         settings.update({k: dict(v) for k, v in changes.items()})
         IndexSettings.from_dict(settings)  # validates
         manifest["settings"] = settings
-        manifest["generation"] = int(manifest.get("generation", 0) or 0) + 1
+        manifest["generation"] = int(manifest["generation"]) + 1
+        manifest["updated"] = _now()
+        manifest["checksum"] = manifest_checksum(manifest)
         tmp = directory / f"{MANIFEST}.tmp-{os.getpid()}"
         tmp.write_text(json.dumps(manifest, indent=2) + "\n")
         with tmp.open("rb") as fh:
@@ -460,29 +742,22 @@ def update_settings(directory: Path | str, **changes: Any) -> dict[str, Any]:
     return manifest
 
 
-def current_generation(directory: Path | str) -> object:
-    """A cheap token that changes whenever a new index generation is swapped in at ``directory``
-    (None when there is no index). Reads only the manifest's metadata."""
-    try:
-        st = (Path(directory) / MANIFEST).stat()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise QAError(f"cannot read the index at {directory}: {exc.strerror or exc}") from exc
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
 @contextlib.contextmanager
-def write_lock(directory: Path) -> Iterator[None]:
-    """Exclusive lock so two builds never write the same index at once."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = directory.with_name(f".{directory.name}.lock")
+def write_lock(directory: Path | str) -> Iterator[None]:
+    """Exclusive lock so two builds never write the same index at once. Keyed by the real path,
+    so two writers reaching one index through different spellings or symlinks contend."""
+    real = real_path(directory)
+    real.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = real.with_name(f".{real.name}.lock")
     with lock_path.open("w") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             raise QAError(f"another process is writing the index at {directory}; try again when it finishes") from exc
-        for stale in directory.parent.glob(f"{directory.name}.tmp-*"):
+        for stale in real.parent.glob(f"{real.name}.tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)  # left by a killed build
         yield
+
+
+__all__ = ["ArticleInfo", "ArticleTable", "IndexSettings", "IndexStore", "PassageTable", "RowVectors", "LineFile", "update_settings",
+           "current_generation", "passage_index_text", "read_manifest", "real_path", "recover", "write_lock"]

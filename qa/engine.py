@@ -37,7 +37,8 @@ from index.embedding import Embedder, SentenceTransformerEmbedder
 from index.errors import IndexFormatError, IndexMissingError, QAError, QueryError
 from index.ingest import load_articles
 from index.records import Article, Hit
-from index.store import IndexStore, current_generation
+from index.segments import doc_key
+from index.store import ArticleInfo, IndexStore, current_generation
 
 from .answer import Answer, Answerer
 from .filters import NO_FILTER, SearchFilter, Sort, article_day
@@ -62,21 +63,6 @@ class IndexStats:
     backend: str = ""
     generation: int = 0
     fusion: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class ArticleInfo:
-    """One row of ``qa articles``."""
-
-    doc_id: str
-    title: str
-    date: str
-    source: str
-    url: str
-    passages: int
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -123,21 +109,27 @@ class _Snapshot:
         self._lock = threading.Lock()
 
     def row_metadata(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """Per row: the article's day (ordinal, 0 = unknown) and publisher (index into a list)."""
+        """Per row: the article's day (ordinal, 0 = unknown) and publisher (index into a list, -1
+        for rows of no live article). Computed once per generation from the articles (not the
+        passages), then mapped to rows through the rows' doc-id hashes."""
         with self._lock:
             if self._filter_cache is None:
                 sources: dict[str, int] = {}
-                per_doc: dict[str, tuple[int, int]] = {}
-                for doc_id in self.store.articles:
-                    a = self.store.articles[doc_id]
+                keys, days_of, srcs_of = [], [], []
+                for doc_id, a in self.store.articles.items():
                     day = article_day(a)
                     src = " ".join(a.source.split()).casefold()
-                    per_doc[doc_id] = (day.toordinal() if day else 0, sources.setdefault(src, len(sources)))
-                n = len(self.store.passages)
-                days = np.zeros(n, dtype=np.int64)
-                srcs = np.zeros(n, dtype=np.int64)
-                for row in range(n):
-                    days[row], srcs[row] = per_doc.get(self.store.passages[row].doc_id, (0, -1))
+                    keys.append(doc_key(doc_id))
+                    days_of.append(day.toordinal() if day else 0)
+                    srcs_of.append(sources.setdefault(src, len(sources)))
+                k = np.asarray(keys, dtype=np.uint64)
+                order = np.argsort(k)
+                k, d, sr = k[order], np.asarray(days_of, np.int64)[order], np.asarray(srcs_of, np.int64)[order]
+                row_keys = np.asarray(self.store.doc_keys, dtype=np.uint64)
+                pos = np.clip(np.searchsorted(k, row_keys), 0, max(len(k) - 1, 0))
+                found = (k[pos] == row_keys) if len(k) else np.zeros(len(row_keys), bool)
+                days = np.where(found, d[pos] if len(k) else 0, 0)
+                srcs = np.where(found, sr[pos] if len(k) else -1, -1)
                 self._filter_cache = (days, srcs, list(sources))
             return self._filter_cache
 
@@ -377,17 +369,8 @@ class Engine:
                           fusion=snap.fusion.to_dict())
 
     def articles(self) -> list[ArticleInfo]:
-        """Every indexed article with its number of passages, newest first (undated last)."""
-        snap, _ = self._current()
-        store = snap.store
-        counts: dict[str, int] = {}
-        for row in _live_rows(store):
-            doc = store.passages[row].doc_id
-            counts[doc] = counts.get(doc, 0) + 1
-        infos = []
-        for doc_id in store.articles:
-            a: Article = store.articles[doc_id]
-            infos.append(ArticleInfo(a.doc_id, a.title, a.date, a.source, a.url, counts.get(doc_id, 0)))
+        """Every indexed article with its number of live passages, newest first (undated last)."""
+        infos = self._current()[0].store.article_infos()
         infos.sort(key=lambda i: (-(_day_ordinal(i.date)), i.doc_id))
         return infos
 
@@ -518,10 +501,3 @@ def _day_ordinal(date: str) -> int:
 def _newest_first(hits: list[Hit]) -> list[Hit]:
     ordered = sorted(hits, key=lambda h: (-_day_ordinal(h.article.date), h.rank))
     return [Hit(i, h.score, h.passage, h.article, h.components) for i, h in enumerate(ordered, start=1)]
-
-
-def _live_rows(store: IndexStore) -> Iterable[int]:
-    live = getattr(store, "live", None)
-    if live is None:
-        return range(len(store.passages))
-    return (int(i) for i in np.flatnonzero(live))

@@ -259,7 +259,7 @@ def _bm25_only_store(passages: list[Passage], model: str, chunking: ChunkSetting
     lexical = LexicalIndex.build([passage_index_text(p, title_in_passage) for p in passages], bm25, show_progress=show_progress)
     settings = IndexSettings(model=model, dim=0, chunking=chunking, bm25=bm25, title_in_passage=title_in_passage)
     return IndexStore(Path(), settings, {}, passages, np.zeros((len(passages), 0), dtype=np.float32), None,  # type: ignore[arg-type]
-                      lexical, {"counts": {"passages": len(passages)}})
+                      lexical, {"counts": {"passages": len(passages)}}, live=np.ones(len(passages), dtype=bool))
 
 
 def prepare_index(dataset: Dataset, *, need_dense: bool, embedder: Embedder | None = None, model: str | None = None,

@@ -2,34 +2,40 @@
 # Create .venv and install the project. Idempotent: re-running is quick when nothing changed.
 #   bash scripts/setup.sh          # the app
 #   bash scripts/setup.sh test     # the app + test tools (pytest, rank-bm25, playwright, Chromium)
+# Prints one line per step; third-party noise a user cannot act on (pip's version check,
+# setuptools' editable-install banner) is kept out. Errors are shown in full.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
 PY="${PYTHON:-python3}"
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+say() { echo "setup: $*" >&2; }
 if [ ! -x .venv/bin/python ]; then
-  echo "setup: creating .venv" >&2
+  say "creating .venv with $("$PY" --version 2>&1)"
   "$PY" -m venv .venv
 fi
-stamp=".venv/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)-${extras:-app}"
+stamp=".venv/.installed-$(sha1sum < pyproject.toml | cut -c1-12)-${extras:-app}"
 if [ ! -f "$stamp" ]; then
-  echo "setup: installing dependencies (first run takes a few minutes)" >&2
+  say "installing dependencies into .venv (first run: a few minutes, about 1 GB)"
   .venv/bin/python -m pip install -q --upgrade pip
   # CPU build of torch first: a plain `torch` requirement would pull several GB of CUDA wheels.
+  say "  torch 2.13.0 (CPU build)"
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  if [ "$extras" = "test" ]; then
-    .venv/bin/python -m pip install -q -e ".[test]"
-  else
-    .venv/bin/python -m pip install -q -e .
-  fi
+  target="."
+  [ "$extras" = "test" ] && target=".[test]"
+  say "  newsqa and its dependencies (sentence-transformers, FAISS, bm25s, Gradio, FastAPI, …)"
+  # PYTHONWARNINGS: setuptools prints an 11-line "Editable installation" banner as a warning.
+  PYTHONWARNINGS="ignore::UserWarning" .venv/bin/python -m pip install -q -e "$target"
   touch "$stamp"
+  say "installed"
 fi
 if [ "$extras" = "test" ] && [ ! -x /usr/bin/chromium ]; then
   # Browser tests drive Debian's Chromium (playwright cannot download browsers here).
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
-    echo "setup: installing Debian chromium for the browser tests" >&2
+    say "installing Debian chromium for the browser tests"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-      || echo "setup: warning: could not install chromium; browser tests will be skipped" >&2
+      || say "warning: could not install chromium; browser tests will be skipped"
   else
-    echo "setup: warning: /usr/bin/chromium missing (apt-get install chromium); browser tests will be skipped" >&2
+    say "warning: /usr/bin/chromium missing (apt-get install chromium); browser tests will be skipped"
   fi
 fi

@@ -60,10 +60,10 @@ def test_search_returns_the_cli_json_shape(client):
     r = client.post("/api/search", json={"query": "Why did Russia withdraw its peacekeepers from Karabakh?", "k": 3})
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"query", "mode", "results"} and body["mode"] == "hybrid"
+    assert set(body) == {"query", "mode", "filters", "results"} and body["mode"] == "hybrid"
     assert [h["rank"] for h in body["results"]] == [1, 2, 3]
-    assert set(body["results"][0]) == {"rank", "score", "passage_id", "doc_id", "title", "source", "date", "url",
-                                       "text", "start", "end"}
+    assert set(body["results"][0]) == {"rank", "score", "passage_id", "doc_id", "title", "source", "date", "author",
+                                       "url", "text", "start", "end"}
     assert body["results"][0]["doc_id"] == "002_4f924e5df3fd12e9"
     r = client.post("/api/search", json={"query": "Eagle Partner", "k": 2, "mode": "bm25"})
     assert r.status_code == 200 and r.json()["mode"] == "bm25" and len(r.json()["results"]) == 2

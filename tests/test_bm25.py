@@ -68,7 +68,9 @@ def test_default_lucene_ranks_like_bm25okapi(corpus_texts):
     ref = BM25Okapi([tokenize(t, settings) for t in corpus_texts], k1=settings.k1, b=settings.b)
     for q in QUERIES:
         a, r = ours.scores(q), ref.get_scores(tokenize(q, settings))
-        assert int(np.argmax(a)) == int(np.argmax(r)), q
+        # Okapi's top passage is ours too, or ties with it (two passages of one article can
+        # score within 0.1% of each other, and the two idf formulas may order them differently)
+        assert a[int(np.argmax(r))] >= 0.999 * a.max(), q
         rank_a, rank_r = np.argsort(np.argsort(-a)), np.argsort(np.argsort(-r))
         assert np.corrcoef(rank_a, rank_r)[0, 1] > 0.85, q
 

@@ -25,6 +25,7 @@ from ui.testing import serve_subprocess  # noqa: E402
 from conftest import ROOT  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
+SNIPPET = ROOT / "ui" / "static" / "embed-snippet.html"  # the auto-height snippet the README shows
 ARTIFACTS = ROOT / "test-artifacts"
 EXAMPLE = "Where will Russian troops remain in Armenia after the withdrawal?"
 KEY = "browser-test-key"
@@ -114,10 +115,15 @@ def page(browser):
         context.close()
 
 
+def stat(page, name: str) -> str:
+    """The value of one row of the index stats panel (e.g. "Articles" -> "5")."""
+    return page.locator("#qa-stats dt", has_text=name).locator("xpath=following-sibling::dd[1]").inner_text().strip()
+
+
 def test_ui_example_question_gives_a_cited_answer(server, page):
     page.goto(server + "/", wait_until="networkidle")
     page.wait_for_selector("#qa-stats dd")
-    assert "5" in page.locator("#qa-stats").inner_text()
+    assert stat(page, "Articles") == "5"
     page.screenshot(path=str(ARTIFACTS / "ui-home.png"), full_page=True)
 
     page.get_by_text(EXAMPLE[:40]).first.click()  # an example fills the question box
@@ -150,7 +156,7 @@ def test_ui_add_articles_upload(server, page, tmp_path):
     page.wait_for_selector("#qa-files >> text=sevan_level.txt")
     page.locator("#qa-add").click()
     page.wait_for_selector("#qa-add-status >> text=Added")
-    assert "6" in page.locator("#qa-stats").inner_text()
+    sync_api.expect(page.locator("#qa-stats dt", has_text="Articles").locator("xpath=following-sibling::dd[1]")).to_have_text("6")
     page.screenshot(path=str(ARTIFACTS / "ui-added.png"), full_page=True)
     r = httpx.post(server + "/api/search", json={"query": "Lake Sevan whitefish", "k": 1},
                    headers={"X-API-Key": KEY}, timeout=60)
@@ -178,3 +184,146 @@ def test_embed_refused_on_an_origin_outside_the_allow_list(server, page):
         assert frame is not page.main_frame
         assert page.frame_locator("iframe").locator("#qa-q").count() == 0  # blocked by frame-ancestors
         page.screenshot(path=str(ARTIFACTS / "embed-refused.png"))
+
+
+# --------------------------------------------------------------------------- issue 10: a reader's UI
+ALWAGHT_TITLE = "Russia-Armenia Relations Hit by Differences over Karabakh Dispute"
+STRAINED = "Why are relations between Russia and Armenia strained?"
+
+
+def ask_ui(page, question: str) -> None:
+    """Ask in the UI and wait until a *new* answer (or error) has replaced the previous one."""
+    before = page.locator("#qa-answer .qa-answer").first.inner_html() if page.locator("#qa-answer .qa-answer").count() else ""
+    page.locator("#qa-question textarea").fill(question)
+    page.locator("#qa-ask").click()
+    page.wait_for_function(
+        """(before) => { const a = document.querySelector('#qa-answer .qa-answer');
+             const busy = document.querySelector('#qa-answer .progress-text, #qa-cards .progress-text');
+             return a && !busy && a.innerHTML !== before && !a.classList.contains('qa-answer--empty'); }""",
+        arg=before)
+
+
+def card_meta(page) -> list[tuple[str, str]]:
+    """(headline, "publisher · date") of every source card, cited and folded ones alike."""
+    cards = page.locator("#qa-cards article.qa-card")
+    return [(c.locator(".qa-card__title").inner_text().strip(),
+             c.locator(".qa-card__meta").inner_text().strip() if c.locator(".qa-card__meta").count() else "")
+            for c in cards.all()]
+
+
+def test_ui_source_cards_one_per_article_with_headline_publisher_date(server, page):
+    page.goto(server + "/", wait_until="networkidle")
+    sync_api.expect(page.locator("#qa-ask")).to_be_enabled()
+    assert page.locator("#qa-mode").is_hidden()  # retrieval knobs are folded under "Advanced"
+    chips = page.locator("#qa-examples button")
+    assert chips.count() == 4
+    for chip in chips.all():  # whole questions, not "Where will Russian troops remain in Armenia after the withdr..."
+        text = chip.inner_text().strip()
+        assert text.endswith("?") and "..." not in text and "…" not in text
+        assert chip.evaluate("b => b.scrollWidth <= b.clientWidth + 1")  # nothing clipped
+    ask_ui(page, STRAINED)
+    meta = card_meta(page)
+    titles = [t for t, _ in meta]
+    assert len(titles) == len(set(titles)), titles  # one card per article
+    assert (ALWAGHT_TITLE, "Alwaght · 11 Sep 2023") in meta
+    for title, _ in meta:
+        assert not title.endswith(".txt") and not title.startswith("News") and "Alwaght |" not in title
+    cards_text = page.locator("#qa-cards").inner_text()
+    assert "score" not in cards_text.lower() and "0.0" not in cards_text  # raw scores only behind the toggle
+    page.screenshot(path=str(ARTIFACTS / "ui-cards.png"), full_page=True)
+
+    details = page.locator("#qa-cards .qa-card__details").first
+    details.locator("summary").click()
+    assert "fused score" in details.inner_text()
+
+    cite = page.locator("#qa-answer a.qa-cite").first
+    preview = page.locator("#qa-answer .qa-preview").first
+    assert preview.is_hidden()
+    cite.hover()
+    sync_api.expect(preview).to_be_visible()
+    assert ALWAGHT_TITLE in preview.inner_text() or preview.locator(".qa-preview__quote").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "ui-cite-preview.png"))
+    page.mouse.move(5, 5)
+    sync_api.expect(preview).to_be_hidden()
+    cite.focus()  # keyboard users get the same preview
+    sync_api.expect(preview).to_be_visible()
+
+
+def test_ui_filters_by_publisher_and_date(server, page):
+    page.goto(server + "/", wait_until="networkidle")
+    box = page.locator("#qa-sources input[role=combobox]")
+    box.click()
+    options = page.locator("[role=listbox] [role=option]")
+    names = [o.inner_text().strip() for o in options.all()]
+    assert "Alwaght" in names and "Insight News Media" in names  # publisher choices come from the index
+    assert not any(n.endswith(".txt") for n in names)
+    page.locator("[role=listbox] [role=option]", has_text="Alwaght").first.click()
+    page.locator("#qa-header-wrap").click()  # close the list
+    ask_ui(page, STRAINED)
+    meta = card_meta(page)
+    assert meta and all(m == "Alwaght · 11 Sep 2023" for _, m in meta), meta
+    page.screenshot(path=str(ARTIFACTS / "ui-filter-publisher.png"), full_page=True)
+
+    page.goto(server + "/", wait_until="networkidle")
+    page.locator("#qa-since input").fill("2024-01-01")
+    page.locator("#qa-since input").press("Enter")
+    page.locator("#qa-sort label", has_text="Newest first").click()
+    ask_ui(page, "Why did Russia withdraw from Karabakh?")
+    meta = card_meta(page)
+    assert meta and all(m.endswith("22 Apr 2024") for _, m in meta), meta
+    page.screenshot(path=str(ARTIFACTS / "ui-filter-dates.png"), full_page=True)
+
+    page.locator("#qa-since input").fill("2030-01-01")
+    page.locator("#qa-since input").press("Enter")
+    ask_ui(page, "Why did Russia withdraw from Karabakh?")
+    assert "No indexed article matches these filters" in page.locator("#qa-answer").inner_text()
+
+
+def test_embed_resizes_its_iframe_to_the_content(server, page, wiki_port):
+    snippet = SNIPPET.read_text(encoding="utf-8")
+    assert snippet in (ROOT / "README.md").read_text(encoding="utf-8")  # the README shows exactly this
+    html = (f'<!doctype html><html><head><meta charset="utf-8"><title>Team wiki</title></head>'
+            f'<body style="font:15px system-ui;margin:24px 40px;background:#f6f6f3"><h1>Caucasus desk</h1>'
+            f'{snippet.replace("https://newsqa.example.org", server)}<p id="after">Text after the widget.</p></body></html>')
+    with host_page(wiki_port, html) as wiki:
+        page.goto(wiki, wait_until="networkidle")
+        iframe = page.locator("iframe#newsqa")
+        frame = page.frame_locator("iframe#newsqa")
+        frame.locator("#qa-q").fill(STRAINED)
+        frame.locator("#qa-go").click()
+        frame.locator("#qa-answer a.qa-cite").first.wait_for()
+        assert ALWAGHT_TITLE in frame.locator("#qa-sources").inner_text()
+        assert "Alwaght · 11 Sep 2023" in frame.locator("#qa-sources").inner_text()
+        # the host page grew the iframe to the widget's content: no scrollbar inside the widget
+        page.wait_for_function("() => document.getElementById('newsqa').getBoundingClientRect().height > 400")
+        inner = page.frame_locator("iframe#newsqa").locator("html")
+        content = inner.evaluate("e => Math.ceil(e.getBoundingClientRect().height)")
+        viewport = inner.evaluate("() => window.innerHeight")
+        assert abs(viewport - content) <= 2, (viewport, content)
+        assert inner.evaluate("e => e.scrollHeight <= window.innerHeight")
+        assert iframe.bounding_box()["height"] >= content
+        page.screenshot(path=str(ARTIFACTS / "embed-autoheight.png"), full_page=True)
+
+
+def test_docs_render_offline(server, browser):
+    """/docs with every request off this server blocked: Swagger UI still renders the API."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    blocked: list[str] = []
+
+    def only_local(route):
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_local)
+    pg = context.new_page()
+    try:
+        pg.goto(server + "/docs", wait_until="networkidle")
+        pg.locator(".swagger-ui .opblock-summary-path", has_text="/api/search").first.wait_for(timeout=30_000)
+        assert pg.locator(".swagger-ui .opblock").count() >= 3
+        pg.screenshot(path=str(ARTIFACTS / "docs-offline.png"), full_page=False)
+        assert blocked == [], blocked
+    finally:
+        context.close()

@@ -27,7 +27,7 @@ HTML = """<!doctype html><html><head><title>Russia pulls peacekeepers | World Ne
 def test_sample_corpus_txt():
     arts = load_articles([SAMPLE_CORPUS])
     assert len(arts) == 5
-    assert all(a.source.endswith(".txt") and a.text for a in arts)
+    assert all(a.text and not a.source.endswith(".txt") for a in arts)  # a publisher, never the file name
 
 
 def test_markdown(tmp_path):
@@ -61,7 +61,7 @@ def test_jsonl(tmp_path):
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
     a1, a2 = load_articles([f])
     assert (a1.doc_id, a1.title, a1.url, a1.date, a1.source) == ("a1", "T1", "https://e/1", "2024-01-02", "Wire")
-    assert a2.doc_id == "a2" and a2.source == "feed.jsonl"
+    assert a2.doc_id == "a2" and a2.source == ""  # unknown stays empty (not the file name)
 
 
 @pytest.mark.parametrize(

@@ -34,20 +34,3 @@ def test_loaded_records_are_lazy_and_complete(sample_index: Path) -> None:
         assert store.articles[p.doc_id].text[p.start : p.end] == p.text
     assert "no-such-doc" not in store.articles and store.articles.get("no-such-doc") is None
     assert list(store.articles) == [a for a in dict(store.articles)]
-
-
-def test_index_without_lookup_tables_still_loads(sample_index: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
-    """Indexes written before the offset tables existed are scanned on load."""
-    import json
-
-    copy = tmp_path / "old"
-    shutil.copytree(sample_index, copy)
-    manifest = json.loads((copy / "manifest.json").read_text())
-    for name in ("passages.offsets.npy", "articles.keys.npy", "articles.lines.npy", "articles.offsets.npy"):
-        (copy / name).unlink()
-        manifest["files"].pop(name)
-    (copy / "manifest.json").write_text(json.dumps(manifest))
-    old = Engine.over(IndexStore.load(copy, mmap=True), embedder=embedder)
-    new = Engine.over(IndexStore.load(sample_index), embedder=embedder)
-    for q in QUERIES:
-        assert [h.to_dict() for h in old.search(q, k=5)] == [h.to_dict() for h in new.search(q, k=5)]

@@ -1,4 +1,4 @@
-"""QAService: the one object behind the API, the UI and /embed."""
+"""The engine as served: the one object behind the API, the UI and /embed."""
 
 from __future__ import annotations
 

@@ -63,7 +63,11 @@ def test_manifest_records_settings(sample_index):
     assert m["settings"]["bm25"]["k1"] > 0 and m["settings"]["chunking"]["max_tokens"] > 0
     assert m["counts"]["articles"] == 5 and m["counts"]["passages"] > 20
     assert all(len(f["sha256"]) == 64 for f in m["files"].values())
-    assert {"passages.jsonl", "articles.jsonl", "embeddings.npy"} <= set(m["files"])
+    # format 2: rows live in immutable segments; a generation number and a self-checksum
+    seg = m["segments"][0]["name"]
+    assert {f"segments/{seg}/passages.jsonl", f"segments/{seg}/articles.jsonl", f"segments/{seg}/embeddings.npy",
+            "live.npy", "dense.faiss"} <= set(m["files"])
+    assert m["generation"] >= 1 and len(m["checksum"]) == 64 and m["counts"]["rows"] >= m["counts"]["passages"]
 
 
 def test_reingest_unchanged_is_a_noop(index_copy, embedder):
@@ -92,7 +96,8 @@ def test_incremental_add_embeds_only_new_passages(index_copy, embedder, tmp_path
     report = build_index([f], index_copy, embedder=counting)
     assert report.articles_updated == 1 and counting.embedded == 1
     store = IndexStore.load(index_copy)
-    assert len([p for p in store.passages if p.doc_id == "border"]) == 1
+    # the replaced row stays as a tombstone (rows are never renumbered); only live rows count
+    assert len([row for row, p in enumerate(store.passages) if p.doc_id == "border" and store.live[row]]) == 1
     assert "parliament's approval" in store.articles["border"].text
 
 
@@ -116,10 +121,10 @@ def test_format_version_mismatch(index_copy):
 @pytest.mark.parametrize("damage", ["truncate_passages", "edit_articles", "delete_faiss", "garble_manifest"])
 def test_corrupt_index_is_a_clear_error(index_copy, damage):
     if damage == "truncate_passages":
-        p = index_copy / "passages.jsonl"
+        p = next(index_copy.glob("segments/*/passages.jsonl"))
         p.write_bytes(p.read_bytes()[:-100])
     elif damage == "edit_articles":
-        p = index_copy / "articles.jsonl"
+        p = next(index_copy.glob("segments/*/articles.jsonl"))
         p.write_text(p.read_text().replace("Putin", "Nixon"))
     elif damage == "delete_faiss":
         next(index_copy.glob("*.faiss")).unlink()
@@ -152,7 +157,8 @@ def test_interrupted_build_leaves_old_index_intact(index_copy, embedder, tmp_pat
     def boom(*args, **kwargs):
         raise KeyboardInterrupt  # Ctrl-C while the new index is being written
 
-    monkeypatch.setattr(store_mod.LexicalIndex, "save", boom)
+    # format 2 writes no BM25 index object any more: interrupt while the new segment is written
+    monkeypatch.setattr(store_mod, "write_segment", boom)
     with pytest.raises(KeyboardInterrupt):
         build_index([f], index_copy, embedder=embedder)
     assert snapshot(index_copy) == before

@@ -1,7 +1,9 @@
 """The JSON API and the /embed widget: a FastAPI app over one :class:`qa.engine.Engine`.
 
 Routes: ``POST /api/search``, ``POST /api/ask``, ``GET /api/health``, ``GET /embed`` (+ its
-script and stylesheet), OpenAPI at ``/docs``. Every error, including 404, 405, 413 and 422,
+script and stylesheet), OpenAPI at ``/docs`` (Swagger UI served from the ``swagger-ui-bundle-v2``
+package under ``/docs-assets``, so it works offline). Search and ask take the filter fields
+``since``, ``until``, ``source`` and ``sort`` (:class:`FilterFields`). Every error, including 404, 405, 413 and 422,
 has the shape in :mod:`ui.errors`. Blocking work runs in Starlette's thread pool.
 """
 
@@ -17,16 +19,20 @@ from typing import Any, Literal
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path
 
 from index import __version__
 from index.errors import QAError
 from index.defaults import MAX_QUERY_CHARS, SEARCH_K as DEFAULT_SEARCH_K
 from qa.engine import Engine
+from qa.filters import SearchFilter
 
 from .config import API_KEY_HEADER, EMBED_TOKEN_HEADER, ServeConfig
 from .errors import (ERROR_RESPONSES, ErrorResponse, Unauthorized, UnsupportedMediaType, error_payload, error_response,
@@ -34,24 +40,44 @@ from .errors import (ERROR_RESPONSES, ErrorResponse, Unauthorized, UnsupportedMe
 
 log = logging.getLogger("ui.api")
 STATIC = Path(__file__).parent / "static"
+#: Where Swagger UI's script, stylesheet and icon are served from (package swagger-ui-bundle-v2).
+DOCS_ASSETS = "/docs-assets"
 
 #: Known API paths and their methods, so an unknown path is a 404 and a wrong method a 405.
 API_ROUTES = {"/api/search": ("POST",), "/api/ask": ("POST",), "/api/health": ("GET",)}
 
 
 # --------------------------------------------------------------------------- schemas
-class SearchRequest(BaseModel):
+class FilterFields(BaseModel):
+    """``since``/``until``/``source``/``sort``: the same names as ``qa search --since ...``."""
+
+    since: StrictStr | None = Field(None, description="only articles published on or after this day (YYYY-MM-DD)",
+                                    examples=["2024-01-01"])
+    until: StrictStr | None = Field(None, description="only articles published on or before this day (YYYY-MM-DD)")
+    source: StrictStr | list[StrictStr] | None = Field(
+        None, description="only these publishers (one name or a list; case-insensitive exact names)")
+    sort: Literal["relevance", "newest"] = Field("relevance", description="relevance, or newest first")
+
+    def search_filter(self) -> SearchFilter:
+        """The :class:`SearchFilter`; a bad date raises :class:`QueryError` (400 ``bad_query``)."""
+        sources = [self.source] if isinstance(self.source, str) else self.source
+        return SearchFilter.parse(since=self.since, until=self.until, sources=sources, sort=self.sort)
+
+
+class SearchRequest(FilterFields):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"query": "Why did Russia withdraw its peacekeepers from Karabakh?", "k": 5, "mode": "hybrid"}]})
+        {"query": "Why did Russia withdraw its peacekeepers from Karabakh?", "k": 5, "mode": "hybrid"},
+        {"query": "Armenia", "k": 5, "since": "2024-01-01", "sort": "newest"}]})
 
     query: StrictStr = Field(description=f"the question or keywords (at most {MAX_QUERY_CHARS} characters)")
     k: StrictInt = Field(DEFAULT_SEARCH_K, description="number of passages, 1..max_k (server setting, default 50)")
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
 
 
-class AskRequest(BaseModel):
+class AskRequest(FilterFields):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"question": "Why did Russia withdraw its peacekeepers from Karabakh?"}]})
+        {"question": "Why did Russia withdraw its peacekeepers from Karabakh?"},
+        {"question": "Why are relations between Russia and Armenia strained?", "source": ["Alwaght"]}]})
 
     question: StrictStr = Field(description=f"the question (at most {MAX_QUERY_CHARS} characters)")
     k: StrictInt | None = Field(None, description="passages to read, 1..max_k (default 8)")
@@ -63,9 +89,10 @@ class HitOut(BaseModel):
     score: float
     passage_id: str
     doc_id: str
-    title: str
-    source: str
-    date: str
+    title: str = Field(description="the article's headline")
+    source: str = Field(description="its publisher; empty when unknown")
+    date: str = Field(description="its publication date, ISO 8601; empty when unknown")
+    author: str = Field("", description="its byline; empty when unknown")
     url: str
     text: str
     start: int = Field(description="offset of the passage in the article's cleaned text")
@@ -75,6 +102,7 @@ class HitOut(BaseModel):
 class SearchResponse(BaseModel):
     query: str
     mode: str
+    filters: dict[str, Any] = Field(description="the filters applied: since, until, source, sort")
     results: list[HitOut]
 
 
@@ -196,7 +224,7 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
             '`{"error": {"code", "message", "status"}}`. When the server has an API key, send it in the '
             f"`{API_KEY_HEADER}` header to /api/search and /api/ask."
         ),
-        docs_url="/docs",
+        docs_url=None,  # served below from the swagger-ui-bundle package: /docs works offline
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -253,14 +281,15 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
               dependencies=[Depends(auth("search")), Depends(json_only)],
               summary="Rank passages for a query")
     async def api_search(body: SearchRequest) -> dict[str, Any]:
-        hits = await run_in_threadpool(service.search, body.query, body.k, body.mode)
-        return {"query": body.query, "mode": body.mode, "results": [h.to_dict() for h in hits]}
+        filters = body.search_filter()
+        hits = await run_in_threadpool(service.search, body.query, body.k, body.mode, filters)
+        return {"query": body.query, "mode": body.mode, "filters": filters.to_dict(), "results": [h.to_dict() for h in hits]}
 
     @app.post("/api/ask", response_model=AskResponse, responses=ERROR_RESPONSES, tags=["api"],
               dependencies=[Depends(auth("ask")), Depends(json_only)],
               summary="Answer a question with cited sentences")
     async def api_ask(body: AskRequest) -> dict[str, Any]:
-        answer = await run_in_threadpool(service.ask, body.question, body.k, body.mode)
+        answer = await run_in_threadpool(service.ask, body.question, body.k, body.mode, body.search_filter())
         return answer.to_dict()
 
     @app.get("/api/health", response_model=HealthResponse, responses={500: {"model": ErrorResponse}}, tags=["api"],
@@ -285,6 +314,19 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
             return error_response(405, None, f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}",
                                   headers={"Allow": ", ".join(allowed)})
         return error_response(404, None, f"no endpoint at {request.url.path}")
+
+    # -------------------------------------------------- /docs (Swagger UI from a package, no CDN)
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        page = get_swagger_ui_html(
+            openapi_url=root + app.openapi_url, title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js", swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None})  # no call to validator.swagger.io
+        return HTMLResponse(page.body, headers={"Cache-Control": "no-cache"})
 
     # -------------------------------------------------- /embed
     embed_html = (STATIC / "embed.html").read_text(encoding="utf-8")

@@ -1,4 +1,8 @@
-"""HTML fragments for the Gradio UI: the cited answer, passage cards and index stats.
+"""HTML fragments for the Gradio UI: the cited answer, source cards and index stats.
+
+A source card is one *article*: headline (linked when its URL is known) · publisher · date,
+then its passages, the cited ones numbered with the quoted sentences highlighted. Retrieval
+scores and ids sit behind a "Retrieval details" toggle, never on the card itself.
 
 Pure functions of library records; every piece of article text goes through :func:`html.escape`
 (article content is untrusted), and only ``http(s)`` URLs become links.
@@ -6,16 +10,19 @@ Pure functions of library records; every piece of article text goes through :fun
 
 from __future__ import annotations
 
+import datetime as _dt
 import html
 import re
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlparse
 
-from index.records import Hit
+from index.records import Article, Hit
 from qa.answer import Answer, Citation
 from qa.engine import IndexStats
 
 MARKER = re.compile(r"\[(\d+)\]")
+PARAGRAPH = re.compile(r"\n\s*\n")
 
 
 def esc(text: object) -> str:
@@ -104,83 +111,162 @@ def in_context(text: str, spans: Sequence[tuple[int, int]], context: int = CONTE
     return head + body + tail
 
 
+def display_date(iso: str) -> str:
+    """``2023-10-13T05:56:00-04:00`` -> ``13 Oct 2023``; other text is shown as given."""
+    try:
+        day = _dt.date.fromisoformat(iso.strip()[:10])
+    except ValueError:
+        return iso.strip()
+    return f"{day.day} {day.strftime('%b %Y')}"
+
+
+def byline(article: Article) -> str:
+    """``publisher · date`` as HTML (unknown parts left out; ``""`` when both are unknown)."""
+    bits = []
+    if article.source:
+        bits.append(f'<span class="qa-card__source">{esc(article.source)}</span>')
+    if article.date:
+        bits.append(f'<time class="qa-card__date" datetime="{esc(article.date)}">{esc(display_date(article.date))}</time>')
+    if article.author:
+        bits.append(f'<span class="qa-card__author">{esc(article.author)}</span>')
+    return " · ".join(bits)
+
+
+def _plain_byline(title: str, source: str, date: str) -> str:
+    return " · ".join(x for x in (title, source, display_date(date) if date else "") if x)
+
+
 def answer_html(answer: Answer) -> str:
-    """The answer with each ``[n]`` as a link that jumps to (and highlights) passage card ``n``."""
+    """The answer with each ``[n]`` as a link to its source card; hovering or focusing it shows a
+    preview (headline · publisher · date and the quoted sentence) without leaving the answer."""
     if not answer.confident:
         return (
             '<div class="qa-answer qa-answer--unsure" role="status">'
             f'<p class="qa-answer__text">{esc(answer.answer)}</p>'
-            '<p class="qa-answer__hint">The closest passages are listed below; try rephrasing, or add articles '
-            "that cover the question.</p></div>"
+            '<p class="qa-answer__hint">The closest passages are listed below; try rephrasing, widening the filters, '
+            "or add articles that cover the question.</p></div>"
         )
-    titles = {c.n: c.title or c.doc_id for c in answer.citations}
+    by_n: dict[int, list[Citation]] = {}
+    for c in answer.citations:
+        by_n.setdefault(c.n, []).append(c)
 
     def link(m: re.Match[str]) -> str:
         n = int(m.group(1))
-        if n not in titles:
+        if n not in by_n:
             return m.group(0)
-        return (f'<a class="qa-cite" href="#{card_id(n)}" data-card="{card_id(n)}" '
-                f'title="{esc(titles[n])}" aria-label="source {n}: {esc(titles[n])}">{n}</a>')
+        first = by_n[n][0]
+        label = _plain_byline(first.title or first.doc_id, first.source, first.date)
+        quotes = "".join(f'<q class="qa-preview__quote">{esc(c.quote)}</q>' for c in by_n[n])
+        return (f'<span class="qa-cite-wrap"><a class="qa-cite" href="#{card_id(n)}" data-card="{card_id(n)}" '
+                f'aria-describedby="qa-preview-{n}" aria-label="source {n}: {esc(label)}">{n}</a>'
+                f'<span class="qa-preview" id="qa-preview-{n}" role="tooltip">'
+                f'<span class="qa-preview__head">{esc(label)}</span>{quotes}</span></span>')
 
     body = MARKER.sub(link, esc(answer.answer))
     return (f'<div class="qa-answer" role="status"><div class="qa-answer__label">Answer</div>'
             f'<p class="qa-answer__text">{body}</p></div>')
 
 
-def _card(hit: Hit, n: int | None, cites: Sequence[Citation]) -> str:
-    a, p = hit.article, hit.passage
-    title = esc(a.title or p.doc_id)
+def _details(hits: Sequence[Hit]) -> str:
+    """Retrieval details (scores, ranks, ids) behind a toggle: for the curious, not the reader."""
+    rows = []
+    for h in hits:
+        parts = [f"rank {h.rank}", f"fused score {h.score:.4f}"]
+        parts += [f"{name} {value:.4f}" for name, value in sorted(h.components.items())]
+        rows.append(f"<li><code>{esc(h.passage.passage_id)}</code> chars {h.passage.start}-{h.passage.end}: "
+                    f"{esc(', '.join(parts))}</li>")
+    doc_id = hits[0].passage.doc_id if hits else ""
+    return (f'<details class="qa-card__details"><summary>Retrieval details</summary>'
+            f'<p>article <code>{esc(doc_id)}</code></p><ul>{"".join(rows)}</ul></details>')
+
+
+def _article_card(hits: Sequence[Hit], numbers: dict[str, int], cites: dict[str, list[Citation]]) -> str:
+    """One card per article: headline (a link when the URL is known), publisher · date, then its
+    passages, each cited one with its number and quotes highlighted."""
+    a = hits[0].article
+    title = esc(a.title or hits[0].passage.doc_id)
     url = safe_url(a.url)
     title_html = (f'<a class="qa-card__title" href="{esc(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
                   if url else f'<span class="qa-card__title">{title}</span>')
-    meta = [f'<span class="qa-card__source">{esc(a.source or p.doc_id)}</span>']
-    if a.date:
-        meta.append(f'<time class="qa-card__date">{esc(a.date)}</time>')
-    meta.append(f'<span class="qa-card__score" title="retrieval score, rank {hit.rank}">score {hit.score:.4f}</span>')
-    meta.append(f'<span class="qa-card__rank">#{hit.rank}</span>')
-    badge = f'<span class="qa-card__badge" aria-hidden="true">{n}</span>' if n is not None else ""
-    ident = f' id="{card_id(n)}"' if n is not None else ""
-    cls = "qa-card qa-card--cited" if n is not None else "qa-card"
-    label = f"source {n}: " if n is not None else ""
+    ns = [numbers[h.passage.passage_id] for h in hits if h.passage.passage_id in numbers]
+    passages = []
+    for h in hits:
+        pid = h.passage.passage_id
+        n = numbers.get(pid)
+        text = in_context(h.passage.text, _spans(h.passage.text, h.passage.start, cites.get(pid, ())))
+        text = PARAGRAPH.sub('<span class="qa-para"></span>', text)
+        if n is not None:
+            passages.append(f'<div class="qa-card__passage qa-card__passage--cited" id="{card_id(n)}" tabindex="-1" '
+                            f'aria-label="source {n}"><span class="qa-card__n" aria-hidden="true">{n}</span>'
+                            f'<p class="qa-card__text">{text}</p></div>')
+        else:
+            passages.append(f'<div class="qa-card__passage"><p class="qa-card__text">{text}</p></div>')
+    meta = byline(a)
+    cls = "qa-card qa-card--cited" if ns else "qa-card"
+    label = f"{a.title or hits[0].passage.doc_id}" + (f", {a.source}" if a.source else "") + (
+        f", {display_date(a.date)}" if a.date else "")
     return (
-        f'<article class="{cls}"{ident} tabindex="-1" aria-label="{esc(label)}{title}">'
-        f'<header class="qa-card__head">{badge}{title_html}</header>'
-        f'<div class="qa-card__meta">{" · ".join(meta)}</div>'
-        f'<p class="qa-card__text">{in_context(p.text, _spans(p.text, p.start, cites))}</p>'
-        "</article>"
+        f'<article class="{cls}" aria-label="{esc(label)}">'
+        f'<header class="qa-card__head">{title_html}</header>'
+        + (f'<div class="qa-card__meta">{meta}</div>' if meta else "")
+        + "".join(passages) + _details(hits) + "</article>"
     )
 
 
+def _by_article(hits: Sequence[Hit]) -> list[list[Hit]]:
+    groups: dict[str, list[Hit]] = {}
+    for h in hits:
+        groups.setdefault(h.passage.doc_id, []).append(h)
+    return list(groups.values())
+
+
 def cards_html(answer: Answer | None = None, hits: Sequence[Hit] | None = None) -> str:
-    """Cards for the cited passages (numbered, quotes highlighted), then the other retrieved ones."""
+    """Source cards, one per article: first the cited articles (in citation order, each cited
+    passage numbered with its quotes highlighted), then the other retrieved articles, folded."""
     hits = list(answer.results if answer is not None else hits or [])
     if not hits:
         return ""
-    by_passage: dict[str, list[Citation]] = {}
+    cites: dict[str, list[Citation]] = {}
     number: dict[str, int] = {}
     for c in answer.citations if answer is not None else []:
-        by_passage.setdefault(c.passage_id, []).append(c)
+        cites.setdefault(c.passage_id, []).append(c)
         number.setdefault(c.passage_id, c.n)
-    cited = sorted((h for h in hits if h.passage.passage_id in number), key=lambda h: number[h.passage.passage_id])
-    rest = [h for h in hits if h.passage.passage_id not in number]
+    cited_docs = {h.passage.doc_id for h in hits if h.passage.passage_id in number}
+    cited = [sorted(g, key=lambda h: number.get(h.passage.passage_id, 10**6))
+             for g in _by_article([h for h in hits if h.passage.passage_id in number])]
+    cited.sort(key=lambda g: number[g[0].passage.passage_id])
+    rest = _by_article([h for h in hits if h.passage.doc_id not in cited_docs])
     parts = []
     if cited:
         parts.append(f'<h3 class="qa-section">Sources <span class="qa-count">{len(cited)}</span></h3>')
-        parts += [_card(h, number[h.passage.passage_id], by_passage[h.passage.passage_id]) for h in cited]
+        parts += [_article_card(g, number, cites) for g in cited]
     if rest:
-        heading = "Other retrieved passages" if cited else "Retrieved passages"
-        inner = "".join(_card(h, None, ()) for h in rest)
+        heading = "More articles that matched" if cited else "Articles that matched"
+        inner = "".join(_article_card(g, number, cites) for g in rest)
         parts.append(f'<details class="qa-more"{"" if cited else " open"}><summary class="qa-section">{heading} '
                      f'<span class="qa-count">{len(rest)}</span></summary>{inner}</details>')
     return f'<div class="qa-cards">{"".join(parts)}</div>'
 
 
-def stats_html(stats: IndexStats | None, error: str | None = None) -> str:
+def coverage(articles: Sequence[Any]) -> list[tuple[str, str]]:
+    """Stats rows about the articles themselves: their date span and how many publishers."""
+    days = sorted(a.date[:10] for a in articles if a.date[:4].isdigit())
+    rows = []
+    if days:
+        span = display_date(days[0]) + (f" – {display_date(days[-1])}" if days[-1] != days[0] else "")
+        rows.append(("Published", f"{esc(span)} <span class=\"qa-stats__note\">({len(days):,} dated)</span>"))
+    names = {a.source for a in articles if a.source}
+    rows.append(("Publishers", f"{len(names):,}"))
+    return rows
+
+
+def stats_html(stats: IndexStats | None, error: str | None = None, extra: Sequence[tuple[str, str]] = ()) -> str:
+    """The index panel; ``extra`` rows (label, trusted HTML) follow the article and passage counts."""
     if stats is None:
         return f'<div class="qa-stats qa-stats--error" role="alert">{esc(error or "no index loaded")}</div>'
     created = stats.created.replace("T", " ")[:16] if stats.created else "unknown"
     model = stats.model.rsplit("/", 1)[-1]
-    rows = [("Articles", f"{stats.articles:,}"), ("Passages", f"{stats.passages:,}"),
+    rows = [("Articles", f"{stats.articles:,}"), *extra, ("Passages", f"{stats.passages:,}"),
             ("Model", f'<span title="{esc(stats.model)}">{esc(model)}</span> ({stats.dim}-d)'),
             ("Updated", esc(created)), ("Index", f'<code>{esc(stats.index_dir)}</code>')]
     cells = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)

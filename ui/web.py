@@ -1,7 +1,9 @@
-"""The Gradio web UI (Blocks): question box with examples, cited answer, passage cards,
-retrieval controls, "Add articles" upload with progress, and index stats.
+"""The Gradio web UI (Blocks): question box with example chips, cited answer, one source card
+per article; a sidebar with date-range / publisher filters and sort order, retrieval knobs
+(mode, k) under "Advanced", the "Add articles" upload with progress, and index stats.
 
-A thin layer over :class:`qa.engine.Engine`; HTML comes from :mod:`ui.render`.
+A thin layer over :class:`qa.engine.Engine`; HTML comes from :mod:`ui.render`. Event
+handlers are plain functions of component values (easy to wrap, e.g. with an auth check).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import gradio as gr
 from index import __version__
 from index.errors import QAError
 from index.ingest import SUPPORTED_SUFFIXES
+from index.store import ArticleInfo
 from qa.engine import Engine
+from qa.filters import SearchFilter
 
 from . import render
 from .config import ServeConfig
@@ -60,7 +64,30 @@ def theme() -> gr.themes.Base:
         radius_size="lg",
         font=["Inter", "ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
         font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+    ).set(  # a primary button that looks pressable (Soft's pale default reads as disabled)
+        button_primary_background_fill="*primary_600",
+        button_primary_background_fill_hover="*primary_700",
+        button_primary_text_color="white",
+        button_primary_text_color_hover="white",
     )
+
+
+def index_articles(service: Engine) -> list[ArticleInfo]:
+    """The loaded index's articles (``[]`` when there is no index yet)."""
+    try:
+        return service.articles()
+    except QAError:
+        return []
+
+
+def publishers(service: Engine) -> list[str]:
+    """The publishers of the loaded index's articles, for the filter's choices (A-Z, unknown left out)."""
+    return sorted({a.source for a in index_articles(service) if a.source.strip()}, key=str.casefold)
+
+
+def ask_filters(since: Any, until: Any, sources: Any, sort: Any) -> SearchFilter:
+    """The UI's filter widgets as a :class:`SearchFilter` (raises :class:`QAError` when bad)."""
+    return SearchFilter.parse(since=since or None, until=until or None, sources=list(sources or []), sort=sort or None)
 
 
 def header_html() -> str:
@@ -80,34 +107,42 @@ def build_blocks(service: Engine, config: ServeConfig, *, uploads: bool = True) 
 
     def stats_now() -> str:
         try:
-            return render.stats_html(service.stats())
+            return render.stats_html(service.stats(), extra=render.coverage(index_articles(service)))
         except QAError as exc:
             return render.stats_html(None, str(exc))
 
-    def on_ask(question: str, mode: str, k: float) -> tuple[str, str]:
+    def sources_now() -> Any:
+        return gr.update(choices=publishers(service))
+
+    def on_ask(question: str, mode: str, k: float, since: Any, until: Any, sources: list[str] | None,
+               sort: str) -> tuple[str, str]:
         if not (question or "").strip():
             return render.error_html("Type a question first, or pick an example."), ""
         try:
-            answer = service.ask(question, k=int(k), mode=mode)
+            filters = ask_filters(since, until, sources, sort)
+            answer = service.ask(question, k=int(k), mode=mode, filters=filters)
         except QAError as exc:
             return render.error_html(str(exc)), ""
+        if filters.active and not answer.results:
+            return render.error_html("No indexed article matches these filters: widen the dates or pick other "
+                                     "publishers."), ""
         return render.answer_html(answer), render.cards_html(answer)
 
-    def on_add(files: list[Any] | None, progress: gr.Progress = gr.Progress()) -> tuple[str, str, None]:
+    def on_add(files: list[Any] | None, progress: gr.Progress = gr.Progress()) -> tuple[str, str, None, Any]:
         if not files:
-            return "Choose one or more files first.", stats_now(), None
+            return "Choose one or more files first.", stats_now(), None, sources_now()
         paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files]
         try:
             report = service.add_files(paths, lambda frac, desc: progress(frac, desc=desc))
         except QAError as exc:
-            return f"**Not added:** {exc}", stats_now(), None
+            return f"**Not added:** {exc}", stats_now(), None, sources_now()
         if not report.written:
             msg = f"Nothing new: {len(paths)} file(s) were already indexed."
         else:
             msg = (f"**Added.** {report.articles_added} new and {report.articles_updated} updated article(s); "
                    f"{report.passages_embedded} passage(s) embedded in {report.seconds:.1f}s. "
                    f"The index now holds {report.articles_total:,} articles.")
-        return msg, stats_now(), None
+        return msg, stats_now(), None, sources_now()
 
     with gr.Blocks(title="newsqa: ask the news", analytics_enabled=False, fill_width=False) as demo:
         gr.HTML(header_html(), elem_id="qa-header-wrap")
@@ -118,22 +153,31 @@ def build_blocks(service: Engine, config: ServeConfig, *, uploads: bool = True) 
                                           lines=1, max_lines=4, scale=8, elem_id="qa-question", autofocus=True,
                                           max_length=2000, container=False)
                     ask = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="qa-ask")
-                gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question], label="Try an example",
-                            elem_id="qa-examples")
+                gr.HTML('<p class="qa-try">Try an example</p>', elem_id="qa-try", js_on_load=None)
+                with gr.Row(elem_id="qa-examples"):
+                    chips = [gr.Button(q, size="sm", variant="secondary", scale=0, min_width=0, elem_classes=["qa-chip"])
+                             for q in EXAMPLES]
                 answer = gr.HTML(render.EMPTY_ANSWER, elem_id="qa-answer", js_on_load=CITE_JS, apply_default_css=False)
                 cards = gr.HTML("", elem_id="qa-cards", js_on_load=None, apply_default_css=False)
             with gr.Column(scale=3, min_width=260, elem_id="qa-side"):
-                with gr.Group(elem_classes=["qa-panel"]):
-                    gr.HTML('<h2 class="qa-panel__title">Retrieval</h2>', js_on_load=None)
+                with gr.Group(elem_classes=["qa-panel"], elem_id="qa-filters"):
+                    gr.HTML('<h2 class="qa-panel__title">Filters</h2>', js_on_load=None)
+                    since = gr.DateTime(label="Published from", include_time=False, type="string", elem_id="qa-since")
+                    until = gr.DateTime(label="Published until", include_time=False, type="string", elem_id="qa-until")
+                    sources = gr.Dropdown(choices=publishers(service), value=[], multiselect=True, label="Publishers",
+                                          info="none chosen: every publisher", elem_id="qa-sources")
+                    sort = gr.Radio([("Most relevant", "relevance"), ("Newest first", "newest")], value="relevance",
+                                    label="Order", elem_id="qa-sort")
+                with gr.Accordion("Advanced", open=False, elem_id="qa-advanced", elem_classes=["qa-panel"]):
                     mode = gr.Radio(["hybrid", "dense", "bm25"], value="hybrid", label="Search mode",
                                     info="hybrid fuses meaning (dense) and keywords (BM25)", elem_id="qa-mode")
-                    k = gr.Slider(1, config.max_k, value=default_k, step=1, label="Passages (k)", info="how many retrieved passages the answer may quote",
-                                  elem_id="qa-k")
+                    k = gr.Slider(1, config.max_k, value=default_k, step=1, label="Passages (k)",
+                                  info="how many retrieved passages the answer may quote", elem_id="qa-k")
                 if uploads:
                     with gr.Group(elem_classes=["qa-panel"]):
                         gr.HTML('<h2 class="qa-panel__title">Add articles</h2>'
-                                '<p class="qa-panel__hint">.txt, .md, .html or .jsonl; only new passages are '
-                                "embedded.</p>", js_on_load=None)
+                                '<p class="qa-panel__hint">.txt, .md, .html or .jsonl; headline, date and publisher '
+                                "are read from each file; only new passages are embedded.</p>", js_on_load=None)
                         files = gr.File(file_count="multiple", file_types=sorted(SUPPORTED_SUFFIXES), show_label=False,
                                         height=120, elem_id="qa-files")
                         add = gr.Button("Add to index", variant="secondary", elem_id="qa-add")
@@ -142,11 +186,20 @@ def build_blocks(service: Engine, config: ServeConfig, *, uploads: bool = True) 
                     gr.HTML('<h2 class="qa-panel__title">Index</h2>', js_on_load=None)
                     stats = gr.HTML(stats_now(), elem_id="qa-stats", js_on_load=None, apply_default_css=False)
 
-        ask_inputs = [question, mode, k]
+        for chip, text in zip(chips, EXAMPLES):
+            chip.click(_constant(text), None, [question], api_visibility="private", queue=False)
+        ask_inputs = [question, mode, k, since, until, sources, sort]
         ask.click(on_ask, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
         question.submit(on_ask, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
         if uploads:
-            add.click(on_add, [files], [add_status, stats, files], concurrency_limit=1, api_visibility="private")
-        demo.load(stats_now, None, [stats], api_visibility="private")
+            add.click(on_add, [files], [add_status, stats, files, sources], concurrency_limit=1, api_visibility="private")
+        demo.load(lambda: (stats_now(), sources_now()), None, [stats, sources], api_visibility="private")
     demo.queue(max_size=64)
     return demo
+
+
+def _constant(value: str):  # noqa: ANN202 - an event handler returning ``value``
+    def fill() -> str:
+        return value
+
+    return fill

@@ -1,4 +1,5 @@
-"""``qa ask "QUESTION" [--index DIR] [-k 8] [--mode hybrid|dense|bm25] [--json]``."""
+"""``qa ask "QUESTION" [--index DIR] [-k 8] [--mode hybrid|dense|bm25] [--since DATE] [--until DATE]
+[--source NAME]... [--sort relevance|newest] [--json]``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from index.defaults import ASK_K, Mode
 
 from ..engine import Engine
 from .common import add_index_arg, index_dir, positive_int
+from .search_cmd import add_filter_args, byline, filters_from
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_index_arg(p)
     p.add_argument("-k", type=positive_int, default=ASK_K, help=f"passages to read the answer from (default {ASK_K})")
     p.add_argument("--mode", default="hybrid", choices=[m.value for m in Mode], help="retriever (default hybrid)")
+    add_filter_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=run)
 
@@ -34,14 +37,14 @@ def format_answer(answer: Answer, width: int = 100) -> str:
         if c.n in shown:
             continue
         shown.add(c.n)
-        meta = ", ".join(x for x in (c.source, c.date) if x)
-        lines.append(f"[{c.n}] {c.title or c.doc_id}" + (f" ({meta})" if meta else ""))
+        lines.append(f"[{c.n}] {byline(c.title, c.source, c.date, c.doc_id)}")
         lines.append(f"    {c.doc_id} chars {c.start}-{c.end}  passage {c.passage_id}" + (f"  {c.url}" if c.url else ""))
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
-    answer = Engine.open(index_dir(args)).ask(args.question, k=args.k, mode=args.mode)
+    filters = filters_from(args)
+    answer = Engine.open(index_dir(args)).ask(args.question, k=args.k, mode=args.mode, filters=filters)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:

@@ -70,13 +70,16 @@ def run(args: argparse.Namespace) -> int:
         raise QAError("--apply writes the sweep's best fusion setting; add --sweep")
     if args.dataset is None and args.qrels is None:
         raise QAError("give a DATASET (BEIR folder or question-set .jsonl) or --qrels and --topics")
-    result = evaluate(
-        args.dataset, modes=args.modes, metrics=args.metrics,
-        baseline=None if str(args.baseline).lower() == "none" else args.baseline,
-        save=args.save, sweep=args.sweep, split=args.split, qrels=args.qrels, topics=args.topics, corpus=args.corpus,
-        index=args.index, cache_dir=args.cache, model=args.model, fusion=fusion, chunking=chunking, depth=args.depth,
-        stat_test=args.stat_test, show_progress=not args.quiet and sys.stderr.isatty(),
-    )
+    from index import progress
+
+    with progress.heartbeat(enabled=not args.quiet and not sys.stderr.isatty()):  # a line every few seconds in logs
+        result = evaluate(
+            args.dataset, modes=args.modes, metrics=args.metrics,
+            baseline=None if str(args.baseline).lower() == "none" else args.baseline,
+            save=args.save, sweep=args.sweep, split=args.split, qrels=args.qrels, topics=args.topics, corpus=args.corpus,
+            index=args.index, cache_dir=args.cache, model=args.model, fusion=fusion, chunking=chunking, depth=args.depth,
+            stat_test=args.stat_test, show_progress=not args.quiet and sys.stderr.isatty(),
+        )
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:

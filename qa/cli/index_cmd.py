@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from index import ChunkSettings, QAError, build_index
+from index import ChunkSettings, QAError, build_index, progress
 
 from .common import add_index_arg, index_dir, positive_int
 
@@ -42,18 +42,20 @@ def run(args: argparse.Namespace) -> int:
             raise QAError(str(exc)) from exc
     from ..cluster.cli import index_embedder
 
-    report = build_index(
-        args.paths,
-        index_dir(args),
-        embedder=index_embedder(args, index_dir(args)),  # None unless --ray
-        model=args.model,
-        chunking=chunking,
-        rebuild=args.rebuild,
-        backend=args.backend,
-        dense_index=args.dense_index,
-        batch_size=args.batch_size,
-        show_progress=not args.quiet and sys.stderr.isatty(),
-    )
+    # a line every few seconds when stderr is a log, not a terminal (bars need a terminal)
+    with progress.heartbeat(enabled=not args.quiet and not sys.stderr.isatty()):
+        report = build_index(
+            args.paths,
+            index_dir(args),
+            embedder=index_embedder(args, index_dir(args)),  # None unless --ray
+            model=args.model,
+            chunking=chunking,
+            rebuild=args.rebuild,
+            backend=args.backend,
+            dense_index=args.dense_index,
+            batch_size=args.batch_size,
+            show_progress=not args.quiet and sys.stderr.isatty(),
+        )
     print(report.summary())
     return 0
 

@@ -22,10 +22,23 @@
     status.textContent = text || "";
     status.className = "qa-status" + (kind ? " qa-status--" + kind : "");
   }
-  function notifyHeight() {  // lets the host page resize the iframe (optional listener, see README)
-    try { window.parent.postMessage({ type: "newsqa:height", height: document.documentElement.scrollHeight }, "*"); }
-    catch (e) { /* not framed */ }
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function niceDate(iso) {  // "2023-10-13T05:56:00-04:00" -> "13 Oct 2023"
+    var m = /^(\d{4})-(\d{2})-(\d{2})/.exec(String(iso || ""));
+    return m ? parseInt(m[3], 10) + " " + MONTHS[parseInt(m[2], 10) - 1] + " " + m[1] : String(iso || "");
   }
+  // Auto-height: tell the host page how tall the widget is whenever that changes, so its
+  // iframe can fit the content exactly (the listener snippet is in the README). Only a number
+  // is sent, so any origin may receive it.
+  var lastHeight = 0;
+  function notifyHeight() {
+    if (window.parent === window) return;  // not framed
+    var h = Math.ceil(document.documentElement.getBoundingClientRect().height);
+    if (h === lastHeight) return;
+    lastHeight = h;
+    try { window.parent.postMessage({ type: "newsqa:height", height: h }, "*"); } catch (e) { /* ignore */ }
+  }
+  if (window.ResizeObserver) new ResizeObserver(notifyHeight).observe(document.documentElement);
   function jump(n) {
     var li = $("qa-src-" + n);
     if (!li) return;
@@ -55,34 +68,46 @@
     }
     answerEl.className = "qa-answer" + (data.confident ? "" : " qa-answer--unsure");
 
-    // one list item per cited passage (n), its quotes in answer order
-    var byN = {}, order = [];
+    // one list item per cited article; its quotes (numbered [n]) in answer order
+    var items = [], byDoc = {}, idDone = {};
     (data.citations || []).forEach(function (c) {
-      if (!byN[c.n]) { byN[c.n] = { c: c, quotes: [] }; order.push(c.n); }
-      byN[c.n].quotes.push(c.quote);
+      var it = byDoc[c.doc_id];
+      if (!it) { it = byDoc[c.doc_id] = { c: c, quotes: [] }; items.push(it); }
+      it.quotes.push({ n: c.n, text: c.quote });
     });
-    var items = order.map(function (n) { return { n: n, c: byN[n].c, quotes: byN[n].quotes }; });
     if (!data.confident) {  // show where we looked instead
-      items = (data.results || []).slice(0, 3).map(function (h) {
+      var seen = {};
+      items = (data.results || []).filter(function (h) {  // the best passage of each of the top 3 articles
+        if (seen[h.doc_id]) return false;
+        seen[h.doc_id] = true;
+        return true;
+      }).slice(0, 3).map(function (h) {
         var t = String(h.text || "");
-        return { n: null, c: h, quotes: [t.length > 220 ? t.slice(0, 220) + "…" : t] };
+        return { c: h, quotes: [{ n: null, text: t.length > 220 ? t.slice(0, 220) + "…" : t }] };
       });
     }
     sourcesTitle.textContent = data.confident ? "Sources" : "Closest passages";
     sourcesTitle.hidden = items.length === 0;
     items.forEach(function (it) {
       var li = el("li", "qa-src");
-      if (it.n !== null) { li.id = "qa-src-" + it.n; li.value = it.n; }
-      li.tabIndex = -1;
       var head = el("div", "qa-src__head");
       var url = safeUrl(it.c.url || "");
       var title = el(url ? "a" : "span", "qa-src__title", it.c.title || it.c.doc_id);
       if (url) { title.href = url; title.target = "_blank"; title.rel = "noopener noreferrer"; }
       head.appendChild(title);
       li.appendChild(head);
-      var bits = [it.c.source, it.c.date].filter(function (x) { return x; });
+      var bits = [it.c.source, niceDate(it.c.date)].filter(function (x) { return x; });
       if (bits.length) li.appendChild(el("div", "qa-src__meta", bits.join(" · ")));
-      it.quotes.forEach(function (q) { li.appendChild(el("blockquote", "qa-src__quote", q)); });
+      it.quotes.forEach(function (q) {
+        var bq = el("blockquote", "qa-src__quote");
+        if (q.n !== null) {
+          if (!idDone[q.n]) { bq.id = "qa-src-" + q.n; idDone[q.n] = true; }
+          bq.tabIndex = -1;
+          bq.appendChild(el("span", "qa-src__n", q.n));
+        }
+        bq.appendChild(document.createTextNode(q.text));
+        li.appendChild(bq);
+      });
       sources.appendChild(li);
     });
     sources.className = "qa-sources" + (data.confident ? "" : " qa-sources--plain");

@@ -1,0 +1,56 @@
+"""The UI's source cards (ui/render.py), model-free: one card per article with headline ·
+publisher · date, numbered cited passages, no raw scores outside the details toggle, and the
+[n] preview."""
+
+from __future__ import annotations
+
+import re
+
+from index.records import Article, Hit, Passage
+from qa.answer import Answer, Citation
+from ui import render
+
+A = Article("a", "Russia-Armenia Relations Hit by Differences over Karabakh Dispute", "First passage. Second one.\n\nThird.",
+            url="https://alwaght.net/en/1", date="2023-09-11", source="Alwaght")
+B = Article("b", "Putin loses another ally", "Other text here.", date="2023-10-13T05:56:00-04:00")
+
+
+def _answer() -> Answer:
+    pa1 = Passage("pa1", "a", "First passage.", 0, 14, A.title)
+    pa2 = Passage("pa2", "a", "Second one.\n\nThird.", 15, len(A.text), A.title)
+    pb = Passage("pb", "b", "Other text here.", 0, 16, B.title)
+    hits = [Hit(1, 0.0327, pa1, A, {"bm25": 0.5, "dense": 0.6}), Hit(2, 0.0311, pb, B, {"dense": 0.4}),
+            Hit(3, 0.0299, pa2, A, {"bm25": 0.2})]
+    cites = [Citation(1, "pa1", "a", A.title, A.source, A.date, A.url, pa1.text, "First passage.", 0, 14, 0.8),
+             Citation(2, "pa2", "a", A.title, A.source, A.date, A.url, pa2.text, "Second one.", 15, 26, 0.7)]
+    return Answer("q?", "First passage. [1] Second one. [2]", True, cites, hits)
+
+
+def test_one_card_per_article_with_byline_and_numbered_passages():
+    html = render.cards_html(_answer())
+    cards = re.findall(r"<article\b.*?</article>", html, flags=re.S)
+    assert len(cards) == 2  # article a's two cited passages share one card
+    first = cards[0]
+    assert f'href="{A.url}"' in first and A.title in first
+    assert '<span class="qa-card__source">Alwaght</span> · <time class="qa-card__date" datetime="2023-09-11">11 Sep 2023</time>' in first
+    assert 'id="qa-card-1"' in first and 'id="qa-card-2"' in first
+    assert "<mark>First passage.</mark>" in first and "<mark>Second one.</mark>" in first
+    assert 'class="qa-card__source"' not in cards[1]  # no publisher known: none shown, none invented
+    assert "13 Oct 2023" in cards[1]
+    visible = re.sub(r"<details class=\"qa-card__details\">.*?</details>", "", html, flags=re.S)
+    assert "0.03" not in visible and "score" not in visible.lower() and "#1" not in visible
+    assert "fused score 0.0327" in html and "bm25 0.5000" in html  # behind the toggle
+
+
+def test_cite_marker_previews_source_and_quote():
+    html = render.answer_html(_answer())
+    m = re.search(r'<span class="qa-preview" id="qa-preview-1" role="tooltip">(.*?)</span></span>', html, flags=re.S)
+    assert m and "Alwaght · 11 Sep 2023" in m.group(1) and "First passage." in m.group(1)
+    assert 'aria-describedby="qa-preview-1"' in html and 'href="#qa-card-2"' in html
+
+
+def test_display_date_and_coverage():
+    assert render.display_date("2023-10-13T05:56:00-04:00") == "13 Oct 2023"
+    assert render.display_date("sometime last spring") == "sometime last spring"
+    rows = dict(render.coverage([A, B, Article("c", "t", "x")]))
+    assert rows["Publishers"] == "1" and rows["Published"].startswith("11 Sep 2023 – 13 Oct 2023")
