@@ -271,7 +271,7 @@ class LexicalIndex:
         rows_out: list[np.ndarray] = []
         vals_out: list[np.ndarray] = []
         base = 0.0
-        for parts, mult in zip(blocks, occurrences.values()):
+        for h, parts, mult in zip(hashes, blocks, occurrences.values()):
             if not parts:
                 continue
             r = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
@@ -281,7 +281,7 @@ class LexicalIndex:
                 r, f = r[keep], f[keep]
             if not len(r):  # no live posting: as if outside the vocabulary
                 continue
-            idf = _idf(st.method, len(r), self.n_live) * mult  # a repeated query term counts per occurrence
+            idf = _idf(st.method, self._df(int(h), len(r)), self.n_live) * mult  # a repeated query term counts per occurrence
             v = _tfc_norm(st.method, f, self._norm[r], st.k1)
             v *= np.float32(idf)
             if tfc0:
@@ -293,6 +293,11 @@ class LexicalIndex:
             return np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0
         rows = rows_out[0] if len(rows_out) == 1 else np.concatenate(rows_out)
         return rows.astype(np.int64, copy=False), (vals_out[0] if len(vals_out) == 1 else np.concatenate(vals_out)), base
+
+    def _df(self, term: int, live_postings: int) -> int:
+        """Document frequency of the term with hash ``term``: its live postings here. (A shard of
+        the index, :class:`qa.cluster.bm25.SliceLexical`, answers with the whole index's.)"""
+        return live_postings
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every row for ``query`` (zeros where no term matches; tombstones 0)."""

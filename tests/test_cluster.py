@@ -80,33 +80,41 @@ def test_two_node_cluster_on_loopback(cluster) -> None:
 
 
 def test_global_bm25_statistics_give_single_index_scores(cranfield_index) -> None:
-    """Each slice scores with the whole index's df/avgdl/N: merged scores equal the single index's."""
-    from qa.cluster.bm25 import merge_stats, slice_stats
+    """Each slice scores with the whole index's live df/avgdl/N: merged scores equal the single
+    index's (``store.lexical.ranking``), also after a deletion left tombstones in the slices."""
+    from index.builder import delete_articles
+    from qa.cluster.bm25 import SliceLexical, merge_stats, slice_stats
     from qa.cluster.coordinator import merge_rankings
-    from qa.cluster.shard import _slice_tokens, split_rows
-    from qa.cluster.bm25 import SliceBM25
+    from qa.cluster.shard import _slice_counts, split_rows
     from qa.datasets import load_queries
 
-    store = IndexStore.load(cranfield_index)
-    ranges = split_rows(len(store.passages), 3)
-    tokens = [_slice_tokens(store, lo, hi) for lo, hi in ranges]
-    stats = merge_stats(slice_stats(t) for t in tokens)
-    slices = [SliceBM25(t, stats, store.settings.bm25) for t in tokens]
-    local_only = SliceBM25(tokens[0], slice_stats(tokens[0]), store.settings.bm25)  # what a naive shard would do
-    differs = 0
-    for q in list(load_queries(shared_dataset("cranfield") / "queries.jsonl").values()):
-        single = store.lexical.ranking(q, 50)
-        parts = []
-        for (lo, _), s in zip(ranges, slices):
-            rows, scores = s.search(q, 50)
-            parts.append([(int(r) + lo, float(v)) for r, v in zip(rows, scores)])
-        merged = merge_rankings(parts, 50)
-        assert [r for r, _ in merged] == [r for r, _ in single], q
-        np.testing.assert_allclose([v for _, v in merged], [v for _, v in single], atol=1e-5)
-        rows, scores = local_only.search(q, 5)
-        full = dict(store.lexical.ranking(q, len(store.passages)))
-        differs += any(abs(full[int(r)] - float(v)) > 1e-3 for r, v in zip(rows, scores))
-    assert differs > 50  # shard-local statistics would NOT reproduce the single index
+    import shutil
+
+    directory = cranfield_index.parent / "bm25-tombstones"
+    shutil.copytree(cranfield_index, directory)
+    before = IndexStore.load(directory)
+    delete_articles(sorted(before.articles)[::7], directory)  # tombstones spread over every slice
+    queries = list(load_queries(shared_dataset("cranfield") / "queries.jsonl").values())
+    for index in (cranfield_index, directory):
+        store = IndexStore.load(index)
+        ranges = split_rows(len(store.passages), 3)
+        counts = [_slice_counts(store, lo, hi) for lo, hi in ranges]
+        stats = merge_stats(slice_stats(c, store.live[lo:hi]) for c, (lo, hi) in zip(counts, ranges))
+        assert (stats.n_live, stats.avgdl) == (store.lexical.n_live, store.lexical.avgdl)
+        slices = [SliceLexical(store.settings.bm25, c, store.live[lo:hi], stats) for c, (lo, hi) in zip(counts, ranges)]
+        lo0, hi0 = ranges[0]
+        local_only = SliceLexical(store.settings.bm25, counts[0], store.live[lo0:hi0],
+                                  slice_stats(counts[0], store.live[lo0:hi0]))  # what a naive shard would do
+        differs = 0
+        for q in queries:
+            single = store.lexical.ranking(q, 50)
+            parts = [[(r + lo, v) for r, v in s.ranking(q, 50)] for (lo, _), s in zip(ranges, slices)]
+            merged = merge_rankings(parts, 50)
+            assert [r for r, _ in merged] == [r for r, _ in single], q
+            np.testing.assert_allclose([v for _, v in merged], [v for _, v in single], atol=1e-5)
+            full = dict(store.lexical.ranking(q, len(store.passages)))
+            differs += any(abs(full[r] - v) > 1e-3 for r, v in local_only.ranking(q, 5))
+        assert differs > 50  # shard-local statistics would NOT reproduce the single index
 
 
 def test_sharded_top10_equals_single_index_for_every_cranfield_query(sharded, cranfield_index, embedder) -> None:
@@ -170,6 +178,34 @@ def test_cli_search_with_ray_equals_single_index(cluster, cranfield_index) -> No
     assert bad.returncode == 2 and "cannot connect to the Ray cluster" in bad.stderr
 
 
+def test_a_deleted_article_never_comes_back_from_sharded_search(cluster, cranfield_index, embedder, tmp_path) -> None:
+    """Tombstoned rows are skipped by every shard, in every mode, and the rankings still equal the
+    single index's (whose BM25 statistics drop the deleted rows)."""
+    import shutil
+
+    from index.builder import delete_articles
+    from qa.cluster.coordinator import open_sharded
+
+    directory = tmp_path / "qa-index"
+    shutil.copytree(cranfield_index, directory)
+    query = "boundary layer transition on a flat plate"
+    single = Engine.open(directory, embedder=embedder)
+    top = {m: single.search(query, k=10, mode=m) for m in (Mode.BM25, Mode.DENSE, Mode.HYBRID)}
+    gone = sorted({h.passage.doc_id for hits in top.values() for h in hits[:3]})
+    delete_articles(gone, directory)
+    single = Engine.open(directory, embedder=embedder)
+    engine = open_sharded(directory, 2, embedder=embedder)
+    try:
+        for mode in (Mode.BM25, Mode.DENSE, Mode.HYBRID):
+            got = engine.search(query, k=50, mode=mode)
+            assert got and not {h.passage.doc_id for h in got} & set(gone), mode
+            want = single.search(query, k=50, mode=mode)
+            assert [h.passage.passage_id for h in got] == [h.passage.passage_id for h in want], mode
+            np.testing.assert_allclose([h.score for h in got], [h.score for h in want], atol=1e-5)
+    finally:
+        engine.close()
+
+
 def test_a_killed_shard_is_restarted_and_the_query_retried(sharded) -> None:
     from qa.cluster.coordinator import ShardUnavailableError
 
@@ -204,8 +240,11 @@ def test_distributed_index_equals_single_process_index(cluster, cranfield_index,
     assert a.manifest["settings"] == b.manifest["settings"]
     cos = (np.asarray(a.embeddings) * np.asarray(b.embeddings)).sum(axis=1)
     assert cos.min() >= 0.999
-    for f in ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy", "vocab.index.json"):
-        assert (single / "bm25" / f).read_bytes() == (tmp_path / "ray" / "bm25" / f).read_bytes()
+    # the same BM25 term counts (format 2 stores per-row term frequencies, scored at query time)
+    assert a.lexical.n_live == b.lexical.n_live and a.lexical.avgdl == b.lexical.avgdl
+    for ta, tb in zip(a.lexical.parts, b.lexical.parts, strict=True):
+        for name in ta.FILES:
+            np.testing.assert_array_equal(np.asarray(getattr(ta, name)), np.asarray(getattr(tb, name)))
 
 
 def test_cluster_benchmark_tiny_run(cluster, tmp_path) -> None:

@@ -15,9 +15,9 @@ import numpy as np
 
 from index.dense import DenseIndex
 from index.errors import IndexFormatError
-from index.store import IndexStore, current_generation, passage_index_text
+from index.store import IndexStore, current_generation
 
-from .bm25 import CorpusStats, SliceBM25, slice_stats, tokenize_all
+from .bm25 import CorpusStats, SliceLexical, slice_stats, slice_term_counts
 
 Ranking = list[tuple[int, float]]
 
@@ -33,7 +33,8 @@ class ShardSpec:
 
 
 def split_rows(n: int, shards: int) -> list[tuple[int, int]]:
-    """``shards`` contiguous, near-equal ``[lo, hi)`` row ranges covering ``0..n``."""
+    """``shards`` contiguous, near-equal ``[lo, hi)`` row ranges covering ``0..n`` (rows include
+    tombstones: a shard skips its dead rows)."""
     if shards < 1:
         raise ValueError("shards must be >= 1")
     shards = min(shards, max(n, 1))
@@ -41,15 +42,14 @@ def split_rows(n: int, shards: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def _slice_tokens(store: IndexStore, lo: int, hi: int) -> list[list[str]]:
-    s = store.settings
-    return tokenize_all((passage_index_text(store.passages[i], s.title_in_passage) for i in range(lo, hi)), s.bm25)
+def _slice_counts(store: IndexStore, lo: int, hi: int):  # type: ignore[no-untyped-def]
+    return slice_term_counts(store.lexical.parts, lo, hi)
 
 
 def compute_slice_stats(index_dir: str, lo: int, hi: int) -> CorpusStats:
     """The map step of the global BM25 statistics (run as a Ray task per slice)."""
     store = IndexStore.load(index_dir, mmap=True)
-    return slice_stats(_slice_tokens(store, lo, hi))
+    return slice_stats(_slice_counts(store, lo, hi), store.live[lo:hi])
 
 
 def _dense_for(store: IndexStore, vectors: np.ndarray) -> DenseIndex:
@@ -74,8 +74,10 @@ class ShardCore:
         store = IndexStore.load(spec.index_dir, mmap=True)
         self.spec = spec
         self.lo, self.hi = spec.lo, spec.hi
+        self.live = np.array(store.live[spec.lo:spec.hi], dtype=bool)
+        # row-addressed across segments (dead rows included, masked at query time)
         self.dense = _dense_for(store, np.ascontiguousarray(store.embeddings[spec.lo:spec.hi], dtype=np.float32))
-        self.bm25 = SliceBM25(_slice_tokens(store, spec.lo, spec.hi), stats, store.settings.bm25)
+        self.bm25 = SliceLexical(store.settings.bm25, _slice_counts(store, spec.lo, spec.hi), self.live, stats)
 
     def info(self) -> dict[str, Any]:
         import os
@@ -87,19 +89,15 @@ class ShardCore:
                  allowed: np.ndarray | None = None) -> tuple[Any, dict[str, list[Ranking]]]:
         """Each retriever's top-``depth`` ``(global row, score)`` per query, within this slice.
         ``allowed`` is this slice's row mask (``np.packbits`` of it), or None for every row."""
-        mask = None
+        mask = self.live  # tombstoned rows are never returned
         if allowed is not None:
-            mask = np.unpackbits(allowed, count=self.hi - self.lo).astype(bool)
+            mask = mask & np.unpackbits(allowed, count=self.hi - self.lo).astype(bool)
         out: dict[str, list[Ranking]] = {}
         if vectors is not None:
             out["dense"] = [[(r + self.lo, s) for r, s in ranking]
                             for ranking in self.dense.rankings(np.asarray(vectors, dtype=np.float32), depth, allowed=mask)]
         if queries is not None:
-            runs = []
-            for q in queries:
-                rows, scores = self.bm25.search(q, depth, mask)
-                runs.append([(int(r) + self.lo, float(s)) for r, s in zip(rows, scores)])
-            out["bm25"] = runs
+            out["bm25"] = [[(r + self.lo, s) for r, s in self.bm25.ranking(q, depth, allowed=mask)] for q in queries]
         return self.spec.generation, out
 
 
