@@ -3,10 +3,11 @@
 - :mod:`qa.cluster.embed`: ``qa index --ray``, embedding with Ray Data across the cluster and
   writing the ordinary index format through :mod:`index.builder`;
 - :mod:`qa.cluster.shard` / :mod:`qa.cluster.bm25`: a shard, i.e. a slice of the index with its
-  FAISS and BM25 part, BM25 scored with the whole index's statistics;
+  FAISS and BM25 part (tombstones skipped), BM25 scored with the whole index's live statistics;
 - :mod:`qa.cluster.coordinator`: :class:`ShardedEngine`, the one engine with its retrieval fanned
   out to the shards (``qa search --ray``);
-- :mod:`qa.cluster.serve`: ``qa serve --ray``, the JSON API, UI and widget as Ray Serve replicas.
+- ``qa serve --ray --shards N`` (:func:`qa.cluster.cli.serve_engine`): the one API/UI process over a
+  :class:`ShardedEngine` (Ray Serve replicas, ``--replicas``, are not built; see docs/scaling.md).
 
 Ray is imported only here, lazily: the single-machine install does not need it.
 """

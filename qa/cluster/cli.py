@@ -1,4 +1,4 @@
-"""The ``--ray ADDRESS`` / ``--shards N`` / ``--replicas R`` flags of ``qa index``, ``qa search``
+"""The ``--ray ADDRESS`` / ``--shards N`` flags of ``qa index``, ``qa search``
 and ``qa serve``: each command adds them with :func:`add_args` and hands over here when
 ``--ray`` is given. Without ``--ray`` nothing in this module imports Ray."""
 
@@ -11,7 +11,7 @@ from typing import Any
 from index.errors import QAError
 
 
-def add_args(p: argparse.ArgumentParser, *, shards: bool = False, replicas: bool = False) -> None:
+def add_args(p: argparse.ArgumentParser, *, shards: bool = False) -> None:
     from ..cli.common import positive_int
 
     g = p.add_argument_group("cluster (pip install 'newsqa[ray]'; see docs/scaling.md)")
@@ -20,9 +20,6 @@ def add_args(p: argparse.ArgumentParser, *, shards: bool = False, replicas: bool
     if shards:
         g.add_argument("--shards", type=positive_int, default=2, metavar="N",
                        help="with --ray: split the index into N shard actors (default 2)")
-    if replicas:
-        g.add_argument("--replicas", type=positive_int, default=1, metavar="R",
-                       help="with --ray: R API replicas behind Ray Serve (default 1)")
 
 
 def _connect(args: argparse.Namespace) -> None:

@@ -132,7 +132,7 @@ class ShardedEngine(Engine):
     """An :class:`Engine` whose retrieval runs on ``shards`` Ray actors (see the module doc).
 
     Connect to Ray first (:func:`qa.cluster.connect`). ``name_prefix``/``detached`` share one set
-    of named shards between several processes (the Serve replicas of ``qa serve --ray``).
+    of named shards between several processes.
     """
 
     def __init__(self, index_dir: Path | str | None = None, *, shards: int = 2, name_prefix: str | None = None,
