@@ -25,23 +25,44 @@ ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'news
 PORT = int(os.environ.get("QA_TEST_RAY_PORT", "6380"))
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    """A head and a worker node (1 CPU each) on loopback addresses; stopped at the end."""
+@pytest.fixture(scope="module", autouse=True)
+def _cluster_starting():
+    """Starts the head and worker nodes (1 CPU each, loopback addresses) in a background thread
+    as soon as the module runs, so the start overlaps the index build; always ``ray stop`` at the end."""
+    import threading
+
     from index.errors import QAError
-    from qa.cluster import connect
     from qa.cluster.local import LocalCluster
 
     local = LocalCluster(port=PORT)
+    failure: list[str] = []
+
+    def start() -> None:
+        try:
+            local.start()
+        except QAError as exc:
+            failure.append(str(exc))
+
+    thread = threading.Thread(target=start, daemon=True)
+    thread.start()
     try:
-        local.start()
-    except QAError as exc:
-        pytest.skip(str(exc))
-    try:
-        connect(local.address)
-        yield local.address
+        yield local, thread, failure
     finally:
+        thread.join()
         local.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(_cluster_starting):
+    """The running two-node cluster's address, with this process connected to it."""
+    from qa.cluster import connect
+
+    local, thread, failure = _cluster_starting
+    thread.join()
+    if failure:
+        pytest.skip(failure[0])
+    connect(local.address)
+    return local.address
 
 
 #: Cranfield documents indexed (all 225 queries are run). Embedding all 1,400 takes minutes on
@@ -71,12 +92,6 @@ def sharded(cluster, cranfield_index, embedder):
     engine = open_sharded(cranfield_index, 2, embedder=embedder)
     yield engine
     engine.close()
-
-
-def test_two_node_cluster_on_loopback(cluster) -> None:
-    nodes = [n for n in ray.nodes() if n["Alive"]]
-    assert sorted(n["NodeManagerAddress"] for n in nodes) == ["127.0.0.2", "127.0.0.3"]
-    assert ray.cluster_resources()["CPU"] == 2
 
 
 def test_global_bm25_statistics_give_single_index_scores(cranfield_index) -> None:
@@ -115,6 +130,12 @@ def test_global_bm25_statistics_give_single_index_scores(cranfield_index) -> Non
             full = dict(store.lexical.ranking(q, len(store.passages)))
             differs += any(abs(full[r] - v) > 1e-3 for r, v in local_only.ranking(q, 5))
         assert differs > 50  # shard-local statistics would NOT reproduce the single index
+
+
+def test_two_node_cluster_on_loopback(cluster) -> None:
+    nodes = [n for n in ray.nodes() if n["Alive"]]
+    assert sorted(n["NodeManagerAddress"] for n in nodes) == ["127.0.0.2", "127.0.0.3"]
+    assert ray.cluster_resources()["CPU"] == 2
 
 
 def test_sharded_top10_equals_single_index_for_every_cranfield_query(sharded, cranfield_index, embedder) -> None:
