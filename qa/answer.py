@@ -44,16 +44,18 @@ from .verify import Verdict, verify
 
 #: Best-unit blended score below which the answer is "not confident" (the topic check).
 #: Calibrated on the ``tune`` split of eval/answer_questions.jsonl (docs/answering.md).
-DEFAULT_THRESHOLD = 0.40
+DEFAULT_THRESHOLD = 0.42
 #: Answer-type evidence a typed question's best unit needs (qa.extract scores 0..1).
 TYPED_MIN = 0.5
 #: Share of the question's focus nouns the best unit must contain.
-FOCUS_MIN = 0.25
+FOCUS_MIN = 0.20
 #: Weights of the answer-type evidence and the focus coverage in a unit's ``final`` score.
 TYPE_WEIGHT = 0.30
 FOCUS_WEIGHT = 0.10
+#: Share of the focus words a unit needs to join the answer after the first one.
+ADD_FOCUS_MIN = 0.5
 #: Added to the threshold when a verb of the question occurs in no retrieved passage.
-MISSING_VERB_RAISE = 0.10
+MISSING_VERB_RAISE = 0.13
 #: Answer-scoring terms are stems cut to this many letters (withdraw / withdrawn, Russia / Russian).
 TERM_PREFIX = 6
 #: Weight of the optional cross-encoder's relevance (a probability) in ``final``.
@@ -355,9 +357,11 @@ def order_for_reading(chosen: Sequence[ScoredSentence]) -> list[ScoredSentence]:
 def select_units(scored: Sequence[ScoredSentence], similarity: np.ndarray, a: QuestionAnalysis, k: int, *,
                  threshold: float, typed_min: float, floor: float = RELATIVE_FLOOR) -> list[ScoredSentence]:
     """The best unit, then up to ``k - 1`` more by MMR that add something: each scores within
-    ``floor`` of the best and above ``threshold``; for a typed question it carries its own answer
-    of the type (no filler); a second unit from an already cited article must bring answer spans
-    not quoted yet (a new fact). ``scored`` is best first; ``similarity`` is over its rows."""
+    ``floor`` of the best and above ``threshold``, contains at least ``ADD_FOCUS_MIN`` of the
+    question's focus words and, for a typed question, carries its own answer of the type (no
+    filler); a second unit from an already cited article must bring answer spans not quoted yet
+    (a new fact) and share no sentence with a quoted one. ``scored`` is best first;
+    ``similarity`` is over its rows."""
     if not scored:
         return []
     best = scored[0]
@@ -368,7 +372,11 @@ def select_units(scored: Sequence[ScoredSentence], similarity: np.ndarray, a: Qu
     chosen: list[ScoredSentence] = []
     for i in order:
         s = scored[i]
+        if chosen and s.focus < ADD_FOCUS_MIN:
+            continue
         cited = [c for c in chosen if c.candidate.doc_id == s.candidate.doc_id]
+        if any(c.candidate.start < s.candidate.end and s.candidate.start < c.candidate.end for c in cited):
+            continue  # shares a sentence with a quoted unit
         if cited:
             quoted = {x.lower() for c in cited for x in c.items}
             if not a.typed or not s.items or {x.lower() for x in s.items} <= quoted:

@@ -45,6 +45,8 @@ WEAKER_REASON = re.compile(r"\b(for|as|with)\b", re.I)
 LOCATIVE = re.compile(r"\b(in|at|on|to|from|near|across|inside|outside|with)\s+(the\s+)?(city\s+of\s+|town\s+of\s+)?$", re.I)
 #: A cue counts fully only this close (in words) to a word of the question ...
 CUE_WINDOW = 8
+#: Words from a reason cue on that name the reason (to tell two reasons apart).
+REASON_WORDS = 6
 #: "to" + verb at most this many words after a verb of the question states its purpose.
 PURPOSE_WINDOW = 6
 #: ... an answer entity this close ...
@@ -174,8 +176,8 @@ def _reason(a: QuestionAnalysis, text: str, tagged: Tagged, stem: Stemmer) -> Ty
     best = TypeEvidence(0.0)
     for strength, cue, at in cues:
         score = strength if near_focus(text, at, focus, stem, CUE_WINDOW) else strength * FAR_FACTOR
-        if score > best.score:
-            best = TypeEvidence(score, (cue,))
+        if score > best.score:  # the item: the cue and the words after it (what the reason is)
+            best = TypeEvidence(score, (" ".join(_words(text[at:])[:REASON_WORDS]),))
     return best
 
 
