@@ -88,5 +88,17 @@ def tag_many(texts: Sequence[str]) -> list[Tagged]:
     return [found[t] for t in texts]
 
 
+def warm_up() -> None:
+    """Load the model now (a server calls this at start, so the first question does not wait)."""
+    tag_many(["Warm up the tagger."])
+
+
 def tag(text: str) -> Tagged:
     return tag_many([text])[0]
+
+
+def forget(texts: Sequence[str]) -> None:
+    """Drop ``texts`` from the cache (benchmarks: time a question as if it were new)."""
+    with _lock:
+        for t in texts:
+            _cache.pop(t, None)

@@ -1,4 +1,4 @@
-"""``qa ask "QUESTION" [--index DIR] [-k 8] [--mode hybrid|dense|bm25] [--json]``."""
+"""``qa ask "QUESTION" [--index DIR] [-k 8] [--mode hybrid|dense|bm25] [--json] [--reranker PATH]``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import textwrap
 
 from ..answer import Answer, Answerer
 from ..fusion import Mode
+from ..rerank import load_reranker
 from ..search import Searcher
 from .common import add_index_arg, index_dir, positive_int
 
@@ -19,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-k", type=positive_int, default=8, help="passages to read the answer from (default 8)")
     p.add_argument("--mode", default="hybrid", choices=[m.value for m in Mode], help="retriever (default hybrid)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--reranker", default=None, metavar="PATH",
+                   help="local sentence-transformers CrossEncoder folder to rerank answer sentences ($QA_RERANKER)")
     p.set_defaults(handler=run)
 
 
@@ -26,6 +29,12 @@ def format_answer(answer: Answer, width: int = 100) -> str:
     lines = [textwrap.fill(answer.answer, width=width)]
     if not answer.confident:
         lines.append("(not confident: no retrieved sentence answers the question well enough)")
+        if answer.related:
+            lines.append("")
+            lines.append("Related:")
+        for c in answer.related:
+            lines.append(textwrap.fill(f"- {' '.join(c.quote.split())} ({c.title or c.doc_id})", width=width,
+                                       subsequent_indent="  "))
     shown: set[int] = set()
     if answer.citations:
         lines.append("")
@@ -40,7 +49,7 @@ def format_answer(answer: Answer, width: int = 100) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    answerer = Answerer(Searcher.load(index_dir(args)))
+    answerer = Answerer(Searcher.load(index_dir(args)), reranker=load_reranker(args.reranker))
     answer = answerer.ask(args.question, k=args.k, mode=args.mode)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
