@@ -88,12 +88,16 @@ QUESTION_WORDS = frozenset(
 NOT_CONFIDENT_ANSWER = "The indexed articles do not seem to answer this question."
 EMBED_CACHE_SIZE = 50_000
 
-#: A sentence opening with one of these needs the sentence before it to be readable.
-CONTEXT_OPENERS = re.compile(
-    r"^[\"“‘'(]?(it|its|they|their|them|this|that|these|those|he|his|she|her|but|however|thus|so|also|and|then|"
-    r"therefore|still|yet|meanwhile|moreover|instead|otherwise|the latter|the former|in addition|at that time|"
-    r"at the time|since then|in response|as a result|even so|after that|such)\b(?!\s+(week|month|year|time|day|"
-    r"morning|evening|summer|autumn|spring|winter|fall)\b)", re.I)
+#: A sentence opening with a pronoun or a connective needs the sentence before it to be readable.
+_TIME_WORD = r"(?!\s+(week|month|year|time|day|morning|evening|summer|autumn|spring|winter|fall)\b)"
+PRONOUN_OPENERS = re.compile(
+    r"^[\"“‘'(]?(it|its|they|their|them|this|that|these|those|he|his|she|her|such|the latter|the former)\b" + _TIME_WORD,
+    re.I)
+CONNECTIVE_OPENERS = re.compile(
+    r"^[\"“‘'(]?(but|however|thus|so|also|and|then|therefore|still|yet|meanwhile|moreover|instead|otherwise|"
+    r"in addition|at that time|at the time|since then|in response|as a result|even so|after that)\b", re.I)
+#: Sentences a quote may reach back for context.
+MAX_CONTEXT = 2
 #: Photo captions and link lines, never quoted.
 CAPTION = re.compile(r"^(illustration|photo|image|images source|picture|video|caption|source|read also|also read|"
                      r"see also|share|file photo)\b", re.I)
@@ -238,7 +242,8 @@ def is_answer_like(text: str, min_words: int = MIN_WORDS) -> bool:
 
 def needs_context(text: str) -> bool:
     """Whether a sentence opens with a pronoun or connective and reads badly alone."""
-    return bool(CONTEXT_OPENERS.match(text.strip()))
+    t = text.strip()
+    return bool(PRONOUN_OPENERS.match(t) or CONNECTIVE_OPENERS.match(t))
 
 
 def candidate_sentences(hits: Sequence[Hit], splitter: Splitter = split_sentences,
@@ -247,8 +252,9 @@ def candidate_sentences(hits: Sequence[Hit], splitter: Splitter = split_sentence
 
     Sentences are split over the whole article (so boundaries do not depend on where a passage
     starts) and clipped to the passage, so a quote never leaves the passage that cites it. A
-    sentence that opens with a pronoun or connective starts at the sentence before it; when that
-    one is not in the passage (or is a heading), the sentence is not quoted at all. Sentences
+    sentence that opens with a pronoun or connective starts at the sentence before it (or, when
+    that one opens with a pronoun too, the one before; at most ``MAX_CONTEXT`` back); when there is no
+    such readable start in the passage (or a heading is in the way), the sentence is not quoted. Sentences
     repeating the article's title are headings; a sentence cut by the passage's edge is left to
     the neighbouring passage that holds it whole.
     """
@@ -280,9 +286,18 @@ def candidate_sentences(hits: Sequence[Hit], splitter: Splitter = split_sentence
                 continue
             start = s
             if needs_context(quote):
-                if j == 0 or not is_answer_like(text[clipped[j - 1][0]:clipped[j - 1][1]], min_words):
-                    continue
-                start = clipped[j - 1][0]
+                back = j - 1  # walk back (at most MAX_CONTEXT sentences) to one that reads on its own
+                while back >= 0 and j - back <= MAX_CONTEXT:
+                    prev = text[clipped[back][0]:clipped[back][1]]
+                    if not is_answer_like(prev, min_words):
+                        back = -1
+                    elif PRONOUN_OPENERS.match(prev.strip()):  # a connective may start a quote, a pronoun not
+                        back -= 1
+                        continue
+                    break
+                if back < 0 or j - back > MAX_CONTEXT:
+                    continue  # no readable start in this passage: not quoted
+                start = clipped[back][0]
             key = (p.doc_id, start, e)
             if key in seen:
                 continue
