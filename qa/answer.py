@@ -52,6 +52,8 @@ FOCUS_MIN = 0.20
 #: Weights of the answer-type evidence and the focus coverage in a unit's ``final`` score.
 TYPE_WEIGHT = 0.30
 FOCUS_WEIGHT = 0.10
+#: A unit joining the answer may carry its answer type at most this much less clearly than the first.
+FILLER_GAP = 0.4
 #: Share of the focus words a unit needs to join the answer after the first one.
 ADD_FOCUS_MIN = 0.5
 #: Added to the threshold when a verb of the question occurs in no retrieved passage.
@@ -373,15 +375,16 @@ def select_units(scored: Sequence[ScoredSentence], similarity: np.ndarray, a: Qu
                  threshold: float, typed_min: float, floor: float = RELATIVE_FLOOR) -> list[ScoredSentence]:
     """The best unit, then up to ``k - 1`` more by MMR that add something: each scores within
     ``floor`` of the best and above ``threshold``, contains at least ``ADD_FOCUS_MIN`` of the
-    question's focus words and, for a typed question, carries its own answer of the type (no
-    filler); a second unit from an already cited article must bring answer spans not quoted yet
-    (a new fact) and share no sentence with a quoted one. ``scored`` is best first;
-    ``similarity`` is over its rows."""
+    question's focus words and, for a typed question, carries its own answer of the type nearly
+    as clearly as the best one (within ``FILLER_GAP``: no filler below a clear answer); a second
+    unit from an already cited article must bring answer spans not quoted yet (a new fact) and
+    share no sentence with a quoted one. ``scored`` is best first; ``similarity`` is over its rows."""
     if not scored:
         return []
     best = scored[0]
+    need = max(typed_min, best.typed - FILLER_GAP)  # below a clear answer, only nearly as clear ones: no filler
     pool = [i for i, s in enumerate(scored)
-            if i == 0 or (s.score >= threshold and s.final >= best.final - floor and (not a.typed or s.typed >= typed_min))]
+            if i == 0 or (s.score >= threshold and s.final >= best.final - floor and (not a.typed or s.typed >= need))]
     rel = np.array([scored[i].final for i in pool])
     order = [pool[j] for j in mmr_select(rel, similarity[np.ix_(pool, pool)], len(pool))]
     chosen: list[ScoredSentence] = []

@@ -176,7 +176,8 @@ def test_select_units_adds_facts_not_filler() -> None:
     filler = _unit(0, "d3", 0.95, 0.3, ())  # carries no number: filler under a clear answer
     off_focus = _unit(0, "d4", 0.95, 1.0, ("7",), focus=0.2)  # a number about something else
     far = _unit(0, "d5", 0.5, 1.0, ("9",))  # far below the best
-    units = [best, same_fact, new_fact, other, filler, off_focus, far]
+    weaker = _unit(0, "d6", 0.95, 0.5, ("4",))  # a number, but much less clearly the asked one than the best's
+    units = [best, same_fact, new_fact, other, filler, off_focus, far, weaker]
     chosen = select_units(units, np.eye(len(units)), a, 5, threshold=0.4, typed_min=0.5)
     assert chosen == [best, new_fact, other]
     assert select_units(units, np.eye(len(units)), a, 1, threshold=0.4, typed_min=0.5) == [best]
