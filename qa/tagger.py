@@ -82,12 +82,15 @@ def tag_many(texts: Sequence[str]) -> list[Tagged]:
     if missing:
         nlp = _model()
         with _run_lock:
-            fresh = [_convert(doc) for doc in nlp.pipe(missing, batch_size=64)]
-        found.update(zip(missing, fresh))
-        with _lock:
-            _cache.update(zip(missing, fresh))
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
+            with _lock:  # another thread may have tagged them while this one waited
+                found.update({t: _cache[t] for t in missing if t in _cache})
+            missing = [t for t in missing if t not in found]
+            fresh = [_convert(doc) for doc in nlp.pipe(missing, batch_size=64)] if missing else []
+            found.update(zip(missing, fresh))
+            with _lock:
+                _cache.update(zip(missing, fresh))
+                while len(_cache) > CACHE_SIZE:
+                    _cache.popitem(last=False)
     return [found[t] for t in texts]
 
 
