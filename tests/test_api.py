@@ -73,7 +73,8 @@ def test_ask_returns_a_cited_answer(client, service):
     r = client.post("/api/ask", json={"question": QUESTION})
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"question", "answer", "confident", "citations", "results"}
+    assert set(body) == {"question", "answer", "confident", "citations", "results", "question_type", "related", "reason"}
+    assert body == json.loads(json.dumps(service.ask(QUESTION).to_dict()))  # the API shows the engine's answer
     assert body["confident"] is True and "Turkey and Iran" in body["answer"] and "[1]" in body["answer"]
     c = body["citations"][0]
     assert set(c) == {"n", "passage_id", "doc_id", "title", "source", "date", "url", "text", "quote", "start", "end",

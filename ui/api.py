@@ -127,6 +127,10 @@ class AskResponse(BaseModel):
     confident: bool
     citations: list[CitationOut]
     results: list[HitOut]
+    question_type: str = Field("", description="why, how, how many, when, where, who, which, yes/no or other")
+    related: list[CitationOut] = Field(default_factory=list,
+                                       description="when not confident: the closest sentences, not an answer")
+    reason: str = Field("", description="when not confident: which check failed")
 
 
 class HealthResponse(BaseModel):
