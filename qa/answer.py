@@ -37,7 +37,7 @@ from index.records import Article, Hit
 
 from .extract import focus_coverage, missing_focus, type_evidence
 from .filters import SearchFilter
-from index.defaults import MAX_K
+from index.defaults import ASK_K, MAX_K
 
 from .query import validate_query
 from .question import QuestionAnalysis, analyze
@@ -438,7 +438,7 @@ class Answerer:
     ``reranker``: an optional cross-encoder (:func:`qa.rerank.load_reranker`). Thread-safe.
     """
 
-    def __init__(self, searcher: Retriever, *, k: int = 8, max_sentences: int = 3, threshold: float | None = None,
+    def __init__(self, searcher: Retriever, *, k: int = ASK_K, max_sentences: int = 3, threshold: float | None = None,
                  reranker: Reranker | None = None) -> None:
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise ValueError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")

@@ -1,4 +1,4 @@
-"""``qa ask "QUESTION" [--index DIR] [-k 8] [--mode hybrid|dense|bm25] [--since DATE] [--until DATE]
+"""``qa ask "QUESTION" [--index DIR] [-k 10] [--mode hybrid|dense|bm25] [--since DATE] [--until DATE]
 [--source NAME]... [--sort relevance|newest] [--json] [--reranker PATH]``."""
 
 from __future__ import annotations
