@@ -19,6 +19,8 @@ from qa.service import QAService
 
 from . import render
 from .config import ServeConfig
+from .guard import Guard  # security hooks (docs/security.md)
+from .guard_events import reader, writer  # security hooks
 
 log = logging.getLogger("ui.web")
 
@@ -75,7 +77,7 @@ def header_html() -> str:
     )
 
 
-def build_blocks(service: QAService, config: ServeConfig, *, uploads: bool = True) -> gr.Blocks:
+def build_blocks(service: QAService, config: ServeConfig, *, uploads: bool = True, guard: Guard | None = None) -> gr.Blocks:
     default_k = min(service.answer_k, config.max_k)
 
     def stats_now() -> str:
@@ -142,6 +144,10 @@ def build_blocks(service: QAService, config: ServeConfig, *, uploads: bool = Tru
                     gr.HTML('<h2 class="qa-panel__title">Index</h2>', js_on_load=None)
                     stats = gr.HTML(stats_now(), elem_id="qa-stats", js_on_load=None, apply_default_css=False)
 
+        # --- security hooks: every event re-checks the caller's role (ui/guard_events.py)
+        guard = guard or Guard.from_config(config)
+        on_ask, stats_now, on_add = reader(guard, on_ask), reader(guard, stats_now), writer(guard, on_add, config.index_budget_s)
+        # --- end of security hooks
         ask_inputs = [question, mode, k]
         ask.click(on_ask, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
         question.submit(on_ask, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
