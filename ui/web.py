@@ -146,13 +146,13 @@ def build_blocks(service: QAService, config: ServeConfig, *, uploads: bool = Tru
 
         # --- security hooks: every event re-checks the caller's role (ui/guard_events.py)
         guard = guard or Guard.from_config(config)
-        on_ask, stats_now, on_add = reader(guard, on_ask), reader(guard, stats_now), writer(guard, on_add, config.index_budget_s)
+        ask_fn, stats_fn, add_fn = reader(guard, on_ask), reader(guard, stats_now), writer(guard, on_add, config.index_budget_s)
         # --- end of security hooks
         ask_inputs = [question, mode, k]
-        ask.click(on_ask, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
-        question.submit(on_ask, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
+        ask.click(ask_fn, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
+        question.submit(ask_fn, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
         if uploads:
-            add.click(on_add, [files], [add_status, stats, files], concurrency_limit=1, api_visibility="private")
-        demo.load(stats_now, None, [stats], api_visibility="private")
+            add.click(add_fn, [files], [add_status, stats, files], concurrency_limit=1, api_visibility="private")
+        demo.load(stats_fn, None, [stats], api_visibility="private")
     demo.queue(max_size=64)
     return demo
