@@ -187,6 +187,25 @@ class BodyLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
 
+class EarlyAuthMiddleware:
+    """Answers 401/403 before the body is read or parsed, so a caller without the key learns
+    nothing from how its body would have been judged (the route dependency checks again)."""
+
+    def __init__(self, app: ASGIApp, check: Any) -> None:
+        self.app = app
+        self.check = check
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            from starlette.datastructures import Headers
+
+            error = self.check(scope["method"], scope["path"], Headers(scope=scope))
+            if error is not None:
+                await qa_error_response(error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 # --------------------------------------------------------------------------- the app
 def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
     errors = exc.errors()
@@ -249,32 +268,44 @@ def create_api(service: QAService, config: ServeConfig) -> FastAPI:
         return error_response(500, "internal_error", "internal server error; the server log has details")
 
     # -------------------------------------------------- dependencies
-    def auth(scope: str):  # noqa: ANN202 - FastAPI dependency factory
-        """``search`` and ``ask`` need the read role, ``write`` the write role (see :mod:`ui.guard`)."""
+    def access_error(scope: str, headers: Any) -> QAError | None:
+        """Why a request may not do ``scope`` (``search``/``ask`` need the read role, ``write`` the
+        write role; see :mod:`ui.guard`), or ``None`` when it may."""
+        given = headers.get(API_KEY_HEADER)
+        if given is not None and not guard.key_is_known(given):
+            return Unauthorized("wrong API key")
+        role = guard.role_for_key(given)
+        if scope == "write":
+            if not guard.writes_enabled:
+                return Forbidden("writes are disabled on this server (start it with --allow-writes or QA_WRITE_KEY)")
+            if role >= Role.WRITE:
+                return None
+            if given is None:
+                return Unauthorized(f"this needs the write key: send it in the {API_KEY_HEADER} header")
+            return Forbidden("this key may read but not write; send the write key")
+        if role >= Role.READ:
+            return None
+        token = headers.get(EMBED_TOKEN_HEADER)
+        if scope == "ask" and token and config.api_key and check_embed_token(config.api_key, token):
+            return None
+        if given is None and not token:
+            return Unauthorized(f"this server needs an API key: send it in the {API_KEY_HEADER} header")
+        return Unauthorized("embed token is invalid or expired; reload the page")
 
+    def auth(scope: str):  # noqa: ANN202 - FastAPI dependency factory
         async def check(request: Request) -> None:
-            given = request.headers.get(API_KEY_HEADER)
-            if given is not None and not guard.key_is_known(given):
-                raise Unauthorized("wrong API key")
-            role = guard.role_for_key(given)
-            if scope == "write":
-                if not guard.writes_enabled:
-                    raise Forbidden("writes are disabled on this server (start it with --allow-writes or QA_WRITE_KEY)")
-                if role >= Role.WRITE:
-                    return
-                if given is None:
-                    raise Unauthorized(f"this needs the write key: send it in the {API_KEY_HEADER} header")
-                raise Forbidden("this key may read but not write; send the write key")
-            if role >= Role.READ:
-                return
-            token = request.headers.get(EMBED_TOKEN_HEADER)
-            if scope == "ask" and token and config.api_key and check_embed_token(config.api_key, token):
-                return
-            if given is None and not token:
-                raise Unauthorized(f"this server needs an API key: send it in the {API_KEY_HEADER} header")
-            raise Unauthorized("embed token is invalid or expired; reload the page")
+            error = access_error(scope, request.headers)
+            if error is not None:
+                raise error
 
         return check
+
+    def scope_of(method: str, path: str) -> str | None:
+        if method == "POST" and path in ("/api/search", "/api/ask"):
+            return path.rsplit("/", 1)[1]
+        if method == "DELETE" and path.startswith(ARTICLE_PREFIX):
+            return "write"
+        return None
 
     async def json_only(request: Request) -> None:
         ctype = request.headers.get("content-type", "")
@@ -366,6 +397,8 @@ def create_api(service: QAService, config: ServeConfig) -> FastAPI:
 
     # -------------------------------------------------- middleware (last added = outermost)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(EarlyAuthMiddleware, check=lambda method, path, headers: (
+        access_error(kind, headers) if (kind := scope_of(method, path)) else None))
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,
