@@ -139,7 +139,7 @@ def make_embed_token(api_key: str, ttl_s: int, now: float | None = None) -> str:
 
 def check_embed_token(api_key: str, token: str, now: float | None = None) -> bool:
     if not token.isascii():  # headers arrive as latin-1 text; only ASCII tokens were ever issued
-        return False
+        return False  # (hmac.compare_digest raises TypeError on non-ASCII str: that was the 500)
     expiry_text, _, sig = token.partition(".")
     if not expiry_text.isdigit() or not sig or len(expiry_text) > 12:
         return False
