@@ -28,6 +28,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 EXAMPLE = "Where will Russian troops remain in Armenia after the withdrawal?"
 KEY = "browser-test-key"
+WRITE_KEY = "browser-write-key"
 
 pytestmark = pytest.mark.browser
 
@@ -98,7 +99,7 @@ def server(browser, sample_index, tmp_path_factory, wiki_port) -> Iterator[str]:
     index = tmp_path_factory.mktemp("browser") / "qa-index"
     shutil.copytree(sample_index, index)
     ARTIFACTS.mkdir(exist_ok=True)
-    env = {"QA_API_KEY": KEY, "QA_CORS_ORIGINS": f"http://127.0.0.1:{wiki_port}"}
+    env = {"QA_API_KEY": KEY, "QA_WRITE_KEY": WRITE_KEY, "QA_CORS_ORIGINS": f"http://127.0.0.1:{wiki_port}"}
     with serve_subprocess(index, env=env, log_path=ARTIFACTS / "browser-serve.log") as url:
         yield url
 
@@ -114,8 +115,16 @@ def page(browser):
         context.close()
 
 
-def test_ui_example_question_gives_a_cited_answer(server, page):
+def log_in(page, server: str, key: str) -> None:
+    """The UI's key form (the server has an API key: / redirects to /login first)."""
     page.goto(server + "/", wait_until="networkidle")
+    page.locator("#qa-key").fill(key)
+    page.locator("#qa-login").click()
+    page.wait_for_selector("#qa-question")
+
+
+def test_ui_example_question_gives_a_cited_answer(server, page):
+    log_in(page, server, KEY)
     page.wait_for_selector("#qa-stats dd")
     assert "5" in page.locator("#qa-stats").inner_text()
     page.screenshot(path=str(ARTIFACTS / "ui-home.png"), full_page=True)
@@ -145,7 +154,7 @@ def test_ui_add_articles_upload(server, page, tmp_path):
     article.write_text("Lake Sevan water level reaches a ten-year high\n\nThe water level of Lake Sevan rose by 40 "
                        "centimetres this spring, the highest reading in ten years, the Armenian environment ministry "
                        "said on Monday. Fishermen in Martuni reported larger whitefish catches.\n", encoding="utf-8")
-    page.goto(server + "/", wait_until="networkidle")
+    log_in(page, server, WRITE_KEY)  # adding articles needs the write key
     page.locator("#qa-files input[type=file]").set_input_files(str(article))
     page.wait_for_selector("#qa-files >> text=sevan_level.txt")
     page.locator("#qa-add").click()
@@ -178,3 +187,36 @@ def test_embed_refused_on_an_origin_outside_the_allow_list(server, page):
         assert frame is not page.main_frame
         assert page.frame_locator("iframe").locator("#qa-q").count() == 0  # blocked by frame-ancestors
         page.screenshot(path=str(ARTIFACTS / "embed-refused.png"))
+
+
+# --------------------------------------------------------------------------- issue 8: the UI's guard
+def test_ui_asks_for_the_key_before_answering(server, page):
+    page.goto(server + "/", wait_until="networkidle")
+    assert page.url.startswith(server + "/login")
+    assert page.locator("#qa-question").count() == 0 and page.locator("#qa-key").count() == 1
+    page.locator("#qa-key").fill("not-the-key")
+    page.locator("#qa-login").click()
+    page.wait_for_selector("text=Wrong key")
+    assert page.locator("#qa-question").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "ui-login.png"))
+    # the session cookie is HttpOnly: page scripts cannot read it
+    log_in(page, server, KEY)
+    assert "qa_session" not in page.evaluate("document.cookie")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "qa_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    page.locator("#qa-question textarea").fill(EXAMPLE)
+    page.locator("#qa-ask").click()
+    page.locator("#qa-answer a.qa-cite").first.wait_for()
+
+
+def test_root_cannot_be_framed_by_another_origin(server, page):
+    """Logged in (the cookie is same-site, so the frame would get it), a page on another origin
+    that frames / gets nothing: frame-ancestors 'self' + the allow-list, X-Frame-Options."""
+    log_in(page, server, KEY)
+    html = f'<!doctype html><html><body><h1>evil</h1><iframe src="{server}/" width="900" height="600"></iframe></body></html>'
+    with host_page(free_port(), html) as evil:
+        page.goto(evil, wait_until="networkidle")
+        page.wait_for_timeout(1500)
+        assert len(page.frames) == 2
+        assert page.frame_locator("iframe").locator("#qa-question").count() == 0  # blocked
+        page.screenshot(path=str(ARTIFACTS / "ui-frame-refused.png"))
