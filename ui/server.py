@@ -50,7 +50,7 @@ class TimedH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        pass
+        self._arm(self.header_timeout_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
