@@ -171,7 +171,7 @@ def test_default_ui_has_no_write_event(writable):
 
 
 # --------------------------------------------------------------------------- the UI needs the key
-GRADIO_PATHS = ["/config", "/gradio_api/info", "/theme.css", "/gradio_api/queue/data?session_hash=x",
+GRADIO_PATHS = ["/loginx", "/docsx", "/embedded", "/config", "/gradio_api/info", "/theme.css", "/gradio_api/queue/data?session_hash=x",
                 "/gradio_api/file=/etc/hostname", "/gradio_api/upload_progress", "/assets/index.js", "/favicon.ico"]
 
 

@@ -43,7 +43,9 @@ SESSION_COOKIE = "qa_session"
 SESSION_TTL_S = 12 * 3600
 #: Paths the guard leaves to their own checks: the JSON API (X-API-Key), the widget (embed
 #: token), the login form and the OpenAPI docs (which hold no data).
-OPEN_PREFIXES = ("/api/", "/embed", "/login", "/logout", "/docs", "/openapi.json")
+OPEN_PATHS = frozenset({"/embed", "/embed.js", "/embed.css", "/login", "/logout", "/docs", "/docs/oauth2-redirect",
+                        "/openapi.json"})
+OPEN_PREFIXES = ("/api/",)
 #: Gradio routes that store client bytes on the server: write role only.
 UPLOAD_PATHS = ("/gradio_api/upload", "/upload")
 #: Most upload paths remembered per session (old ones are forgotten first).
@@ -215,7 +217,7 @@ def upload_folder() -> Path:
 
 
 def _is_open(path: str) -> bool:
-    return any(path == p.rstrip("/") or path.startswith(p) for p in OPEN_PREFIXES)
+    return path in OPEN_PATHS or path == "/api" or path.startswith(OPEN_PREFIXES)
 
 
 def frame_headers(frame_ancestors: str) -> list[tuple[bytes, bytes]]:
