@@ -452,3 +452,22 @@ def test_slow_clients_are_cut_and_the_server_keeps_answering(sample_index, tmp_p
             s.close()
         assert len(closed_at) == len(socks), f"{len(socks) - len(closed_at)} slow connections still open after 12 s"
         assert max(closed_at.values()) < 6
+
+
+# --------------------------------------------------------------------------- indexing budget
+def test_upload_indexing_stops_at_its_time_budget(writable, tmp_path, monkeypatch):
+    """The job's progress object ends it past QA_INDEX_BUDGET_S; nothing is written."""
+    from ui import guard_events
+
+    article = tmp_path / "long_report.txt"
+    article.write_text("A long report\n\n" + "\n\n".join(f"Paragraph {i} about Yerevan trams and buses." for i in range(40)))
+    clock = iter(range(0, 10_000, 50))  # every reading of the clock is 50 s later
+    monkeypatch.setattr(guard_events, "_clock", lambda: float(next(clock)))
+    before = tree_digest(writable.index_dir)
+    with app_client(writable, allow_writes=True, index_budget_s=60) as c:
+        c.get("/")
+        with article.open("rb") as fh:
+            uploaded = c.post("/gradio_api/upload", files={"files": ("long_report.txt", fh, "text/plain")}).json()[0]
+        msg = gradio_call(c, "on_add", [[file_data(uploaded)]])
+    assert msg["success"] is True and "Not added" in msg["output"]["data"][0] and "budget" in msg["output"]["data"][0]
+    assert tree_digest(writable.index_dir) == before
