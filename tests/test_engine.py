@@ -198,3 +198,23 @@ def test_serving_never_imports_torch(sample_index: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_cli_articles_delete_and_compact(writable: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["articles", "--index", str(writable), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["articles"]
+    assert len(listed) == 5 and all(a["passages"] > 0 for a in listed)
+    alwaght = next(a for a in listed if a["source"] == "Alwaght")
+    assert alwaght["title"] == "Russia-Armenia Relations Hit by Differences over Karabakh Dispute"
+    assert alwaght["date"].startswith("2023-09-11")
+    assert main(["delete", "no-such-id", "--index", str(writable)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no-such-id" in err and "nothing was deleted" in err
+    assert main(["delete", alwaght["doc_id"], "--index", str(writable)]) == 0
+    capsys.readouterr()
+    assert main(["articles", "--index", str(writable), "--json"]) == 0
+    assert alwaght["doc_id"] not in {a["doc_id"] for a in json.loads(capsys.readouterr().out)["articles"]}
+    assert main(["compact", "--index", str(writable)]) == 0
+    capsys.readouterr()
+    assert main(["search", "Alwaght Karabakh dispute", "--index", str(writable), "--json", "-k", "44"]) == 0
+    assert alwaght["doc_id"] not in {h["doc_id"] for h in json.loads(capsys.readouterr().out)["results"]}
