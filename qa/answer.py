@@ -116,7 +116,7 @@ class Embedder(Protocol):
 
 
 class Retriever(Protocol):
-    """What the Answerer needs from a search engine: ``Searcher``, ``QAService`` or an engine snapshot."""
+    """What the Answerer needs from a search engine: the engine, or the engine pinned to one index generation."""
 
     embedder: Embedder
 

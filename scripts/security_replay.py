@@ -72,11 +72,11 @@ def main() -> None:
 
     from fastapi.testclient import TestClient
 
-    from qa.service import QAService
+    from qa.engine import Engine
     from ui.app import create_app
     from ui.config import ServeConfig
 
-    service = QAService(index, max_k=20).load()
+    service = Engine(index, max_k=20).load()
     config = ServeConfig(index_dir=index, max_k=20, api_key=KEY)
     results: dict[str, str] = {}
     licence = Path(os.__file__).parent / "LICENSE.txt"

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from index.errors import IngestError
 from index.ingest import load_articles
 from qa.cli import main
-from qa.service import QAService
+from qa.engine import Engine
 from ui.app import create_app
 from ui.config import ConfigError, ServeConfig
 from ui.guard import SESSION_COOKIE, Guard, Role
@@ -48,7 +48,7 @@ def tree_digest(directory: Path) -> str:
     return h.hexdigest()
 
 
-def app_client(service: QAService, **settings) -> TestClient:
+def app_client(service: Engine, **settings) -> TestClient:
     config = ServeConfig(index_dir=service.index_dir, max_k=20, **settings)
     return TestClient(create_app(service, config), raise_server_exceptions=False)
 
@@ -84,10 +84,10 @@ def file_data(path: str) -> dict:
 
 
 @pytest.fixture
-def writable(tmp_path, sample_index, embedder) -> QAService:
+def writable(tmp_path, sample_index, embedder) -> Engine:
     index = tmp_path / "qa-index"
     shutil.copytree(sample_index, index)
-    return QAService(index, embedder=embedder, max_k=20).load()
+    return Engine(index, embedder=embedder, max_k=20).load()
 
 
 def assert_error(resp, status: int, code: str | None = None) -> dict:
@@ -195,7 +195,7 @@ def test_ui_asks_for_the_key_and_sets_a_strict_cookie(service):
         assert cookie.startswith(f"{SESSION_COOKIE}=") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
         assert KEY not in cookie
         assert c.get("/").status_code == 200
-        msg = gradio_call(c, "on_ask", ["Where will Russian troops remain in Armenia?", "hybrid", 3])
+        msg = gradio_call(c, "on_ask", ["Where will Russian troops remain in Armenia?", "hybrid", 3, None, None, [], "relevance"])
         assert msg["success"] is True and "qa-cite" in msg["output"]["data"][0]
 
 
@@ -257,7 +257,7 @@ def test_non_ascii_embed_token_is_a_401(service):
 
 def test_ui_refuses_a_lone_surrogate_in_one_line(service):
     with app_client(service) as c:
-        msg = gradio_call(c, "on_ask", ["why \ud800 russia", "hybrid", 3])
+        msg = gradio_call(c, "on_ask", ["why \ud800 russia", "hybrid", 3, None, None, [], "relevance"])
         assert msg["success"] is False and "surrogate" in msg["output"]["error"]
 
 
