@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from index.store import ArticleTable, IndexStore, PassageTable
+from index.store import ARTICLES, ArticleTable, IndexStore, PassageTable
 from qa import Searcher
 
 QUERIES = ["why did Russia withdraw peacekeepers?", "CSTO summit in Minsk", "Zangezur corridor", "strategic mistake"]
@@ -33,13 +34,16 @@ def test_loaded_records_are_lazy_and_complete(sample_index: Path) -> None:
     for p in passages:
         assert store.articles[p.doc_id].text[p.start : p.end] == p.text
     assert "no-such-doc" not in store.articles and store.articles.get("no-such-doc") is None
-    assert list(store.articles) == [a for a in dict(store.articles)]
+    # iteration yields every article id exactly once, each key decoding to its own article,
+    # checked against the records file read independently of the lazy table
+    written = [json.loads(line)["doc_id"] for line in (sample_index / ARTICLES).read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(written) == 5 and list(store.articles) == sorted(written)
+    assert all(store.articles[doc_id].doc_id == doc_id for doc_id in store.articles)
+    assert {p.doc_id for p in passages} == set(written)
 
 
 def test_index_without_lookup_tables_still_loads(sample_index: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     """Indexes written before the offset tables existed are scanned on load."""
-    import json
-
     copy = tmp_path / "old"
     shutil.copytree(sample_index, copy)
     manifest = json.loads((copy / "manifest.json").read_text())
