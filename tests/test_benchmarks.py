@@ -84,9 +84,14 @@ def test_peers_tiny() -> None:
 def test_ranking_tiny() -> None:
     shared_dataset("cranfield")
     res = run_script("ranking.py", "--tiny", "--json")
-    assert res["tuned_on"] and res["collections"]
+    assert res["tuned_on"] == "cranfield"
+    names = [c["name"] for c in res["collections"]]
+    assert names == ["cranfield", "news questions"] and res["collections"][0]["tuned_here"]
     for coll in res["collections"]:
         systems = {s["name"]: s for s in coll["systems"]}
-        assert {"rrf", "weighted", "zscore"} <= set(systems)
+        assert {"rrf", "weighted", "zscore", "dbsf", "rrf-tuned", "rrf+headline"} <= set(systems)
+        assert systems["rrf"]["p_value"] is None and systems["zscore"]["p_value"] is not None
+        first = coll["metrics"][0]
+        assert first == ("ndcg@10" if coll["name"] == "cranfield" else "hit@1")
         for s in systems.values():
-            assert 0 < s["metrics"]["ndcg@10"] <= 1
+            assert 0 < s["metrics"][first] <= 1
