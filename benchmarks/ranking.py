@@ -83,9 +83,9 @@ class Setting:
 DEFAULT = Setting("rrf")
 
 
-def grid() -> dict[str, list[Setting]]:
-    ws = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-    return {"rrf": [Setting("rrf", w, k) for k in (10, 20, 40, 60, 100) for w in ws],
+def grid(tiny: bool = False) -> dict[str, list[Setting]]:
+    ws = (0.3, 0.5, 0.7) if tiny else (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+    return {"rrf": [Setting("rrf", w, k) for k in ((20, 60) if tiny else (10, 20, 40, 60, 100)) for w in ws],
             "weighted": [Setting("weighted", w) for w in (0.2, *ws)],
             "zscore": [Setting("zscore", w) for w in (0.2, *ws)],
             "dbsf": [Setting("dbsf", w) for w in (0.2, *ws)]}
@@ -188,11 +188,11 @@ def score(p: Prepared, setting: Setting, depth: int, metric: str) -> float:
     return M.mean_scores(p.qrels, p.run(setting, depth), [metric])[metric]
 
 
-def tune(p: Prepared, depth: int) -> dict[str, Any]:
+def tune(p: Prepared, depth: int, tiny: bool = False) -> dict[str, Any]:
     metric = p.metrics[0]
     best: dict[str, Setting] = {}
     trials: dict[str, list[dict[str, Any]]] = {}
-    for method, settings in grid().items():
+    for method, settings in grid(tiny).items():
         scored = [(score(p, s, depth, metric), s) for s in settings]
         trials[method] = [{"setting": s.label, metric: round(v, 4)} for v, s in scored]
         # ties: prefer the product's defaults (k=60, w=0.5), then fewer changes
@@ -200,7 +200,7 @@ def tune(p: Prepared, depth: int) -> dict[str, Any]:
         best[method] = s
         log(f"tune {p.name}: best {method}: {s.label} = {v:.4f}")
     top_method = max(best.values(), key=lambda s: score(p, s, depth, metric))
-    betas = [(score(p, replace(top_method, title_beta=b), depth, metric), b) for b in (0.0, 0.25, 0.5, 1.0, 2.0)]
+    betas = [(score(p, replace(top_method, title_beta=b), depth, metric), b) for b in ((0.0, 0.5) if tiny else (0.0, 0.25, 0.5, 1.0, 2.0))]
     trials["headline"] = [{"setting": replace(top_method, title_beta=b).label, metric: round(v, 4)} for v, b in betas]
     beta = max(betas, key=lambda vb: (round(vb[0], 4), -vb[1]))[1]
     log(f"tune {p.name}: headline beta {beta:g} on {top_method.label}")
@@ -226,7 +226,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="qa-ranking-"))
     t0 = time.perf_counter()
     tuned_on = prepare_beir(args.tune, args.depth, args.tiny)
-    t = tune(tuned_on, args.depth)
+    t = tune(tuned_on, args.depth, args.tiny)
     systems = {"rrf": DEFAULT, **{m: s for m, s in t["best"].items() if m != "rrf"}, "rrf-tuned": t["best"]["rrf"]}
     if t["beta"]:
         systems[f"{t['top'].method}+headline"] = replace(t["top"], title_beta=t["beta"])
