@@ -259,7 +259,7 @@ def markdown(res: dict[str, Any], command: str) -> str:
         lines += [f"**{c['name']}** ({c['queries']} queries{', tuned here: optimistic' if c['tuned_here'] else ''})", "",
                   "| system | " + " | ".join(ms) + " | p | +/- |", "|---|" + "---|" * (len(ms) + 2)]
         for s in c["systems"]:
-            p = "" if s["p_value"] is None else f"{s['p_value']:.3g}"
+            p = "" if s["p_value"] is None else ("<1e-4" if s["p_value"] < 1e-4 else f"{s['p_value']:.3g}")
             wl = "" if s["improved"] is None else f"+{s['improved']}/-{s['hurt']}"
             lines.append(f"| {s['name']} | " + " | ".join(f"{s['metrics'][m]:.4f}" for m in ms) + f" | {p} | {wl} |")
         lines.append("")
