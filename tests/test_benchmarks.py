@@ -95,3 +95,21 @@ def test_ranking_tiny() -> None:
         assert first == ("ndcg@10" if coll["name"] == "cranfield" else "hit@1")
         for s in systems.values():
             assert 0 < s["metrics"][first] <= 1
+
+
+def test_score_distribution_fusion_by_hand() -> None:
+    """qa.fusion_extra (used by ranking.py) on a case worked out by hand."""
+    from qa.fusion_extra import dbsf, top, zscore_sum
+
+    rankings = {"dense": [(1, 0.9), (2, 0.7), (3, 0.5)], "bm25": [(3, 12.0), (4, 6.0)]}
+    w = {"dense": 0.5, "bm25": 0.5}
+    # dense: mean 0.7, std 0.1633 -> z = +1.2247, 0, -1.2247; bm25: mean 9, std 3 -> z = +1, -1
+    z = zscore_sum(rankings, w)
+    assert z[1] == pytest.approx(0.5 * 1.2247 + 0.5 * -1, abs=1e-3)  # missing from bm25: its lowest z
+    assert z[3] == pytest.approx(0.5 * -1.2247 + 0.5 * 1, abs=1e-3)
+    assert z[4] == pytest.approx(0.5 * -1.2247 + 0.5 * -1, abs=1e-3)  # missing from dense: its lowest z
+    # dbsf: (s - (mu - 3 sd)) / (6 sd), missing = 0
+    d = dbsf(rankings, w)
+    assert d[1] == pytest.approx(0.5 * (0.9 - (0.7 - 3 * 0.16330)) / (6 * 0.16330), abs=1e-4)
+    assert d[4] == pytest.approx(0.5 * (6 - 0) / 18, abs=1e-4)
+    assert [r for r, _ in top(d, 4)] == sorted(d, key=lambda r: (-d[r], r))
