@@ -2,6 +2,7 @@
 
     python benchmarks/api_latency.py --index qa-index            # starts `qa serve` on a free port
     python benchmarks/api_latency.py --url http://127.0.0.1:7860  # or measure a running server
+    python benchmarks/api_latency.py --index qa-index --tiny --json  # smoke run: 4 questions, 2 clients
 
 Questions are eval/sample_questions.jsonl, cycled. A first pass asks each distinct question once
 (unmeasured in the table, reported as "cold"): it loads what the server caches per sentence, so
@@ -99,22 +100,35 @@ def row(name: str, lat: list[float], failed: int, seconds: float) -> str:
             f"{statistics.fmean(lat):.0f} | {max(lat):.0f} | {len(lat) / seconds:.1f} |")
 
 
+def summary(lat: list[float], failed: int, seconds: float) -> dict[str, float | int]:
+    return {"ok": len(lat), "failed": failed, "p50_ms": percentile(lat, .5), "p95_ms": percentile(lat, .95),
+            "mean_ms": statistics.fmean(lat) if lat else float("nan"), "max_ms": max(lat, default=float("nan")),
+            "req_per_s": len(lat) / seconds if seconds > 0 else 0.0}
+
+
 def measure(url: str, args: argparse.Namespace) -> None:
     questions = load_questions(Path(args.questions))
+    if args.distinct:
+        questions = questions[: args.distinct]
     headers = {"X-API-Key": args.api_key} if args.api_key else {}
     health = httpx.get(url + "/api/health", timeout=30).json()
-    print(f"server {url}: {health['index']['articles']} articles, {health['index']['passages']} passages, "
-          f"model {health['model']}; {os.cpu_count()} CPUs, {platform.python_version()}", flush=True)
+    say = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print  # noqa: E731
+    say(f"server {url}: {health['index']['articles']} articles, {health['index']['passages']} passages, "
+        f"model {health['model']}; {os.cpu_count()} CPUs, {platform.python_version()}", flush=True)
     cold, cold_failed, cold_s = sequential(url, questions, len(questions), headers, args.timeout)
-    print(f"cold pass ({len(questions)} distinct questions, each asked once): p50 {percentile(cold, .5):.0f} ms, "
-          f"p95 {percentile(cold, .95):.0f} ms", flush=True)
+    say(f"cold pass ({len(questions)} distinct questions, each asked once): p50 {percentile(cold, .5):.0f} ms, "
+        f"p95 {percentile(cold, .95):.0f} ms", flush=True)
     seq = sequential(url, questions, args.requests, headers, args.timeout)
     con = concurrent(url, questions, args.requests, args.concurrency, headers, args.timeout)
-    print()
-    print("| POST /api/ask | ok | failed | p50 ms | p95 ms | mean ms | max ms | req/s |")
-    print("|---|---|---|---|---|---|---|---|")
-    print(row("1 client, sequential", *seq))
-    print(row(f"{args.concurrency} concurrent clients", *con))
+    if args.json:
+        print(json.dumps({"passages": health["index"]["passages"], "cold": summary(cold, cold_failed, cold_s),
+                          "sequential": summary(*seq), "concurrent": {"clients": args.concurrency, **summary(*con)}}))
+    else:
+        print()
+        print("| POST /api/ask | ok | failed | p50 ms | p95 ms | mean ms | max ms | req/s |")
+        print("|---|---|---|---|---|---|---|---|")
+        print(row("1 client, sequential", *seq))
+        print(row(f"{args.concurrency} concurrent clients", *con))
     if seq[1] or con[1] or cold_failed:
         sys.exit(1)
 
@@ -123,12 +137,18 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--url", help="a running server (default: start `qa serve` for --index on a free loopback port)")
     p.add_argument("--index", default=os.environ.get("QA_INDEX", "qa-index"), help="index for the started server")
-    p.add_argument("--requests", type=int, default=200)
-    p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--requests", type=int, default=None, help="requests per phase (default 200; 4 with --tiny)")
+    p.add_argument("--concurrency", type=int, default=None, help="concurrent clients (default 16; 2 with --tiny)")
+    p.add_argument("--distinct", type=int, default=None, help="use only the first N questions (default all; 4 with --tiny)")
+    p.add_argument("--tiny", action="store_true", help="smoke run: 4 questions, 4 requests per phase, 2 clients")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--questions", default=str(ROOT / "eval" / "sample_questions.jsonl"))
     p.add_argument("--api-key", default=os.environ.get("QA_API_KEY"))
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     args = p.parse_args()
+    for key, full, tiny in (("requests", 200, 4), ("concurrency", 16, 2), ("distinct", None, 4)):
+        if getattr(args, key) is None:
+            setattr(args, key, tiny if args.tiny else full)
     if args.url:
         measure(args.url.rstrip("/"), args)
         return

@@ -1,5 +1,6 @@
 """Indexing throughput, query latency, memory and index size at 10k / 100k / 1M passages.
 
+    python benchmarks/run.py --tiny --json                 # seconds: what tests/test_benchmarks.py runs
     python benchmarks/run.py --sizes 10k,100k              # CI-sized run, prints a Markdown table
     python benchmarks/run.py --sizes 10k,100k --json       # the same as one JSON object
     python benchmarks/run.py --sizes 1m --quality --readme # the figures in benchmarks/README.md
@@ -10,28 +11,37 @@ How the corpora are made (nothing is copied into the repo):
   about 18k documents) are repeated until the size is reached; every copy after the first drops
   a different ~10% of its words and gets its own doc id, so BM25 sees distinct postings with
   realistic term statistics.
-* Vectors: ``--embed-n`` real passages are embedded with the model (these are also the indexing
-  throughput sample); each synthetic vector is ``normalise(e_a + w * e_b + noise)`` for random
-  real embeddings ``e_a, e_b``, ``w ~ U(0.2, 0.7)`` and Gaussian noise (sigma 0.35/sqrt(d)). Queries
-  are real questions of the same collections embedded with the same model, so dense search sees
-  the geometry of real sentence embeddings rather than uniform noise.
+* Vectors: every passage of the pool is embedded with the bundled model and the measured backend
+  (cached in ``$QA_CACHE/bench``, default ``~/.cache/newsqa/bench``). Row ``j`` of the index is
+  the embedding of its own source passage ``pool[j % len(pool)]``: exact for the first copy, and
+  ``normalise(e + sigma * N(0, I))`` for later copies. ``sigma`` is calibrated in the same run so
+  that a noisy copy sits as far from its original as the real embedding of the word-dropped text
+  does (mean cosine measured on ``--calib-n`` passages; ``--sigma`` overrides it). So text and
+  vector of a row describe the same passage, neighbourhoods are those of real sentence
+  embeddings, and each passage has its near-duplicates, as a news archive has reprints.
+  Queries are real questions of the same collections embedded by the product at search time.
 * The index is written with ``IndexStore.write`` (both retrievers, the manifest, the dense
-  index chosen by ``kind="auto"``) and served from a fresh child process, which loads it with
-  ``mmap=True`` and runs ``Searcher.search`` in process (query embedding included); its peak
-  RSS is the serving memory.
+  index chosen by ``kind="auto"``) and served from a fresh child process through
+  :func:`open_engine` (the library's public search object, loaded as ``qa serve`` loads it,
+  memory-mapped), which runs ``search(query, k, mode)`` in process (query embedding included);
+  its peak RSS is the serving memory. ``--ef-search 64,128,...`` re-serves the same index once
+  per HNSW search beam (written into the manifest, which the loader applies): one build, a sweep.
 
 Every speed figure is paired with a baseline measured in the same run, interleaved with it:
 indexing against sentence-transformers' default torch ``encode``; dense search against
 torch-encoded queries on ``IndexFlatIP``; BM25 against rank-bm25 (10k/100k only: at 1M it needs
 tens of GB) and against bm25s' dense ``get_scores`` path used before; hybrid against the torch
-embedder + ``IndexFlatIP`` + dense BM25 scores. ``--quality`` adds the scifact nDCG@10 gate
-(dense retrieval, whole corpus, fp32 torch vs the chosen backend; takes minutes).
+embedder + ``IndexFlatIP`` + dense BM25 scores. Recall@10 is measured against exact search
+(``IndexFlatIP`` over the stored vectors, the same query embedder, the same BM25 and fusion).
+``--quality`` adds the scifact nDCG@10 gate (dense retrieval, whole corpus, fp32 torch vs the
+chosen backend; takes minutes).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import json
 import math
 import os
@@ -43,6 +53,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -98,17 +109,23 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def load_pool() -> tuple[list[tuple[str, str, str]], list[str]]:
-    """(doc id, title, text) of every available shared collection, and their queries."""
+def load_pool(limit: int | None = None) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """(doc id, title, text) of every available shared collection, and their queries.
+    ``limit`` keeps the first ``limit // 3`` documents of each collection (tiny runs)."""
     docs, queries = [], []
     for name in COLLECTIONS:
         d = SHARED / name
         if not (d / "corpus.jsonl").is_file():
             continue
-        for row in read_jsonl(d / "corpus.jsonl"):
+        rows = read_jsonl(d / "corpus.jsonl")
+        taken = 0
+        for row in rows:
             text = " ".join(str(row.get("text", "")).split())
             if text:
                 docs.append((f"{name}:{row['_id']}", str(row.get("title", "")).strip(), text))
+                taken += 1
+                if limit and taken >= max(1, limit // len(COLLECTIONS)):
+                    break
         queries += [str(q["text"]) for q in read_jsonl(d / "queries.jsonl")]
     if not docs:
         sys.exit(f"no shared collections under {SHARED}; set QA_SHARED")
@@ -194,15 +211,74 @@ def quality_gate(backends: list[str]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------- synthesis
-def synth_vectors(base: np.ndarray, n: int, seed: int) -> np.ndarray:
+def passage_text(title: str, text: str) -> str:
+    return f"{title}\n{text}" if title else text
+
+
+def drop_words(words: list[str], copy: int) -> list[str]:
+    """The text of copy number ``copy`` (>= 1) of a passage: a different ~10% of its words dropped."""
+    r = copy % 10
+    return [w for k, w in enumerate(words) if (k * 7 + r) % 10 != 0] or words
+
+
+def pool_vectors(pool: list[tuple[str, str, str]], backend: str, cache: bool) -> np.ndarray:
+    """The embedding of every pool passage (title + text) with the bundled model and ``backend``,
+    cached as ``$QA_CACHE/bench/pool-<backend>-<hash>.npy`` when ``cache``."""
+    from index.embedding import SentenceTransformerEmbedder, cache_dir
+
+    emb = SentenceTransformerEmbedder(backend=backend)
+    h = hashlib.sha256(f"{emb.name}\x00{backend}".encode())
+    for doc_id, title, text in pool:
+        h.update(f"\x00{doc_id}\x00{title}\x00{text}".encode())
+    path = cache_dir() / "bench" / f"pool-{backend}-{h.hexdigest()[:16]}.npy"
+    if cache and path.is_file():
+        log(f"pool embeddings from {path}")
+        return np.load(path)
+    t0 = time.perf_counter()
+    vecs = np.asarray(emb.encode([passage_text(t, x) for _, t, x in pool], batch_size=64), dtype=np.float32)
+    log(f"embedded the pool: {len(pool)} passages in {time.perf_counter() - t0:.0f}s")
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp-{os.getpid()}.npy")
+        np.save(tmp, vecs)
+        os.replace(tmp, path)
+    return vecs
+
+
+def calibrate_sigma(pool: list[tuple[str, str, str]], vecs: np.ndarray, backend: str, n: int) -> dict[str, float]:
+    """Noise level at which ``normalise(e + sigma * N(0, I))`` is as far from ``e`` as the real
+    embedding of a word-dropped copy is: for normalised ``e`` in ``d`` dimensions,
+    ``E[cos] ~= 1 / sqrt(1 + d sigma^2)``, so ``sigma = sqrt(1 / c^2 - 1) / sqrt(d)`` for the
+    measured mean cosine ``c`` (averaged over copies 1..10, the ten word-drop patterns)."""
+    from index.embedding import SentenceTransformerEmbedder
+
+    rng = np.random.default_rng(3)
+    pick = rng.choice(len(pool), min(n, len(pool)), replace=False)
+    texts, rows = [], []
+    for i in pick:
+        _, title, text = pool[i]
+        copy = 1 + int(rng.integers(0, 10))
+        texts.append(passage_text(title, " ".join(drop_words(text.split(), copy))))
+        rows.append(i)
+    dropped = np.asarray(SentenceTransformerEmbedder(backend=backend).encode(texts, batch_size=64), dtype=np.float32)
+    cos = np.sum(dropped * vecs[rows], axis=1)
+    c = float(np.mean(cos))
+    d = vecs.shape[1]
+    sigma = math.sqrt(max(1.0 / c**2 - 1.0, 1e-8)) / math.sqrt(d)
+    return {"sigma": sigma, "word_drop_cosine_mean": c, "word_drop_cosine_p10": float(np.percentile(cos, 10)), "calib_n": len(rows)}
+
+
+def synth_vectors(base: np.ndarray, n: int, sigma: float, seed: int) -> np.ndarray:
+    """Row ``j``: the embedding of ``pool[j % P]``, exact for ``j < P``, else noisy and renormalised."""
     rng = np.random.default_rng(seed)
-    out = np.empty((n, base.shape[1]), dtype=np.float32)
+    P, d = base.shape
+    out = np.empty((n, d), dtype=np.float32)
     step = 200_000
     for s in range(0, n, step):
         m = min(step, n - s)
-        a, b = rng.integers(0, len(base), m), rng.integers(0, len(base), m)
-        w = rng.uniform(0.2, 0.7, (m, 1)).astype(np.float32)
-        v = base[a] + w * base[b] + (0.35 / math.sqrt(base.shape[1])) * rng.standard_normal((m, base.shape[1]), dtype=np.float32)
+        src = np.arange(s, s + m) % P
+        v = base[src] + np.float32(sigma) * rng.standard_normal((m, d), dtype=np.float32)
+        v[np.arange(s, s + m) < P] = base[src][np.arange(s, s + m) < P]
         out[s : s + m] = v / np.linalg.norm(v, axis=1, keepdims=True)
     return out
 
@@ -217,21 +293,20 @@ def synth_records(pool: list[tuple[str, str, str]], n: int):  # type: ignore[no-
         copy = j // len(split)
         if copy:
             doc_id = f"{doc_id}~{copy}"
-            r = copy % 10
-            words = [w for k, w in enumerate(words) if (k * 7 + r) % 10 != 0] or words
+            words = drop_words(words, copy)
         text = " ".join(words)
         articles.append(Article(doc_id=doc_id, title=title, text=text, source="bench"))
         passages.append(Passage(passage_id=content_hash(doc_id, text), doc_id=doc_id, text=text, start=0, end=len(text), title=title))
     return articles, passages
 
 
-def build(size: int, pool, base_vecs: np.ndarray, directory: Path, backend: str, dense_kind: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def build(size: int, pool, base_vecs: np.ndarray, sigma: float, directory: Path, backend: str, dense_kind: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     from index.embedding import DEFAULT_MODEL
     from index.store import IndexSettings, IndexStore
 
     t0 = time.perf_counter()
     articles, passages = synth_records(pool, size)
-    vecs = synth_vectors(base_vecs, size, seed=size)
+    vecs = synth_vectors(base_vecs, size, sigma, seed=size)
     t_synth = time.perf_counter() - t0
     settings = IndexSettings(model=DEFAULT_MODEL, dim=vecs.shape[1], embedding_backend=backend)
     t0 = time.perf_counter()
@@ -244,46 +319,91 @@ def build(size: int, pool, base_vecs: np.ndarray, directory: Path, backend: str,
             "files_mb": {p.name: round(p.stat().st_size / 2**20, 1) for p in sorted(directory.iterdir()) if p.is_file()}}
 
 
+def set_ef_search(directory: Path, ef: int) -> None:
+    """Record HNSW's search beam in the manifest; ``IndexStore.load`` applies it."""
+    path = directory / "manifest.json"
+    manifest = json.loads(path.read_text())
+    if manifest.get("dense", {}).get("type") == "hnsw":
+        manifest["dense"]["ef_search"] = int(ef)
+        path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
 # ------------------------------------------------------------ serving child
-class _DenseBM25:
-    """The BM25 path before this issue: bm25s' dense ``get_scores`` array + argpartition."""
+def open_engine(directory: Path, backend: str):  # type: ignore[no-untyped-def]
+    """The product's search object over ``directory``, loaded as ``qa serve`` loads it.
 
-    def __init__(self, lexical) -> None:  # type: ignore[no-untyped-def]
-        self.lex = lexical
+    The only place the benchmark enters the library's front door: anything returned must offer
+    ``warm_up()``, ``embedder`` and ``search(query, k=, mode=) -> [Hit]``."""
+    from index.embedding import SentenceTransformerEmbedder
+    from qa import Engine
 
-    def search(self, query: str, k: int):  # type: ignore[no-untyped-def]
-        from index.lexical import tokenize
+    return Engine.open(directory, embedder=SentenceTransformerEmbedder(backend=backend))
 
-        toks = [t for t in tokenize(query, self.lex.settings) if t in self.lex._vocab]
-        s = np.asarray(self.lex._bm25.get_scores(toks), dtype=np.float32) if toks else np.zeros(len(self.lex), np.float32)
+
+Ranker = Callable[[str, int], list[tuple[int, float]]]
+
+
+class ReferencePipeline:
+    """Exact dense search (``IndexFlatIP`` over the stored vectors) + a BM25 ranker, fused with
+    the library's default :class:`qa.fusion.Fusion`: the exact reference for recall, and, with the
+    torch embedder and bm25s' dense ``get_scores``, the pre-issue baseline for latency."""
+
+    def __init__(self, flat, passages, embedder, bm25: Ranker) -> None:  # type: ignore[no-untyped-def]
+        from qa.fusion import Fusion
+
+        self.flat, self.passages, self.embedder, self.bm25 = flat, passages, embedder, bm25
+        self.fusion = Fusion()
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid") -> list[str]:
+        depth = max(k, self.fusion.depth)
+        rankings: dict[str, list[tuple[int, float]]] = {}
+        if mode in ("dense", "hybrid"):
+            scores, rows = self.flat.search(np.asarray(self.embedder.encode([query]), dtype=np.float32), depth)
+            rankings["dense"] = [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+        if mode in ("bm25", "hybrid"):
+            rankings["bm25"] = self.bm25(query, depth)
+        top = self.fusion.fuse(rankings, k) if mode == "hybrid" else rankings[mode][:k]
+        return [self.passages[r].passage_id for r, _ in top]
+
+
+def exact_flat(embeddings: np.ndarray):  # type: ignore[no-untyped-def]
+    import faiss
+
+    flat = faiss.IndexFlatIP(embeddings.shape[1])
+    for s in range(0, len(embeddings), 100_000):
+        flat.add(np.ascontiguousarray(embeddings[s : s + 100_000], dtype=np.float32))
+    return flat
+
+
+def dense_get_scores_bm25(lexical) -> Ranker:  # type: ignore[no-untyped-def]
+    """The BM25 path before issue 5: a dense score array over every passage + argpartition."""
+
+    def ranking(query: str, k: int) -> list[tuple[int, float]]:
+        s = np.asarray(lexical.scores(query), dtype=np.float32)
+        if not s.size or not s.max() > 0:
+            return []
+        k = min(k, len(s))
         top = np.argpartition(-s, k - 1)[:k]
         top = top[np.argsort(-s[top], kind="stable")]
-        top = top[s[top] > 0]
-        return top.astype(np.int64), s[top]
+        return [(int(r), float(s[r])) for r in top if s[r] > 0]
+
+    return ranking
 
 
 def serve_child(directory: Path, queries: list[str], backend: str, rank_bm25_max: int) -> dict[str, Any]:
     """Load the index as ``qa serve`` would, warm up, time queries; then baselines and recall."""
-    import copy
-
     t_start = time.perf_counter()
-    from index.embedding import SentenceTransformerEmbedder
-    from index.store import IndexStore
-    from qa.engine import Engine
-
-    t0 = time.perf_counter()
-    store = IndexStore.load(directory, mmap=True)
-    load_s = time.perf_counter() - t0
-    engine = Engine.over(store, embedder=SentenceTransformerEmbedder(backend=backend))
+    engine = open_engine(directory, backend)
+    load_s = time.perf_counter() - t_start
     engine.warm_up()
     ready_s = time.perf_counter() - t_start
+    dense_settings = json.loads((directory / "manifest.json").read_text()).get("dense", {})
     modes = ("bm25", "dense", "hybrid")
     for q in queries[:5]:
         for m in modes:
             engine.search(q, k=10, mode=m)
     lat: dict[str, list[float]] = {m: [] for m in modes}
-    results: dict[str, list[list[int]]] = {m: [] for m in modes}
-    row_of = {}
+    results: dict[str, list[list[str]]] = {m: [] for m in modes}
     for q in queries:
         for m in modes:
             t = time.perf_counter()
@@ -291,31 +411,22 @@ def serve_child(directory: Path, queries: list[str], backend: str, rank_bm25_max
             lat[m].append((time.perf_counter() - t) * 1000)
             results[m].append([h.passage.passage_id for h in hits])
     rss = rss_now_mb()  # serving memory: index loaded, model warm, every mode exercised
-    out: dict[str, Any] = {"load_s": load_s, "ready_s": ready_s, "rss": rss, "dense": store.dense.settings,
+    out: dict[str, Any] = {"load_s": load_s, "ready_s": ready_s, "rss": rss, "dense": dense_settings,
                            "modes": {m: {"p50_ms": pct(v, 50), "p95_ms": pct(v, 95), "p99_ms": pct(v, 99), "mean_ms": float(np.mean(v))}
                                      for m, v in lat.items()}}
-    del row_of
 
     # ---- exact reference for recall@10 (after the RSS snapshot: it copies every vector)
-    import faiss
+    from index.embedding import SentenceTransformerEmbedder
+    from index.store import IndexStore
 
-    from index.dense import DenseIndex
-
-    emb = np.asarray(store.embeddings, dtype=np.float32)
-    flat = DenseIndex(faiss.IndexFlatIP(emb.shape[1]))
-    flat._index.add(emb)
-    del emb
-    exact_store = copy.copy(store)
-    exact_store.dense = flat
-    exact = Engine.over(exact_store, embedder=engine.embedder)
+    store = IndexStore.load(directory, mmap=True)
+    flat = exact_flat(store.embeddings)
+    exact = ReferencePipeline(flat, store.passages, engine.embedder, store.lexical.ranking)
     recall: dict[str, float | None] = {"bm25": None}
     for m in ("dense", "hybrid"):
-        if store.dense.kind == "flat":
-            recall[m] = 1.0
-            continue
         r = []
         for q, got in zip(queries, results[m]):
-            ref = [h.passage.passage_id for h in exact.search(q, k=10, mode=m)]
+            ref = exact.search(q, k=10, mode=m)
             r.append(len(set(ref) & set(got)) / max(len(ref), 1))
         recall[m] = float(np.mean(r))
     out["recall_at_10_vs_exact"] = recall
@@ -323,9 +434,7 @@ def serve_child(directory: Path, queries: list[str], backend: str, rank_bm25_max
     # ---- baselines, interleaved with the candidate on the same queries
     torch_emb = SentenceTransformerEmbedder(backend="torch")
     torch_emb.warm_up()
-    base_store = copy.copy(exact_store)
-    base_store.lexical = _DenseBM25(store.lexical)  # type: ignore[assignment]
-    baseline = Searcher(base_store, embedder=torch_emb)
+    baseline = ReferencePipeline(flat, store.passages, torch_emb, dense_get_scores_bm25(store.lexical))
     nq = min(len(queries), 100)
     paired: dict[str, dict[str, list[float]]] = {m: {"cand": [], "base": []} for m in modes}
     for q in queries[:nq]:
@@ -350,10 +459,10 @@ def serve_child(directory: Path, queries: list[str], backend: str, rank_bm25_max
             toks = tokenize(q, settings)
             t = time.perf_counter()
             s = okapi.get_scores(toks)
-            np.argpartition(-s, 9)[:10]
+            np.argpartition(-s, min(9, len(s) - 1))[:10]
             times.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
-            store.lexical.search(q, 100)
+            store.lexical.ranking(q, 100)
             ours.append((time.perf_counter() - t) * 1000)
         rb.update(p50_ms=pct(times, 50), ours_p50_ms=pct(ours, 50), speedup=pct(times, 50) / pct(ours, 50))
     out["baselines"] = {
@@ -368,44 +477,75 @@ def serve_child(directory: Path, queries: list[str], backend: str, rank_bm25_max
 
 
 # --------------------------------------------------------------------- main
+TINY = {"sizes": "1k", "embed_n": 8, "rounds": 1, "queries": 8, "pool_limit": 90, "calib_n": 8}
+
+
+def serve(directory: Path, qfile: Path, args: argparse.Namespace) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--serve-child", str(directory), "--queries-file", str(qfile),
+           "--backend", args.backend, "--rank-bm25-max", str(args.rank_bm25_max)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(f"serving child failed for {directory.name}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
-    pool, queries = load_pool()
+    pool, queries = load_pool(args.pool_limit)
     rng = np.random.default_rng(7)
     sample = [pool[i] for i in rng.choice(len(pool), min(args.embed_n, len(pool)), replace=False)]
-    texts = [f"{t}\n{x}" if t else x for _, t, x in sample]
+    texts = [passage_text(t, x) for _, t, x in sample]
     log(f"indexing throughput on {len(texts)} real passages: torch baseline vs {args.backend}")
     indexing = measure_indexing(texts, args.backend, args.rounds)
-    base_vecs = indexing.pop("vectors")
+    indexing.pop("vectors")
+    log(f"embedding the {len(pool)} pool passages ({args.backend})")
+    base_vecs = pool_vectors(pool, args.backend, cache=not args.pool_limit)
+    calib = {"sigma": args.sigma, "calib_n": 0} if args.sigma is not None else calibrate_sigma(pool, base_vecs, args.backend, args.calib_n)
+    log(f"noise sigma {calib['sigma']:.4f} per dimension ({calib})")
     qsel = [queries[i] for i in np.random.default_rng(11).choice(len(queries), min(args.queries, len(queries)), replace=False)]
-    result: dict[str, Any] = {"rows": [], "indexing": indexing, "sizes": {}, "machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg()}}
+    result: dict[str, Any] = {"rows": [], "indexing": indexing, "sizes": {},
+                              "vectors": {"pool": len(pool), "dim": int(base_vecs.shape[1]), **calib},
+                              "machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg()}}
     if args.quality:
         result["quality"] = quality_gate(["onnx", "onnx-int8"] if args.backend != "torch" else ["torch"])
+    efs = [int(e) for e in args.ef_search.split(",")] if args.ef_search else [None]
     work = Path(args.workdir or tempfile.mkdtemp(prefix="qa-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     serving_peak = 0.0
     try:
+        qfile = work / "queries.json"
+        qfile.write_text(json.dumps(qsel))
         for n in sizes:
             directory = work / f"idx-{size_label(n)}"
-            log(f"{size_label(n)}: synthesising and writing the index")
-            info = build(n, pool, base_vecs, directory, args.backend, args.dense_index)
-            info["build_peak_rss_mb"] = rss_now_mb()["peak"]
-            log(f"{size_label(n)}: written in {info['write_s']:.0f}s ({info['dense']['type']}), {info['disk_mb']:.0f} MB; serving in a fresh process")
-            qfile = work / "queries.json"
-            qfile.write_text(json.dumps(qsel))
-            cmd = [sys.executable, __file__, "--serve-child", str(directory), "--queries-file", str(qfile),
-                   "--backend", args.backend, "--rank-bm25-max", str(args.rank_bm25_max)]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                sys.stderr.write(proc.stderr[-4000:])
-                raise SystemExit(f"serving child failed for {size_label(n)}")
-            child = json.loads(proc.stdout.strip().splitlines()[-1])
-            info.update(child)
-            serving_peak = max(serving_peak, child["rss"]["peak"])
-            result["sizes"][size_label(n)] = info
-            for m, v in child["modes"].items():
-                result["rows"].append({"size": n, "mode": m, "p50_ms": round(v["p50_ms"], 2), "p95_ms": round(v["p95_ms"], 2),
-                                       "p99_ms": round(v["p99_ms"], 2), "recall_at_10_vs_exact": child["recall_at_10_vs_exact"][m]})
+            if args.reuse and (directory / "manifest.json").is_file():
+                log(f"{size_label(n)}: reusing {directory}")
+                info = {"synth_s": 0.0, "write_s": float("nan"), "dense": json.loads((directory / "manifest.json").read_text())["dense"],
+                        "disk_mb": dir_size_mb(directory), "reused": True}
+            else:
+                log(f"{size_label(n)}: synthesising and writing the index")
+                info = build(n, pool, base_vecs, calib["sigma"], directory, args.backend, args.dense_index)
+                info["build_peak_rss_mb"] = rss_now_mb()["peak"]
+                log(f"{size_label(n)}: written in {info['write_s']:.0f}s ({info['dense']['type']}), {info['disk_mb']:.0f} MB")
+            for ef in efs:
+                label = size_label(n)
+                if ef is not None and info["dense"].get("type") == "hnsw":
+                    set_ef_search(directory, ef)
+                    label = f"{label}@ef{ef}"
+                elif ef is not None and ef != efs[0]:
+                    continue  # not an HNSW index: one run is enough
+                log(f"{label}: serving in a fresh process")
+                child = serve(directory, qfile, args)
+                entry = {**info, **child}
+                serving_peak = max(serving_peak, child["rss"]["peak"])
+                result["sizes"][label] = entry
+                for m, v in child["modes"].items():
+                    result["rows"].append({"size": n, "label": label, "mode": m, "dense_index": child["dense"].get("type"),
+                                           "ef_search": child["dense"].get("ef_search"),
+                                           "p50_ms": round(v["p50_ms"], 2), "p95_ms": round(v["p95_ms"], 2),
+                                           "p99_ms": round(v["p99_ms"], 2), "recall_at_10_vs_exact": child["recall_at_10_vs_exact"][m]})
+                log(f"{label}: " + ", ".join(f"{m} p50 {v['p50_ms']:.1f} p99 {v['p99_ms']:.1f} ms" for m, v in child["modes"].items())
+                    + f"; recall@10 {child['recall_at_10_vs_exact']}; RSS {child['rss']['peak']:.0f} MB")
             if not args.keep:
                 shutil.rmtree(directory, ignore_errors=True)
     finally:
@@ -429,10 +569,15 @@ def markdown(res: dict[str, Any], command: str) -> str:
                  for b in ("torch", "onnx", "onnx-int8") if b in q]
         lines += [f"**Quality gate** (scifact nDCG@10, dense, {q['documents']} docs, {q['queries']} queries; must stay within 0.005 of torch): "
                   + "; ".join(parts) + ".", ""]
+    v = res["vectors"]
+    lines += [f"**Vectors**: {v['pool']} real passages embedded ({ix['backend']}), row j = passage j mod {v['pool']}; copies after the first "
+              f"get Gaussian noise sigma {v['sigma']:.4f}/dim, renormalised"
+              + (f" (calibrated: the word-dropped text's real embedding has mean cosine {v['word_drop_cosine_mean']:.3f} to the original, "
+                 f"{v['calib_n']} passages)" if v.get("calib_n") else "") + ".", ""]
     lines += ["| passages | mode | p50 ms | p95 ms | p99 ms | recall@10 vs exact | baseline p50 ms (same run) | speedup p50 |",
               "|---|---|---|---|---|---|---|---|"]
     for row in res["rows"]:
-        label = size_label(row["size"])
+        label = row["label"]
         b = res["sizes"][label]["baselines"][row["mode"]]
         rec = "-" if row["recall_at_10_vs_exact"] is None else f"{row['recall_at_10_vs_exact']:.3f}"
         lines.append(f"| {label} | {row['mode']} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['p99_ms']:.1f} | {rec} | "
@@ -463,13 +608,19 @@ def update_readme(text: str, label: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="10k,100k", help="comma-separated passage counts, e.g. 10k,100k or 1m")
+    ap.add_argument("--sizes", default=None, help="comma-separated passage counts, e.g. 10k,100k or 1m (default 10k,100k)")
+    ap.add_argument("--tiny", action="store_true", help="smoke run: 1k passages from a 90-passage pool, 8 queries")
+    ap.add_argument("--pool-limit", type=int, default=None, help="use only this many shared passages (no vector cache)")
+    ap.add_argument("--sigma", type=float, default=None, help="per-dimension noise of vector copies (default: calibrated)")
+    ap.add_argument("--calib-n", type=int, default=None, help="passages used to calibrate sigma (default 400)")
+    ap.add_argument("--ef-search", default=None, help="comma-separated HNSW search beams to serve the same index with")
+    ap.add_argument("--reuse", action="store_true", help="serve an index already in --workdir instead of rebuilding it")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     ap.add_argument("--backend", default=None, help="embedding backend to measure (default: the library default)")
     ap.add_argument("--dense-index", default="auto", choices=["auto", "flat", "hnsw", "ivf"])
-    ap.add_argument("--embed-n", type=int, default=400, help="real passages embedded for the throughput ratio and vector synthesis")
-    ap.add_argument("--rounds", type=int, default=2, help="interleaved baseline/candidate embedding rounds")
-    ap.add_argument("--queries", type=int, default=200, help="queries per mode and size")
+    ap.add_argument("--embed-n", type=int, default=None, help="real passages embedded for the throughput ratio (default 400)")
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved baseline/candidate embedding rounds")
+    ap.add_argument("--queries", type=int, default=None, help="queries per mode and size")
     ap.add_argument("--rank-bm25-max", type=int, default=100_000, help="largest size at which rank-bm25 is run")
     ap.add_argument("--quality", action="store_true", help="also run the scifact nDCG@10 gate (minutes)")
     ap.add_argument("--readme", action="store_true", help="write the table into benchmarks/README.md")
@@ -478,6 +629,10 @@ def main() -> None:
     ap.add_argument("--serve-child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--queries-file", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    defaults = {"sizes": "10k,100k", "embed_n": 400, "rounds": 2, "queries": 200, "pool_limit": None, "calib_n": 400}
+    for key, value in (TINY if args.tiny else defaults).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     from index.embedding import default_backend, resolve_backend
 
     args.backend = resolve_backend(args.backend) if args.backend else default_backend()

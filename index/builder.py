@@ -13,7 +13,7 @@ import numpy as np
 from .chunking import ChunkSettings, chunk_articles, unique_passages
 from .dense import DEFAULT_THRESHOLD, KINDS
 from .embedding import Embedder, SentenceTransformerEmbedder, resolve_backend, resolve_model
-from .errors import IndexFormatError, IndexMissingError, QAError
+from .errors import ArticleNotFoundError, IndexFormatError, IndexMissingError, QAError
 from .ingest import load_articles
 from .lexical import BM25Settings
 from .records import Article, Passage
@@ -222,7 +222,7 @@ def delete_articles(doc_ids: Iterable[str], index_dir: Path | str) -> BuildRepor
         missing = [d for d in ids if d not in store.articles]
         if missing:
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-            raise QAError(f"no article with id {missing[0]!r} in index {index_dir}{more}; nothing was deleted")
+            raise ArticleNotFoundError(f"no article with id {missing[0]!r} in index {index_dir}{more}; nothing was deleted")
         dead = sorted(row for d in ids for row, _ in store.live_rows_of(d))
         new = store.update(deletes=ids, dead_rows=dead)
         return BuildReport(str(index_dir), len(new.articles), new.num_live, 0, 0, 0, 0, time.perf_counter() - t0, 0.0, True,

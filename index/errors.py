@@ -39,5 +39,12 @@ class IndexFormatError(QAError):
     code = "index_invalid"
 
 
+class ArticleNotFoundError(QAError):
+    """An article id that is not in the index (``qa delete``, ``DELETE /api/articles/{id}``)."""
+
+    status = 404
+    code = "not_found"
+
+
 class QueryError(QAError):
     code = "bad_query"

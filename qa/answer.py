@@ -1,17 +1,20 @@
-"""Extractive, cited answers: pick the retrieved sentences that best answer a question.
+"""Extractive, cited answers: quote the retrieved sentences that answer a question, or say none does.
 
 Pipeline (see docs/answering.md):
 
-1. retrieve the top-``k`` passages with the engine's ``search`` (hybrid by default);
-2. cut them into sentences (``index.chunking.split_sentences`` over the article text, so every
-   quote is ``article.text[start:end]`` exactly); a sentence repeated by passage overlap is kept
-   once, attributed to the best-ranked passage;
-3. score each sentence against the question: cosine of the question and sentence embeddings
-   (the searcher's model, one batch, cached) blended with IDF-weighted lexical coverage of the
-   question's terms;
-4. if the best sentence scores below the calibrated threshold, answer "not confident";
-5. otherwise choose up to ``max_sentences`` with maximal marginal relevance (MMR), dropping
-   near-duplicates, and join them, each followed by ``[n]`` pointing at its passage.
+1. analyse the question (:mod:`qa.question`): its type, the expected answer type, its focus;
+2. retrieve the top-``k`` passages with ``searcher.search`` (hybrid by default);
+3. cut them into quotable units (``index.chunking.split_sentences`` over the article text, so
+   every quote is ``article.text[start:end]`` exactly): a sentence that opens with a pronoun or
+   connective brings the sentence before it; headings, captions and questions are never quoted;
+4. score each unit: cosine of question and sentence embeddings blended with IDF-weighted
+   lexical coverage (``score``), plus a bonus for answer-type evidence (:mod:`qa.extract`) and
+   for covering the question's focus nouns (``final``); an optional cross-encoder
+   (:mod:`qa.rerank`) adds its own relevance;
+5. verify the best unit (:mod:`qa.verify`); if it does not answer, say so and list the closest
+   units as ``related``;
+6. otherwise quote it first, then at most ``max_sentences - 1`` more that add a fact (one per
+   article unless a second one brings a new answer; no filler below a clear answer).
 
 The scoring, selection and composition steps are pure functions, testable without a model.
 """
@@ -32,14 +35,43 @@ from index.chunking import split_sentences
 from index.lexical import BM25Settings, tokenize
 from index.records import Article, Hit
 
+from .extract import focus_coverage, missing_focus, type_evidence
 from .filters import SearchFilter
-from index.defaults import MAX_K
+from index.defaults import ASK_K, MAX_K
 
 from .query import validate_query
+from .question import QuestionAnalysis, analyze
+from .tagger import tag_many
+from .verify import Verdict, verify
 
-#: Best-sentence score below which the answer is "not confident". Calibrated on
-#: tests/data/answer_questions.jsonl over sample_corpus/ (docs/answering.md has the figures).
-DEFAULT_THRESHOLD = 0.49
+#: Best-unit blended score below which the answer is "not confident" (the topic check).
+#: Calibrated on the ``tune`` split of eval/answer_questions.jsonl (docs/answering.md).
+DEFAULT_THRESHOLD = 0.42
+#: Answer-type evidence a typed question's best unit needs (qa.extract scores 0..1).
+TYPED_MIN = 0.5
+#: Share of the question's focus nouns the best unit must contain.
+FOCUS_MIN = 0.20
+#: Weights of the answer-type evidence and the focus coverage in a unit's ``final`` score.
+TYPE_WEIGHT = 0.30
+FOCUS_WEIGHT = 0.10
+#: A unit joining the answer may carry its answer type at most this much less clearly than the first.
+FILLER_GAP = 0.4
+#: Share of the focus words a unit needs to join the answer after the first one.
+ADD_FOCUS_MIN = 0.5
+#: Added to the threshold when a verb of the question occurs in no retrieved passage.
+MISSING_VERB_RAISE = 0.13
+#: Answer-scoring terms are stems cut to this many letters (withdraw / withdrawn, Russia / Russian).
+TERM_PREFIX = 6
+#: Weight of the optional cross-encoder's relevance (a probability) in ``final``.
+RERANK_WEIGHT = 0.3
+#: Units re-scored by the cross-encoder (the best by ``final``).
+RERANK_DEPTH = 20
+#: Units longer than this many words lose LONG_PENALTY per extra word (readability; long
+#: sentences also match every question a little).
+LONG_WORDS = 40
+LONG_PENALTY = 0.002
+#: Closest units listed as ``related`` when the answer is not confident.
+RELATED = 3
 #: Share of the lexical coverage in a sentence's score (the rest is the embedding cosine).
 LEXICAL_WEIGHT = 0.2
 #: MMR trade-off between relevance (1.0) and novelty (0.0).
@@ -60,17 +92,41 @@ QUESTION_WORDS = frozenset(
 NOT_CONFIDENT_ANSWER = "The indexed articles do not seem to answer this question."
 EMBED_CACHE_SIZE = 50_000
 
+#: A sentence opening with a pronoun or a connective needs the sentence before it to be readable.
+_TIME_WORD = r"(?!\s+(week|month|year|time|day|morning|evening|summer|autumn|spring|winter|fall)\b)"
+PRONOUN_OPENERS = re.compile(
+    r"^[\"“‘'(]?(it|its|they|their|them|this|that|these|those|he|his|she|her|such|the latter|the former)\b" + _TIME_WORD,
+    re.I)
+CONNECTIVE_OPENERS = re.compile(
+    r"^[\"“‘'(]?(but|however|thus|so|also|and|then|therefore|still|yet|meanwhile|moreover|instead|otherwise|"
+    r"in addition|at that time|at the time|since then|in response|as a result|even so|after that)\b", re.I)
+#: Sentences a quote may reach back for context.
+MAX_CONTEXT = 2
+#: Photo captions and link lines, never quoted.
+CAPTION = re.compile(r"^(illustration|photo|image|images source|picture|video|caption|source|read also|also read|"
+                     r"see also|share|file photo)\b", re.I)
+TERMINAL = re.compile(r"[.!…\"”’»')]$")
+
 Splitter = Callable[[str], list[tuple[int, int]]]
 Tokenizer = Callable[[str], list[str]]
 
 
+class Embedder(Protocol):
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
 class Retriever(Protocol):
-    """What an :class:`Answerer` needs: ranked passages and the query model."""
+    """What the Answerer needs from a search engine: the engine, or the engine pinned to one index generation."""
 
-    @property
-    def embedder(self) -> Any: ...
+    embedder: Embedder
 
-    def search(self, query: str, k: int = ..., mode: Any = ..., filters: Any = None) -> list[Hit]: ...
+    def search(self, query: str, k: int = ..., mode: Any = ..., filters: SearchFilter | None = ...) -> list[Hit]: ...
+
+
+class Reranker(Protocol):
+    """A cross-encoder: relevance scores for (question, passage) pairs (qa.rerank)."""
+
+    def predict(self, pairs: Sequence[tuple[str, str]]) -> Any: ...
 
 
 # --------------------------------------------------------------------------- records
@@ -119,6 +175,9 @@ class Answer:
     confident: bool
     citations: list[Citation] = field(default_factory=list)
     results: list[Hit] = field(default_factory=list)
+    question_type: str = ""  # qa.question: why, how, how_many, how_much, how_long, when, where, who, which, what, ...
+    related: list[Citation] = field(default_factory=list)  # closest sentences when not confident (n = 0)
+    reason: str = ""  # why the answer is (not) confident (qa.verify)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,26 +186,42 @@ class Answer:
             "confident": self.confident,
             "citations": [c.to_dict() for c in self.citations],
             "results": [h.to_dict() for h in self.results],
+            "question_type": self.question_type,
+            "related": [c.to_dict() for c in self.related],
+            "reason": self.reason,
         }
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A sentence of a retrieved passage: ``article.text[start:end]``, from ``hits[hit_index]``."""
+    """A quotable unit of a retrieved passage: ``article.text[start:end]``, from ``hits[hit_index]``.
+
+    Usually one sentence; a sentence that needs its predecessor (it opens with "It", "But" ...)
+    starts at the predecessor, and ``core_start`` is where the sentence itself starts."""
 
     hit_index: int
     doc_id: str
     start: int
     end: int
     text: str
+    core_start: int = -1
+
+    @property
+    def core(self) -> str:
+        """The sentence itself, without the context sentence before it."""
+        return self.text if self.core_start <= self.start else self.text[self.core_start - self.start:]
 
 
 @dataclass(frozen=True)
 class ScoredSentence:
     candidate: Candidate
     dense: float  # cosine with the question
-    lexical: float  # IDF-weighted share of the question's terms the sentence contains
-    score: float  # the blend used for confidence and selection
+    lexical: float  # IDF-weighted share of the question's terms the unit contains
+    score: float  # the blend: the topic check of verification
+    typed: float = 0.0  # answer-type evidence (qa.extract), 0..1
+    focus: float = 0.0  # share of the question's focus nouns the unit contains
+    final: float = 0.0  # score + type and focus bonuses (+ reranker): the ranking
+    items: tuple[str, ...] = ()  # the answer-bearing spans, to tell a new fact from a repeated one
 
 
 # --------------------------------------------------------------------------- pure steps
@@ -161,41 +236,77 @@ def calibrate_threshold(answerable: Sequence[float], unanswerable: Sequence[floa
 
 
 def is_answer_like(text: str, min_words: int = MIN_WORDS) -> bool:
-    """False for headings, captions, questions and other sentences that cannot answer."""
-    stripped = text.strip().rstrip("\"'”’»)")
-    return len(text.split()) >= min_words and not stripped.endswith("?")
+    """False for headings, captions, questions and other sentences that cannot answer: fewer than
+    ``min_words`` words, a question mark, no closing punctuation, or a caption opener."""
+    stripped = text.strip()
+    if len(text.split()) < min_words or CAPTION.match(stripped) or not TERMINAL.search(stripped):
+        return False
+    return not stripped.rstrip("\"'”’»)").endswith("?")
+
+
+def needs_context(text: str) -> bool:
+    """Whether a sentence opens with a pronoun or connective and reads badly alone."""
+    t = text.strip()
+    return bool(PRONOUN_OPENERS.match(t) or CONNECTIVE_OPENERS.match(t))
 
 
 def candidate_sentences(hits: Sequence[Hit], splitter: Splitter = split_sentences,
                         min_words: int = MIN_WORDS) -> list[Candidate]:
-    """Sentences of the hits' passages, best-ranked passage first, each sentence once.
+    """Quotable units of the hits' passages, best-ranked passage first, each once.
 
     Sentences are split over the whole article (so boundaries do not depend on where a passage
-    starts) and clipped to the passage, so a quote never leaves the passage that cites it.
+    starts) and clipped to the passage, so a quote never leaves the passage that cites it. A
+    sentence that opens with a pronoun or connective starts at the sentence before it (or, when
+    that one opens with a pronoun too, the one before; at most ``MAX_CONTEXT`` back); when there is no
+    such readable start in the passage (or a heading is in the way), the sentence is not quoted. Sentences
+    repeating the article's title are headings; a sentence cut by the passage's edge is left to
+    the neighbouring passage that holds it whole.
     """
     spans_by_doc: dict[str, list[tuple[int, int]]] = {}
     seen: set[tuple[str, int, int]] = set()
     out: list[Candidate] = []
     for i, hit in enumerate(hits):
         p, text = hit.passage, hit.article.text
+        title = " ".join((hit.article.title or "").split())
         spans = spans_by_doc.get(p.doc_id)
         if spans is None:
             spans = spans_by_doc[p.doc_id] = splitter(text)
+        clipped = []
         for s, e in spans:
-            s, e = max(s, p.start), min(e, p.end)
-            if e <= s:
+            if e <= p.start or s >= p.end:
                 continue
+            if text[s:max(s, p.start)].strip() or text[min(e, p.end):e].strip():
+                continue  # cut by the passage's edge: quoted from the neighbouring passage instead
+            s, e = max(s, p.start), min(e, p.end)
             while s < e and text[s].isspace():
                 s += 1
             while e > s and text[e - 1].isspace():
                 e -= 1
-            key = (p.doc_id, s, e)
-            if e <= s or key in seen:
+            if e > s:
+                clipped.append((s, e))
+        for j, (s, e) in enumerate(clipped):
+            quote = text[s:e]
+            if not is_answer_like(quote, min_words) or (title and " ".join(quote.split()) in title):
+                continue
+            start = s
+            if needs_context(quote):
+                back = j - 1  # walk back (at most MAX_CONTEXT sentences) to one that reads on its own
+                while back >= 0 and j - back <= MAX_CONTEXT:
+                    prev = text[clipped[back][0]:clipped[back][1]]
+                    if not is_answer_like(prev, min_words):
+                        back = -1
+                    elif PRONOUN_OPENERS.match(prev.strip()):  # a connective may start a quote, a pronoun not
+                        back -= 1
+                        continue
+                    break
+                if back < 0 or j - back > MAX_CONTEXT:
+                    continue  # no readable start in this passage: not quoted
+                start = clipped[back][0]
+            key = (p.doc_id, start, e)
+            if key in seen:
                 continue
             seen.add(key)
-            quote = text[s:e]
-            if is_answer_like(quote, min_words):
-                out.append(Candidate(i, p.doc_id, s, e, quote))
+            out.append(Candidate(i, p.doc_id, start, e, text[start:e], s))
     return out
 
 
@@ -251,12 +362,49 @@ def mmr_select(relevance: Sequence[float], similarity: np.ndarray, k: int, *, la
 
 
 def order_for_reading(chosen: Sequence[ScoredSentence]) -> list[ScoredSentence]:
-    """Articles in order of their best sentence (``chosen`` is best first); within one article,
-    sentences in reading order, so the answer does not jump back and forth in a text."""
+    """The best unit first; then articles in order of their best unit, and within one article
+    units in reading order (the answer does not jump back and forth in a text)."""
+    if not chosen:
+        return []
     first_seen: dict[str, int] = {}
     for i, s in enumerate(chosen):
         first_seen.setdefault(s.candidate.doc_id, i)
-    return sorted(chosen, key=lambda s: (first_seen[s.candidate.doc_id], s.candidate.start))
+    rest = sorted(chosen[1:], key=lambda s: (first_seen[s.candidate.doc_id], s.candidate.start))
+    return [chosen[0], *rest]
+
+
+def select_units(scored: Sequence[ScoredSentence], similarity: np.ndarray, a: QuestionAnalysis, k: int, *,
+                 threshold: float, typed_min: float, floor: float = RELATIVE_FLOOR) -> list[ScoredSentence]:
+    """The best unit, then up to ``k - 1`` more by MMR that add something: each scores within
+    ``floor`` of the best and above ``threshold``, contains at least ``ADD_FOCUS_MIN`` of the
+    question's focus words and, for a typed question, carries its own answer of the type nearly
+    as clearly as the best one (within ``FILLER_GAP``: no filler below a clear answer); a second
+    unit from an already cited article must bring answer spans not quoted yet (a new fact) and
+    share no sentence with a quoted one. ``scored`` is best first; ``similarity`` is over its rows."""
+    if not scored:
+        return []
+    best = scored[0]
+    need = max(typed_min, best.typed - FILLER_GAP)  # below a clear answer, only nearly as clear ones: no filler
+    pool = [i for i, s in enumerate(scored)
+            if i == 0 or (s.score >= threshold and s.final >= best.final - floor and (not a.typed or s.typed >= need))]
+    rel = np.array([scored[i].final for i in pool])
+    order = [pool[j] for j in mmr_select(rel, similarity[np.ix_(pool, pool)], len(pool))]
+    chosen: list[ScoredSentence] = []
+    for i in order:
+        s = scored[i]
+        if chosen and s.focus < ADD_FOCUS_MIN:
+            continue
+        cited = [c for c in chosen if c.candidate.doc_id == s.candidate.doc_id]
+        if any(c.candidate.start < s.candidate.end and s.candidate.start < c.candidate.end for c in cited):
+            continue  # shares a sentence with a quoted unit
+        if cited:
+            quoted = {x.lower() for c in cited for x in c.items}
+            if not a.typed or not s.items or {x.lower() for x in s.items} <= quoted:
+                continue
+        chosen.append(s)
+        if len(chosen) == k:
+            break
+    return chosen
 
 
 def compose(sentences: Sequence[ScoredSentence], hits: Sequence[Hit]) -> tuple[str, list[Citation]]:
@@ -284,21 +432,27 @@ class Answerer:
     """Answers questions from a :class:`Retriever` (the engine, pinned to one index generation),
     with its embedding model.
 
-    ``threshold`` is the best-sentence score under which the answer is "not confident"
-    (default :data:`DEFAULT_THRESHOLD`, calibrated for the bundled model). Thread-safe.
+    ``searcher``: anything with ``search(query, k=, mode=, filters=)`` and ``embedder``
+    (:class:`Retriever`). ``threshold``: the blended score under which the answer is "not
+    confident" (default :data:`DEFAULT_THRESHOLD`, calibrated for the bundled model).
+    ``reranker``: an optional cross-encoder (:func:`qa.rerank.load_reranker`). Thread-safe.
     """
 
-    def __init__(self, searcher: Retriever, *, k: int = 8, max_sentences: int = 3, threshold: float | None = None) -> None:
+    def __init__(self, searcher: Retriever, *, k: int = ASK_K, max_sentences: int = 3, threshold: float | None = None,
+                 reranker: Reranker | None = None) -> None:
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise ValueError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
         if isinstance(max_sentences, bool) or not isinstance(max_sentences, int) or not 1 <= max_sentences <= 20:
             raise ValueError(f"max_sentences must be an integer between 1 and 20, got {max_sentences!r}")
         if threshold is not None and not (isinstance(threshold, (int, float)) and math.isfinite(threshold)):
             raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+        if reranker is not None and not callable(getattr(reranker, "predict", None)):
+            raise ValueError("reranker must have a predict(pairs) method (a sentence-transformers CrossEncoder)")
         self.searcher = searcher
         self.k = k
         self.max_sentences = max_sentences
         self.threshold = DEFAULT_THRESHOLD if threshold is None else float(threshold)
+        self.reranker = reranker
         lexical = getattr(getattr(searcher, "store", None), "lexical", None)
         self._bm25_settings: BM25Settings = getattr(lexical, "settings", None) or BM25Settings()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -306,37 +460,71 @@ class Answerer:
 
     # ---------------------------------------------------------------- public
     def ask(self, question: str, *, k: int | None = None, mode: str = "hybrid", filters: SearchFilter | None = None) -> Answer:
-        """Retrieve, score sentences and compose a cited answer (or say it is not confident)."""
+        """Retrieve, score and verify sentences, and compose a cited answer (or say it is not confident)."""
         question, k = validate_query(question, self.k if k is None else k)
         hits = self.searcher.search(question, k=k, mode=mode, filters=filters)
-        scored, vectors = self.score_sentences(question, hits)
-        if not scored or scored[0].score < self.threshold:
-            return Answer(question, NOT_CONFIDENT_ANSWER, False, [], hits)
-        rel = np.array([s.score for s in scored])  # best first
-        chosen = mmr_select(rel, vectors @ vectors.T, self.max_sentences,
-                            floor=max(self.threshold, rel[0] - RELATIVE_FLOOR))
-        text, citations = compose(order_for_reading([scored[i] for i in chosen]), hits)
-        return Answer(question, text, True, citations, hits)
+        analysis = analyze(question)
+        scored, vectors = self.score_sentences(question, hits, analysis)
+        verdict = self.verify(analysis, scored, hits)
+        if not verdict.confident:
+            related = _related(scored, hits)
+            return Answer(question, NOT_CONFIDENT_ANSWER, False, [], hits, analysis.qtype, related, verdict.reason)
+        chosen = select_units(scored, vectors @ vectors.T, analysis, self.max_sentences,
+                              threshold=self.threshold, typed_min=TYPED_MIN)
+        text, citations = compose(order_for_reading(chosen), hits)
+        return Answer(question, text, True, citations, hits, analysis.qtype, [], verdict.reason)
 
-    def score_sentences(self, question: str, hits: Sequence[Hit]) -> tuple[list[ScoredSentence], np.ndarray]:
-        """Candidate sentences of ``hits`` with their scores, best first, and their unit vectors
-        (rows in the same order). Used by :meth:`ask` and by calibration."""
+    def verify(self, analysis: QuestionAnalysis, scored: Sequence[ScoredSentence], hits: Sequence[Hit]) -> Verdict:
+        """Whether the best unit of ``scored`` answers (see :mod:`qa.verify`)."""
+        tok = self._tokenize
+        focus = [t for n in analysis.focus_nouns for t in tok(n)]
+        texts = [tok(h.passage.text) + tok(h.article.title or "") for h in hits]
+        verbs = missing_focus([t for v in analysis.focus_verbs for t in tok(v)], texts)
+        best = scored[0] if scored else None
+        return verify(analysis, base=best.score if best else None, typed=best.typed if best else 0.0,
+                      focus=best.focus if best else 0.0, missing=missing_focus(focus, texts),
+                      threshold=self.threshold + (MISSING_VERB_RAISE if verbs else 0.0), typed_min=TYPED_MIN,
+                      focus_min=FOCUS_MIN)
+
+    def score_sentences(self, question: str, hits: Sequence[Hit], analysis: QuestionAnalysis | None = None,
+                        ) -> tuple[list[ScoredSentence], np.ndarray]:
+        """Candidate units of ``hits`` with their scores, best ``final`` first, and the unit vectors
+        of their sentences (rows in the same order). Used by :meth:`ask` and by calibration."""
         candidates = candidate_sentences(hits)
         if not candidates:
             return [], np.zeros((0, 0), dtype=np.float32)
-        vecs = self._encode([question] + [c.text for c in candidates])
+        analysis = analysis or analyze(question)
+        vecs = self._encode([question] + [c.core for c in candidates])
         q, sent = vecs[0], vecs[1:]
         dense = sent @ q
         tok = self._tokenize
-        lexical = lexical_coverage(question_terms(question, tok), [tok(c.text) for c in candidates])
-        scores = blend(dense, lexical)
-        order = np.argsort(-scores, kind="stable")
-        scored = [ScoredSentence(candidates[i], float(dense[i]), float(lexical[i]), float(scores[i])) for i in order]
+        unit_terms = [tok(c.text) for c in candidates]
+        lexical = lexical_coverage(question_terms(question, tok), unit_terms)
+        base = blend(dense, lexical)
+        focus_stems = [t for n in (*analysis.focus_nouns, *analysis.focus_verbs) for t in tok(n)]
+        tags = tag_many([c.text for c in candidates])
+        evidence = [type_evidence(analysis, c.text, t, tok) for c, t in zip(candidates, tags)]
+        typed = np.array([e.score for e in evidence])
+        focus = np.array([focus_coverage(focus_stems, terms) for terms in unit_terms])
+        length = np.array([max(0, len(c.text.split()) - LONG_WORDS) for c in candidates])
+        final = base + TYPE_WEIGHT * typed + FOCUS_WEIGHT * focus - LONG_PENALTY * length
+        if self.reranker is not None:
+            from .rerank import rerank_scores
+
+            top = np.argsort(-final, kind="stable")[:RERANK_DEPTH]
+            probs = rerank_scores(self.reranker, question, [candidates[i].text for i in top])
+            final = final.copy()
+            final[top] += RERANK_WEIGHT * probs
+        # a typed question's answer must carry its type: units that do come first
+        eligible = typed >= TYPED_MIN if analysis.typed else np.ones(len(final), dtype=bool)
+        order = np.lexsort((-final, ~eligible))
+        scored = [ScoredSentence(candidates[i], float(dense[i]), float(lexical[i]), float(base[i]), float(typed[i]),
+                                 float(focus[i]), float(final[i]), evidence[i].items) for i in order]
         return scored, sent[order]
 
     # ---------------------------------------------------------------- helpers
     def _tokenize(self, text: str) -> list[str]:
-        return tokenize(text, self._bm25_settings)
+        return [t[:TERM_PREFIX] for t in tokenize(text, self._bm25_settings)]
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors for ``texts``; only texts not seen before go to the model, in one batch."""
@@ -356,3 +544,19 @@ class Answerer:
                 while len(self._cache) > EMBED_CACHE_SIZE:
                     self._cache.popitem(last=False)
         return np.vstack([found[t] for t in texts]).astype(np.float32, copy=False)
+
+
+def _related(scored: Sequence[ScoredSentence], hits: Sequence[Hit], limit: int = RELATED) -> list[Citation]:
+    """The closest units, one per article, as citations numbered 0 (nothing is quoted)."""
+    out: list[Citation] = []
+    seen: set[str] = set()
+    for s in scored:
+        c = s.candidate
+        if c.doc_id in seen:
+            continue
+        seen.add(c.doc_id)
+        hit = hits[c.hit_index]
+        out.append(_citation(0, hit.article, hit, c, s.final))
+        if len(out) == limit:
+            break
+    return out

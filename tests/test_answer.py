@@ -13,8 +13,8 @@ from index.errors import QueryError
 from index.records import Article, Hit, Passage
 from qa import Answer, Answerer, Citation
 from qa.answer import (
-    DEFAULT_THRESHOLD,
     NOT_CONFIDENT_ANSWER,
+    PRONOUN_OPENERS,
     Candidate,
     ScoredSentence,
     blend,
@@ -24,16 +24,21 @@ from qa.answer import (
     is_answer_like,
     lexical_coverage,
     mmr_select,
+    needs_context,
     order_for_reading,
     question_terms,
+    select_units,
 )
+from qa.answer_eval import evaluate_answers, load_answer_cases
 from qa.cli import main
+from qa.question import analyze
 from index.defaults import MAX_QUERY_CHARS
 
-QUESTIONS = [json.loads(line) for line in (Path(__file__).parent / "data" / "answer_questions.jsonl").open(encoding="utf-8")]
-ANSWERABLE = [q for q in QUESTIONS if q["answerable"]]
-UNANSWERABLE = [q for q in QUESTIONS if not q["answerable"]]
+QUESTION_SET = Path(__file__).resolve().parents[1] / "eval" / "answer_questions.jsonl"
+QUESTIONS = [json.loads(line) for line in QUESTION_SET.open(encoding="utf-8")]
+CASES = load_answer_cases(QUESTION_SET)
 MARKER = re.compile(r"\[(\d+)\]")
+FLAGSHIP = "why did Russia withdraw peacekeepers?"
 
 
 # --------------------------------------------------------------------------- fakes for the pure steps
@@ -57,11 +62,23 @@ def _scored(hit_index: int, start: int, end: int, score: float, doc_id: str = "d
     return ScoredSentence(c, score, 0.0, score)
 
 
-def test_is_answer_like_skips_headings_and_questions() -> None:
+def test_is_answer_like_skips_headings_captions_and_questions() -> None:
     assert is_answer_like("Russia withdrew its peacekeepers from Karabakh.")
+    assert is_answer_like("“Russia has betrayed us,” he added after the meeting.")
     assert not is_answer_like("Heading line")
     assert not is_answer_like("Why did Russia leave the region at all?")
     assert not is_answer_like("Where is Armenia headed, then?”")
+    assert not is_answer_like("Russia Quietly Withdraws from Karabakh, Relinquishing Its Influence – 2024-04-22")  # no stop
+    assert not is_answer_like("Illustration – Russia has quietly withdrawn its troops from the region. (AFP)")
+    assert not is_answer_like("Also read: US Completes Joint Military Exercises in Armenia.")
+
+
+def test_needs_context() -> None:
+    for s in ("It may invade Armenia soon.", "They have no doubts.", "But their withdrawal was clear.",
+              "“This would put Azerbaijan on an even darker path,” the institute writes.", "However, it failed."):
+        assert needs_context(s), s
+    for s in ("This week, the Kremlin confirmed it.", "Russia withdrew.", "Italy is far away.", "Theirs is mine."):
+        assert not needs_context(s), s
 
 
 def test_candidate_sentences_are_exact_deduplicated_and_clipped() -> None:
@@ -80,6 +97,35 @@ def test_candidate_sentences_are_exact_deduplicated_and_clipped() -> None:
         assert TEXT[c.start:c.end] == c.text
         p = hits[c.hit_index].passage
         assert p.start <= c.start < c.end <= p.end
+
+
+CONTEXT_TEXT = (
+    "Blinken said Azerbaijan has no intention to stop its campaign. It may invade Armenia soon.\n\n"
+    "It was cold in the morning there.\n\n"
+    "Moscow Title Sentence Here Again.\n\n"
+    "Analysts say the region is calm for now."
+)
+
+
+def test_candidates_bring_context_and_skip_titles_and_cut_sentences() -> None:
+    art = Article(doc_id="d2", title="Moscow Title Sentence Here Again.", text=CONTEXT_TEXT, source="", date="", url="")
+    cands = candidate_sentences([_hit(1, 0, len(CONTEXT_TEXT), art)])
+    texts = [c.text for c in cands]
+    # "It may invade" brings the sentence before it; the two sentences are one quote
+    first = "Blinken said Azerbaijan has no intention to stop its campaign."
+    assert texts[:2] == [first, first + " It may invade Armenia soon."]
+    assert cands[1].core == "It may invade Armenia soon." and cands[1].core_start > cands[1].start == cands[0].start
+    assert cands[0].core == first
+    # its predecessor opens with "It" too: the quote reaches back two sentences
+    assert texts[2] == first + " It may invade Armenia soon.\n\nIt was cold in the morning there."
+    assert "Moscow Title Sentence Here Again." not in texts  # repeats the headline
+    assert texts[-1] == "Analysts say the region is calm for now."
+    # a passage starting inside "It may invade ...": the pronoun sentence has no context there, so it is not quoted,
+    # and a passage cutting a sentence leaves it to the passage that holds it whole
+    start = CONTEXT_TEXT.index("It may")
+    cut = CONTEXT_TEXT.index("Analysts say") + 10
+    texts = [c.text for c in candidate_sentences([_hit(1, start, cut, art)])]
+    assert not any(t.startswith("It may") for t in texts) and not any(t.startswith("Analysts") for t in texts)
 
 
 def test_question_terms_drop_interrogatives() -> None:
@@ -109,9 +155,34 @@ def test_mmr_drops_near_duplicates_and_low_scores() -> None:
     assert mmr_select([], np.zeros((0, 0)), 3) == []
 
 
-def test_order_for_reading_groups_articles_by_best_sentence() -> None:
-    a_late, b, a_early = _scored(0, 100, 110, 0.9), _scored(1, 0, 10, 0.8, "d2"), _scored(0, 0, 10, 0.7)
-    assert order_for_reading([a_late, b, a_early]) == [a_early, a_late, b]
+def test_order_for_reading_keeps_the_best_first_then_groups_articles() -> None:
+    a_late, b, a_early, a_mid = (_scored(0, 100, 110, 0.9), _scored(1, 0, 10, 0.8, "d2"), _scored(0, 0, 10, 0.7),
+                                 _scored(0, 50, 60, 0.6))
+    assert order_for_reading([a_late, b, a_early, a_mid]) == [a_late, a_early, a_mid, b]
+    assert order_for_reading([b, a_mid, a_early]) == [b, a_early, a_mid]
+    assert order_for_reading([]) == []
+
+
+def _unit(start: int, doc: str, final: float, typed: float, items: tuple[str, ...], focus: float = 1.0) -> ScoredSentence:
+    return ScoredSentence(Candidate(0, doc, start, start + 5, "x"), 0.6, 0.5, 0.6, typed, focus, final, items)
+
+
+def test_select_units_adds_facts_not_filler() -> None:
+    a = analyze("How many Armenians fled Karabakh?")
+    best = _unit(0, "d1", 1.0, 1.0, ("100,000",))
+    same_fact = _unit(10, "d1", 0.98, 1.0, ("100,000",))  # same article, same number: not a new fact
+    new_fact = _unit(20, "d1", 0.97, 1.0, ("120,000",))  # same article, another number: a new fact
+    other = _unit(0, "d2", 0.96, 1.0, ("100,000",))  # another article confirming it
+    filler = _unit(0, "d3", 0.95, 0.3, ())  # carries no number: filler under a clear answer
+    off_focus = _unit(0, "d4", 0.95, 1.0, ("7",), focus=0.2)  # a number about something else
+    far = _unit(0, "d5", 0.5, 1.0, ("9",))  # far below the best
+    weaker = _unit(0, "d6", 0.95, 0.5, ("4",))  # a number, but much less clearly the asked one than the best's
+    units = [best, same_fact, new_fact, other, filler, off_focus, far, weaker]
+    chosen = select_units(units, np.eye(len(units)), a, 5, threshold=0.4, typed_min=0.5)
+    assert chosen == [best, new_fact, other]
+    assert select_units(units, np.eye(len(units)), a, 1, threshold=0.4, typed_min=0.5) == [best]
+    overlap = _unit(3, "d1", 0.99, 1.0, ("5,000",))  # shares text with the best unit
+    assert overlap not in select_units([best, overlap], np.eye(2), a, 3, threshold=0.4, typed_min=0.5)
 
 
 def test_compose_numbers_passages_by_first_appearance() -> None:
@@ -161,17 +232,19 @@ class _FakeRetriever:
         return [_hit(1, TEXT.index("Russia withdrew"), len(TEXT))][:k]
 
 
-def test_answerer_without_model_caches_sentence_vectors_and_abstains() -> None:
+def test_answerer_without_index_caches_sentence_vectors_and_abstains() -> None:
     fake = _FakeRetriever()
-    answerer = Answerer(fake, threshold=0.5)  # type: ignore[arg-type]
-    ans = answerer.ask("Why were Russia's peacekeepers withdrawn from Karabakh?")
-    assert ans.confident and ans.citations[0].quote.startswith("Russia withdrew") and ans.answer.endswith("[1]")
+    answerer = Answerer(fake, threshold=0.5)  # any object with search() and embedder is a Retriever
+    ans = answerer.ask("Why was Moscow too busy with the war in Ukraine?")
+    assert ans.confident and ans.answer.endswith("[1]") and ans.question_type == "why"
+    assert ans.citations[0].quote == "Analysts say Moscow was too busy with the war in Ukraine to stay."  # the reason
     assert len(fake.embedder.calls) == 1 and len(fake.embedder.calls[0]) == 4  # question + 3 sentences, one batch
     again = answerer.ask("Did Russia withdraw peacekeepers from Karabakh?")
     assert fake.embedder.calls[-1] == ["Did Russia withdraw peacekeepers from Karabakh?"]  # sentences cached
-    assert again.citations[0].n == 1
+    assert again.citations[0].n == 1 and again.citations[0].quote.startswith("Russia withdrew")
     no = answerer.ask("How long to boil pasta?")
     assert (no.confident, no.answer, no.citations, len(no.results)) == (False, NOT_CONFIDENT_ANSWER, [], 1)
+    assert no.related and no.related[0].n == 0 and no.reason.startswith("best sentence scores")  # closest, and why not
 
 
 # --------------------------------------------------------------------------- the sample corpus, end to end
@@ -185,14 +258,34 @@ def answers(answerer: Answerer) -> dict[str, Answer]:
     return {q["id"]: answerer.ask(q["question"]) for q in QUESTIONS}
 
 
-def test_question_set_is_big_enough() -> None:
-    assert len(ANSWERABLE) >= 10 and len(UNANSWERABLE) >= 8
+def test_question_set_has_every_kind_and_a_heldout_third() -> None:
+    kinds: dict[str, list] = {}
+    for c in CASES:
+        kinds.setdefault(c.kind, []).append(c)
+    need = {"why_how": 20, "quantity_when": 15, "who_where_which": 15, "unanswerable": 20, "offtopic": 10}
+    for kind, n in need.items():
+        assert len(kinds[kind]) >= n, kind
+        held = sum(c.split == "heldout" for c in kinds[kind])
+        assert abs(held - len(kinds[kind]) / 3) <= 1, kind
+    assert len(CASES) >= 80
+
+
+def test_evidence_is_in_the_articles_and_unanswerable_facts_are_not() -> None:
+    from conftest import SAMPLE_CORPUS
+
+    texts = {p.stem: " ".join(p.read_text(encoding="utf-8").split()) for p in SAMPLE_CORPUS.glob("*.txt")}
+    for q in QUESTIONS:
+        for phrase in q["evidence"]:
+            docs = [d for d, t in texts.items() if " ".join(phrase.split()) in t]
+            assert docs and set(docs) <= set(q["docs"]), (q["id"], phrase)
+        for probe in q.get("absent", []):  # facts the articles do not state (checked by grep when written)
+            assert not any(probe.lower() in t.lower() for t in texts.values()), (q["id"], probe)
 
 
 def _check_consistent(ans: Answer, engine) -> None:  # type: ignore[no-untyped-def]
     """Quotes are exact, markers and citations agree, numbering follows first appearance."""
     markers = [int(m) for m in MARKER.findall(ans.answer)]
-    assert markers == [c.n for c in ans.citations]  # one marker per quoted sentence, in order
+    assert markers == [c.n for c in ans.citations]  # one marker per quoted unit, in order
     assert sorted(set(markers)) == list(range(1, len(set(markers)) + 1))
     assert [n for i, n in enumerate(markers) if n not in markers[:i]] == sorted(set(markers))
     by_passage = {}
@@ -205,46 +298,59 @@ def _check_consistent(ans: Answer, engine) -> None:  # type: ignore[no-untyped-d
         assert passage.start <= c.start < c.end <= passage.end and c.text == passage.text
         assert by_passage.setdefault(c.passage_id, c.n) == c.n  # same passage, same n
         assert " ".join(c.quote.split()) in ans.answer
+        assert not PRONOUN_OPENERS.match(c.quote) and is_answer_like(c.quote.split("\n")[-1])  # readable, no captions
 
 
-@pytest.mark.parametrize("q", ANSWERABLE, ids=[q["id"] for q in ANSWERABLE])
-def test_answerable_questions_cite_the_right_passage(q: dict, answers: dict[str, Answer], engine) -> None:  # type: ignore[no-untyped-def]
-    ans = answers[q["id"]]
-    assert ans.confident, ans.answer
-    assert ans.citations and 1 <= len(ans.citations) <= 3
-    _check_consistent(ans, engine)
-    expected_docs = {doc for doc, _ in q["expect"]}
-    assert expected_docs & {c.doc_id for c in ans.citations}, ans.answer
-    if not q.get("doc_only"):
-        assert any(c.doc_id == doc and phrase in c.quote for c in ans.citations for doc, phrase in q["expect"]), ans.answer
+def test_every_answer_is_consistent_and_readable(answers: dict[str, Answer], engine) -> None:  # type: ignore[no-untyped-def]
+    for qid, ans in answers.items():
+        _check_consistent(ans, engine)
+        assert 0 <= len(ans.citations) <= 3
+        if ans.confident:
+            assert len({c.doc_id for c in ans.citations}) >= len(ans.citations) - 1  # rarely two from one article
+        else:
+            assert (ans.answer, ans.citations) == (NOT_CONFIDENT_ANSWER, []) and ans.results and ans.related, qid
+            assert len({c.doc_id for c in ans.related}) == len(ans.related)  # one per article
 
 
-@pytest.mark.parametrize("q", UNANSWERABLE, ids=[q["id"] for q in UNANSWERABLE])
-def test_unanswerable_questions_are_not_confident(q: dict, answers: dict[str, Answer]) -> None:
-    ans = answers[q["id"]]
-    assert not ans.confident
-    assert ans.answer == NOT_CONFIDENT_ANSWER and ans.citations == []
-    assert ans.results  # the retrieved passages are still returned
+def test_flagship_why_question_quotes_the_reason(answers: dict[str, Answer]) -> None:
+    qid = next(q["id"] for q in QUESTIONS if q["question"] == FLAGSHIP)
+    ans = answers[qid]
+    assert ans.confident and ans.question_type == "why"
+    first = ans.citations[0].quote
+    assert "to maintain good relations with Azerbaijan and Turkey" in first or "too involved with the invasion" in first
+    assert "Illustration" not in ans.answer
 
 
-def test_calibration_still_separates_with_margin(answerer: Answerer, answers: dict[str, Answer]) -> None:
-    """The recorded threshold sits in the gap between the two question sets (docs/answering.md)."""
-    def best(q: dict) -> float:  # same hits as ask() used; the embeddings are cached by then
-        scored, _ = answerer.score_sentences(q["question"], answers[q["id"]].results)
-        return scored[0].score
+def test_answer_metrics_on_both_splits(answers: dict[str, Answer]) -> None:
+    """The figures docs/answering.md reports; the tune split is the one the settings were chosen on."""
+    report = evaluate_answers(CASES, lambda q: answers[next(x["id"] for x in QUESTIONS if x["question"] == q)])
+    tune = report.metrics["tune"]
+    # floors just under the figures docs/answering.md reports for the merged product (k=10)
+    assert tune["evidence_in_answer"] >= 0.9 and tune["evidence_in_first"] >= 0.84
+    assert tune["answered_confident"] >= 0.95 and tune["refused_offtopic"] == 1.0 and tune["refused_unanswerable"] >= 0.8
+    held = report.metrics["heldout"]
+    assert held["refused_offtopic"] == 1.0 and held["refused_unanswerable"] >= 0.75
+    assert held["evidence_in_answer"] >= 0.6 and held["answered_confident"] >= 0.75  # below the issue's 0.94: see docs
 
-    pos = [best(q) for q in ANSWERABLE]
-    neg = [best(q) for q in UNANSWERABLE]
-    _, margin = calibrate_threshold(pos, neg)
-    assert margin > 0.05, (min(pos), max(neg))
-    assert max(neg) + 0.05 < DEFAULT_THRESHOLD < min(pos) - 0.05
+
+def test_how_many_quotes_the_number_asked_for(answers: dict[str, Answer]) -> None:
+    by_q = {q["question"]: answers[q["id"]] for q in QUESTIONS}
+    first = by_q["How many Russian peacekeepers were sent to Karabakh in 2020?"].citations[0].quote
+    assert "nearly 2,000 troops in 2020" in first  # not "About 5,000 ... were planned"
+    assert "100,000" in by_q["How many Armenians fled Nagorno-Karabakh?"].citations[0].quote
+    gdp = by_q["What is the GDP of Armenia?"]
+    assert not gdp.confident and "gdp" in gdp.reason.lower()
 
 
 def test_answer_json_shape(answers: dict[str, Answer]) -> None:
-    d = json.loads(json.dumps(answers["a03"].to_dict()))
-    assert list(d) == ["question", "answer", "confident", "citations", "results"]
+    ans = answers["n09"]
+    d = json.loads(json.dumps(ans.to_dict()))
+    assert list(d) == ["question", "answer", "confident", "citations", "results", "question_type", "related", "reason"]
+    assert d["question_type"] == "when" and d["related"] == [] and d["confident"] is True
     assert d["results"][0].keys() >= {"rank", "score", "passage_id", "doc_id", "title", "text", "start", "end"}
-    assert isinstance(Answerer, type) and isinstance(answers["a03"].citations[0], Citation)
+    assert isinstance(ans.citations[0], Citation) and ans.citations[0].n == 1
+    refused = json.loads(json.dumps(answers["u01"].to_dict()))
+    assert refused["related"] and set(refused["related"][0]) == set(d["citations"][0])
 
 
 def test_bad_questions_are_query_errors(answerer: Answerer) -> None:
@@ -261,7 +367,7 @@ def test_bad_questions_are_query_errors(answerer: Answerer) -> None:
 
 
 def test_constructor_validates(engine) -> None:  # type: ignore[no-untyped-def]
-    for kwargs in ({"k": 0}, {"max_sentences": 0}, {"threshold": float("nan")}):
+    for kwargs in ({"k": 0}, {"max_sentences": 0}, {"threshold": float("nan")}, {"reranker": object()}):
         with pytest.raises(ValueError):
             Answerer(engine, **kwargs)
     assert Answerer(engine, threshold=2.0).ask("How many Russian troops were deployed to Karabakh in 2020?").confident is False
@@ -275,7 +381,7 @@ def test_cli_ask_json(monkeypatch, capsys, engine, sample_index) -> None:  # typ
     q = "When did the Armenian parliament ratify the Rome Statute?"
     assert main(["ask", q, "--index", str(sample_index), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert list(out) == ["question", "answer", "confident", "citations", "results"]
+    assert list(out)[:5] == ["question", "answer", "confident", "citations", "results"]
     assert out["question"] == q and out["confident"] is True
     c = out["citations"][0]
     assert set(c) >= {"n", "passage_id", "doc_id", "title", "source", "text", "quote", "start", "end"}

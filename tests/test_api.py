@@ -73,7 +73,8 @@ def test_ask_returns_a_cited_answer(client, service):
     r = client.post("/api/ask", json={"question": QUESTION})
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"question", "answer", "confident", "citations", "results"}
+    assert set(body) == {"question", "answer", "confident", "citations", "results", "question_type", "related", "reason"}
+    assert body == json.loads(json.dumps(service.ask(QUESTION).to_dict()))  # the API shows the engine's answer
     assert body["confident"] is True and "Turkey and Iran" in body["answer"] and "[1]" in body["answer"]
     c = body["citations"][0]
     assert set(c) == {"n", "passage_id", "doc_id", "title", "source", "date", "url", "text", "quote", "start", "end",
@@ -190,8 +191,11 @@ def test_health_stays_open_and_reports_auth(keyed):
 
 def test_auth_is_checked_before_the_body_is_parsed(keyed):
     r = keyed.post("/api/search", content=b"{broken", headers={"content-type": "application/json"})
-    assert r.status_code in (400, 401)  # never a 500, never results
-    assert_error(r, r.status_code, "malformed_body" if r.status_code == 400 else "unauthorized")
+    assert_error(r, 401, "unauthorized")  # no key: the body is never parsed (nor judged)
+    big = keyed.post("/api/ask", content=b"x" * 100_000, headers={"content-type": "text/plain"})
+    assert_error(big, 401, "unauthorized")
+    r = keyed.post("/api/search", content=b"{broken", headers={"content-type": "application/json", "X-API-Key": KEY})
+    assert_error(r, 400, "malformed_body")
 
 
 def test_embed_token_lets_the_widget_ask_but_not_search(keyed):

@@ -29,6 +29,7 @@ SNIPPET = ROOT / "ui" / "static" / "embed-snippet.html"  # the auto-height snipp
 ARTIFACTS = ROOT / "test-artifacts"
 EXAMPLE = "Where will Russian troops remain in Armenia after the withdrawal?"
 KEY = "browser-test-key"
+WRITE_KEY = "browser-write-key"
 
 pytestmark = pytest.mark.browser
 
@@ -99,7 +100,7 @@ def server(browser, sample_index, tmp_path_factory, wiki_port) -> Iterator[str]:
     index = tmp_path_factory.mktemp("browser") / "qa-index"
     shutil.copytree(sample_index, index)
     ARTIFACTS.mkdir(exist_ok=True)
-    env = {"QA_API_KEY": KEY, "QA_CORS_ORIGINS": f"http://127.0.0.1:{wiki_port}"}
+    env = {"QA_API_KEY": KEY, "QA_WRITE_KEY": WRITE_KEY, "QA_CORS_ORIGINS": f"http://127.0.0.1:{wiki_port}"}
     with serve_subprocess(index, env=env, log_path=ARTIFACTS / "browser-serve.log") as url:
         yield url
 
@@ -115,13 +116,21 @@ def page(browser):
         context.close()
 
 
+def log_in(page, server: str, key: str) -> None:
+    """The UI's key form (the server has an API key: / redirects to /login first)."""
+    page.goto(server + "/", wait_until="networkidle")
+    page.locator("#qa-key").fill(key)
+    page.locator("#qa-login").click()
+    page.wait_for_selector("#qa-question")
+
+
 def stat(page, name: str) -> str:
     """The value of one row of the index stats panel (e.g. "Articles" -> "5")."""
     return page.locator("#qa-stats dt", has_text=name).locator("xpath=following-sibling::dd[1]").inner_text().strip()
 
 
 def test_ui_example_question_gives_a_cited_answer(server, page):
-    page.goto(server + "/", wait_until="networkidle")
+    log_in(page, server, KEY)
     page.wait_for_selector("#qa-stats dd")
     assert stat(page, "Articles") == "5"
     page.screenshot(path=str(ARTIFACTS / "ui-home.png"), full_page=True)
@@ -151,7 +160,7 @@ def test_ui_add_articles_upload(server, page, tmp_path):
     article.write_text("Lake Sevan water level reaches a ten-year high\n\nThe water level of Lake Sevan rose by 40 "
                        "centimetres this spring, the highest reading in ten years, the Armenian environment ministry "
                        "said on Monday. Fishermen in Martuni reported larger whitefish catches.\n", encoding="utf-8")
-    page.goto(server + "/", wait_until="networkidle")
+    log_in(page, server, WRITE_KEY)  # adding articles needs the write key
     page.locator("#qa-files input[type=file]").set_input_files(str(article))
     page.wait_for_selector("#qa-files >> text=sevan_level.txt")
     page.locator("#qa-add").click()
@@ -212,7 +221,7 @@ def card_meta(page) -> list[tuple[str, str]]:
 
 
 def test_ui_source_cards_one_per_article_with_headline_publisher_date(server, page):
-    page.goto(server + "/", wait_until="networkidle")
+    log_in(page, server, KEY)
     sync_api.expect(page.locator("#qa-ask")).to_be_enabled()
     assert page.locator("#qa-mode").is_hidden()  # retrieval knobs are folded under "Advanced"
     chips = page.locator("#qa-examples button")
@@ -250,7 +259,7 @@ def test_ui_source_cards_one_per_article_with_headline_publisher_date(server, pa
 
 
 def test_ui_filters_by_publisher_and_date(server, page):
-    page.goto(server + "/", wait_until="networkidle")
+    log_in(page, server, KEY)
     box = page.locator("#qa-sources input[role=combobox]")
     box.click()
     options = page.locator("[role=listbox] [role=option]")
@@ -319,7 +328,9 @@ def test_docs_render_offline(server, browser):
 
     context.route("**/*", only_local)
     pg = context.new_page()
+    pg.set_default_timeout(90_000)
     try:
+        log_in(pg, server, KEY)  # with an API key set, every non-API page needs the session
         pg.goto(server + "/docs", wait_until="networkidle")
         pg.locator(".swagger-ui .opblock-summary-path", has_text="/api/search").first.wait_for(timeout=30_000)
         assert pg.locator(".swagger-ui .opblock").count() >= 3
@@ -327,3 +338,36 @@ def test_docs_render_offline(server, browser):
         assert blocked == [], blocked
     finally:
         context.close()
+
+
+# --------------------------------------------------------------------------- issue 8: the UI's guard
+def test_ui_asks_for_the_key_before_answering(server, page):
+    page.goto(server + "/", wait_until="networkidle")
+    assert page.url.startswith(server + "/login")
+    assert page.locator("#qa-question").count() == 0 and page.locator("#qa-key").count() == 1
+    page.locator("#qa-key").fill("not-the-key")
+    page.locator("#qa-login").click()
+    page.wait_for_selector("text=Wrong key")
+    assert page.locator("#qa-question").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "ui-login.png"))
+    # the session cookie is HttpOnly: page scripts cannot read it
+    log_in(page, server, KEY)
+    assert "qa_session" not in page.evaluate("document.cookie")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "qa_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    page.locator("#qa-question textarea").fill(EXAMPLE)
+    page.locator("#qa-ask").click()
+    page.locator("#qa-answer a.qa-cite").first.wait_for()
+
+
+def test_root_cannot_be_framed_by_another_origin(server, page):
+    """Logged in (the cookie is same-site, so the frame would get it), a page on another origin
+    that frames / gets nothing: frame-ancestors 'self' + the allow-list, X-Frame-Options."""
+    log_in(page, server, KEY)
+    html = f'<!doctype html><html><body><h1>evil</h1><iframe src="{server}/" width="900" height="600"></iframe></body></html>'
+    with host_page(free_port(), html) as evil:
+        page.goto(evil, wait_until="networkidle")
+        page.wait_for_timeout(1500)
+        assert len(page.frames) == 2
+        assert page.frame_locator("iframe").locator("#qa-question").count() == 0  # blocked
+        page.screenshot(path=str(ARTIFACTS / "ui-frame-refused.png"))

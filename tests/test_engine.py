@@ -189,12 +189,34 @@ def test_live_reload_under_load(writable: Path, embedder) -> None:  # type: igno
     assert engine.search("Lachin corridor convoy number 19", k=1, mode="bm25")[0].article.doc_id == "live-19"
 
 
-def test_serving_never_imports_torch(sample_index: Path) -> None:
-    """With an ONNX backend the server process (engine + API + UI) never loads torch (docs/performance.md)."""
+def test_search_never_imports_torch(sample_index: Path) -> None:
+    """With an ONNX backend, retrieval (engine + API app) never loads torch; answering does, through
+    spaCy's thinc (docs/performance.md says both)."""
     code = ("import sys\nfrom qa.engine import Engine\nfrom ui.app import create_app\nfrom ui.config import ServeConfig\n"
-            f"e = Engine.open({str(sample_index)!r}); e.warm_up(); e.search('Karabakh', k=3)\n"
+            f"e = Engine.open({str(sample_index)!r}); e.search('Karabakh', k=3); e.search_many(['a b', 'Armenia'], k=2)\n"
             f"create_app(e, ServeConfig(index_dir={str(sample_index)!r}))\n"
-            "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules))\n"
+            "e.ask('Why did Russia withdraw?')\nprint('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert out.stdout.strip().splitlines()[-2:] == ["[]", "True"]
+
+
+def test_cli_articles_delete_and_compact(writable: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["articles", "--index", str(writable), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["articles"]
+    assert len(listed) == 5 and all(a["passages"] > 0 for a in listed)
+    alwaght = next(a for a in listed if a["source"] == "Alwaght")
+    assert alwaght["title"] == "Russia-Armenia Relations Hit by Differences over Karabakh Dispute"
+    assert alwaght["date"].startswith("2023-09-11")
+    assert main(["delete", "no-such-id", "--index", str(writable)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no-such-id" in err and "nothing was deleted" in err
+    assert main(["delete", alwaght["doc_id"], "--index", str(writable)]) == 0
+    capsys.readouterr()
+    assert main(["articles", "--index", str(writable), "--json"]) == 0
+    assert alwaght["doc_id"] not in {a["doc_id"] for a in json.loads(capsys.readouterr().out)["articles"]}
+    assert main(["compact", "--index", str(writable)]) == 0
+    capsys.readouterr()
+    assert main(["search", "Alwaght Karabakh dispute", "--index", str(writable), "--json", "-k", "44"]) == 0
+    assert alwaght["doc_id"] not in {h["doc_id"] for h in json.loads(capsys.readouterr().out)["results"]}

@@ -14,7 +14,7 @@ import hmac
 import logging
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,7 +22,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -35,8 +35,9 @@ from qa.engine import Engine
 from qa.filters import SearchFilter
 
 from .config import API_KEY_HEADER, EMBED_TOKEN_HEADER, ServeConfig
-from .errors import (ERROR_RESPONSES, ErrorResponse, Unauthorized, UnsupportedMediaType, error_payload, error_response,
-                     qa_error_response)
+from .errors import (ERROR_RESPONSES, ErrorResponse, Forbidden, InvalidRequest, Unauthorized, UnsupportedMediaType,
+                     error_payload, error_response, qa_error_response)
+from .guard import Guard, Role
 
 log = logging.getLogger("ui.api")
 STATIC = Path(__file__).parent / "static"
@@ -45,6 +46,20 @@ DOCS_ASSETS = "/docs-assets"
 
 #: Known API paths and their methods, so an unknown path is a 404 and a wrong method a 405.
 API_ROUTES = {"/api/search": ("POST",), "/api/ask": ("POST",), "/api/health": ("GET",)}
+ARTICLE_PREFIX = "/api/articles/"
+
+
+def _no_surrogates(value: str) -> str:
+    """A lone UTF-16 surrogate (``"\\ud800"`` in JSON) is valid JSON but no text: reject it (422)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"contains a lone surrogate (\\u{ord(value[exc.start]):04x}), which is not text") from None
+    return value
+
+
+#: A JSON string that is real Unicode text.
+Text = Annotated[StrictStr, AfterValidator(_no_surrogates)]
 
 
 # --------------------------------------------------------------------------- schemas
@@ -69,7 +84,7 @@ class SearchRequest(FilterFields):
         {"query": "Why did Russia withdraw its peacekeepers from Karabakh?", "k": 5, "mode": "hybrid"},
         {"query": "Armenia", "k": 5, "since": "2024-01-01", "sort": "newest"}]})
 
-    query: StrictStr = Field(description=f"the question or keywords (at most {MAX_QUERY_CHARS} characters)")
+    query: Text = Field(description=f"the question or keywords (at most {MAX_QUERY_CHARS} characters)")
     k: StrictInt = Field(DEFAULT_SEARCH_K, description="number of passages, 1..max_k (server setting, default 50)")
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
 
@@ -79,7 +94,7 @@ class AskRequest(FilterFields):
         {"question": "Why did Russia withdraw its peacekeepers from Karabakh?"},
         {"question": "Why are relations between Russia and Armenia strained?", "source": ["Alwaght"]}]})
 
-    question: StrictStr = Field(description=f"the question (at most {MAX_QUERY_CHARS} characters)")
+    question: Text = Field(description=f"the question (at most {MAX_QUERY_CHARS} characters)")
     k: StrictInt | None = Field(None, description="passages to read, 1..max_k (default 8)")
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
 
@@ -127,6 +142,14 @@ class AskResponse(BaseModel):
     confident: bool
     citations: list[CitationOut]
     results: list[HitOut]
+    question_type: str = Field("", description="why, how, how many, when, where, who, which, yes/no or other")
+    related: list[CitationOut] = Field(default_factory=list,
+                                       description="when not confident: the closest sentences, not an answer")
+    reason: str = Field("", description="when not confident: which check failed")
+
+
+class DeleteResponse(BaseModel):
+    deleted: list[str] = Field(description="the doc ids removed from the index")
 
 
 class HealthResponse(BaseModel):
@@ -147,11 +170,13 @@ def make_embed_token(api_key: str, ttl_s: int, now: float | None = None) -> str:
 
 
 def check_embed_token(api_key: str, token: str, now: float | None = None) -> bool:
+    if not token.isascii():  # headers arrive as latin-1 text; only ASCII tokens were ever issued
+        return False  # (hmac.compare_digest raises TypeError on non-ASCII str: that was the 500)
     expiry_text, _, sig = token.partition(".")
-    if not expiry_text.isdigit() or not sig:
+    if not expiry_text.isdigit() or not sig or len(expiry_text) > 12:
         return False
     want = hmac.new(api_key.encode(), f"embed:{expiry_text}".encode(), hashlib.sha256).hexdigest()[:40]
-    return hmac.compare_digest(want, sig) and int(expiry_text) >= (time.time() if now is None else now)
+    return hmac.compare_digest(want.encode(), sig.encode()) and int(expiry_text) >= (time.time() if now is None else now)
 
 
 # --------------------------------------------------------------------------- middleware
@@ -194,6 +219,25 @@ class BodyLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
 
+class EarlyAuthMiddleware:
+    """Answers 401/403 before the body is read or parsed, so a caller without the key learns
+    nothing from how its body would have been judged (the route dependency checks again)."""
+
+    def __init__(self, app: ASGIApp, check: Any) -> None:
+        self.app = app
+        self.check = check
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            from starlette.datastructures import Headers
+
+            error = self.check(scope["method"], scope["path"], Headers(scope=scope))
+            if error is not None:
+                await qa_error_response(error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 # --------------------------------------------------------------------------- the app
 def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
     errors = exc.errors()
@@ -228,8 +272,10 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json",
     )
+    guard = Guard.from_config(config)
     app.state.service = service
     app.state.config = config
+    app.state.guard = guard
 
     # -------------------------------------------------- errors: one shape for all
     @app.exception_handler(QAError)
@@ -254,22 +300,44 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
         return error_response(500, "internal_error", "internal server error; the server log has details")
 
     # -------------------------------------------------- dependencies
+    def access_error(scope: str, headers: Any) -> QAError | None:
+        """Why a request may not do ``scope`` (``search``/``ask`` need the read role, ``write`` the
+        write role; see :mod:`ui.guard`), or ``None`` when it may."""
+        given = headers.get(API_KEY_HEADER)
+        if given is not None and not guard.key_is_known(given):
+            return Unauthorized("wrong API key")
+        role = guard.role_for_key(given)
+        if scope == "write":
+            if not guard.writes_enabled:
+                return Forbidden("writes are disabled on this server (start it with --allow-writes or QA_WRITE_KEY)")
+            if role >= Role.WRITE:
+                return None
+            if given is None:
+                return Unauthorized(f"this needs the write key: send it in the {API_KEY_HEADER} header")
+            return Forbidden("this key may read but not write; send the write key")
+        if role >= Role.READ:
+            return None
+        token = headers.get(EMBED_TOKEN_HEADER)
+        if scope == "ask" and token and config.api_key and check_embed_token(config.api_key, token):
+            return None
+        if given is None and not token:
+            return Unauthorized(f"this server needs an API key: send it in the {API_KEY_HEADER} header")
+        return Unauthorized("embed token is invalid or expired; reload the page")
+
     def auth(scope: str):  # noqa: ANN202 - FastAPI dependency factory
         async def check(request: Request) -> None:
-            key = config.api_key
-            if not key:
-                return
-            given = request.headers.get(API_KEY_HEADER)
-            if given is not None and hmac.compare_digest(given.encode(), key.encode()):
-                return
-            token = request.headers.get(EMBED_TOKEN_HEADER)
-            if scope == "ask" and token and check_embed_token(key, token):
-                return
-            if given is None and not token:
-                raise Unauthorized(f"this server needs an API key: send it in the {API_KEY_HEADER} header")
-            raise Unauthorized("wrong API key" if given is not None else "embed token is invalid or expired; reload the page")
+            error = access_error(scope, request.headers)
+            if error is not None:
+                raise error
 
         return check
+
+    def scope_of(method: str, path: str) -> str | None:
+        if method == "POST" and path in ("/api/search", "/api/ask"):
+            return path.rsplit("/", 1)[1]
+        if method == "DELETE" and path.startswith(ARTICLE_PREFIX):
+            return "write"
+        return None
 
     async def json_only(request: Request) -> None:
         ctype = request.headers.get("content-type", "")
@@ -306,10 +374,26 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
                        "max_query_chars": MAX_QUERY_CHARS},
         }
 
+    @app.delete("/api/articles/{doc_id}", response_model=DeleteResponse, tags=["api"],
+                responses={**ERROR_RESPONSES, 403: {"model": ErrorResponse, "description": "forbidden (writes off, or a read-only key)"},
+                           404: {"model": ErrorResponse, "description": "no article with this id"}},
+                dependencies=[Depends(auth("write"))],
+                summary="Remove an article (needs the write permission)")
+    async def api_delete(doc_id: str) -> Any:
+        try:
+            _no_surrogates(doc_id)
+        except ValueError as exc:
+            raise InvalidRequest(f"doc_id: {exc}") from None
+        await run_in_threadpool(service.delete, [doc_id])  # unknown id: 404 not_found
+        return {"deleted": [doc_id]}
+
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
                    include_in_schema=False)
     async def api_unknown(request: Request, rest: str) -> JSONResponse:
-        allowed = API_ROUTES.get(request.url.path.rstrip("/") or "/")
+        path = request.url.path
+        allowed = API_ROUTES.get(path.rstrip("/") or "/")
+        if allowed is None and path.startswith(ARTICLE_PREFIX) and "/" not in path[len(ARTICLE_PREFIX):]:
+            allowed = ("DELETE",)
         if allowed:
             return error_response(405, None, f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}",
                                   headers={"Allow": ", ".join(allowed)})
@@ -356,6 +440,8 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
 
     # -------------------------------------------------- middleware (last added = outermost)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(EarlyAuthMiddleware, check=lambda method, path, headers: (
+        access_error(kind, headers) if (kind := scope_of(method, path)) else None))
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -368,4 +454,4 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
     return app
 
 
-__all__ = ["create_api", "error_payload", "make_embed_token", "check_embed_token", "BodyLimitMiddleware"]
+__all__ = ["create_api", "Text", "error_payload", "make_embed_token", "check_embed_token", "BodyLimitMiddleware"]

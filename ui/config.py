@@ -13,6 +13,13 @@ QA_CORS_ORIGINS        --cors-origins              comma list of origins allowed
 QA_MAX_BODY_BYTES      --max-body-bytes            largest JSON request body (default 16384)
 QA_MAX_K               --max-k                     largest ``k`` a request may ask (default 50)
 QA_MAX_UPLOAD_MB       --max-upload-mb             largest file the UI accepts (default 50)
+QA_WRITE_KEY           --write-key                 enables writes (UI upload, DELETE
+                                                   /api/articles/ID) for holders of this key only
+QA_ALLOW_WRITES=1      --allow-writes              enables writes for every reader (refused on a
+                                                   non-loopback bind without QA_API_KEY)
+QA_HEADER_TIMEOUT_S    --header-timeout            seconds a client has to send a request's
+                                                   headers (default 10; slow clients are cut)
+QA_INDEX_BUDGET_S      --index-budget              seconds an upload may spend indexing (600)
 =====================  ==========================  =============================================
 """
 
@@ -36,6 +43,12 @@ _ORIGIN = re.compile(r"^https?://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$
 
 class ConfigError(QAError):
     code = "bad_config"
+
+
+def _loopback(host: str) -> bool:
+    from .guard import is_loopback
+
+    return is_loopback(host)
 
 
 def parse_origins(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
@@ -82,6 +95,14 @@ class ServeConfig:
     max_upload_mb: int = MAX_UPLOAD_MB
     #: Lifetime of the token the /embed page gets when an API key is set (see docs/serving.md).
     embed_token_ttl_s: int = 3600
+    #: Writes (see docs/security.md): a key of their own, or on for every reader.
+    write_key: str | None = None
+    allow_writes: bool = False
+    #: Slow clients: seconds to send the request head, and idle seconds while sending a body.
+    header_timeout_s: int = 10
+    body_idle_timeout_s: int = 30
+    #: Time budget of one upload's indexing job (it is abandoned, index unchanged, past it).
+    index_budget_s: int = 600
 
     def __post_init__(self) -> None:
         if self.api_key is not None and not self.api_key.strip():
@@ -90,12 +111,30 @@ class ServeConfig:
         _int("max_body_bytes", str(self.max_body_bytes), 256, 64 * 1024 * 1024)
         _int("port", str(self.port), 0, 65535)
         _int("max_upload_mb", str(self.max_upload_mb), 1, 10_000)
+        _int("header_timeout_s", str(self.header_timeout_s), 1, 3600)
+        _int("body_idle_timeout_s", str(self.body_idle_timeout_s), 1, 3600)
+        _int("index_budget_s", str(self.index_budget_s), 1, 24 * 3600)
+        if self.write_key is not None and not self.write_key.strip():
+            object.__setattr__(self, "write_key", None)
+        for name in ("api_key", "write_key"):
+            value = getattr(self, name)
+            if value is not None and (not value.isascii() or not value.isprintable()):
+                raise ConfigError(f"{name} must be printable ASCII (it travels in an HTTP header)")
+        if self.write_key and self.write_key == self.api_key:
+            raise ConfigError("the write key must differ from the API key")
+        if self.allow_writes and not self.write_key and not self.api_key and not _loopback(self.host):
+            raise ConfigError(f"--allow-writes on {self.host} would let anyone on the network change the index: "
+                              "set QA_WRITE_KEY (or QA_API_KEY), or bind 127.0.0.1")
         object.__setattr__(self, "cors_origins", parse_origins(self.cors_origins))
         object.__setattr__(self, "index_dir", Path(self.index_dir))
 
     @property
     def auth_required(self) -> bool:
         return bool(self.api_key)
+
+    @property
+    def writes_enabled(self) -> bool:
+        return bool(self.write_key) or self.allow_writes
 
     @property
     def frame_ancestors(self) -> str:
@@ -121,6 +160,17 @@ class ServeConfig:
             values["max_body_bytes"] = _int("QA_MAX_BODY_BYTES", env["QA_MAX_BODY_BYTES"], 256, 64 * 1024 * 1024)
         if env.get("QA_MAX_K"):
             values["max_k"] = _int("QA_MAX_K", env["QA_MAX_K"], 1, MAX_K)
+        if env.get("QA_WRITE_KEY"):
+            values["write_key"] = env["QA_WRITE_KEY"]
+        if env.get("QA_ALLOW_WRITES"):
+            flag = env["QA_ALLOW_WRITES"].strip().lower()
+            if flag not in ("1", "0", "true", "false", "yes", "no"):
+                raise ConfigError(f"QA_ALLOW_WRITES must be 1 or 0, got {env['QA_ALLOW_WRITES']!r}")
+            values["allow_writes"] = flag in ("1", "true", "yes")
+        if env.get("QA_HEADER_TIMEOUT_S"):
+            values["header_timeout_s"] = _int("QA_HEADER_TIMEOUT_S", env["QA_HEADER_TIMEOUT_S"], 1, 3600)
+        if env.get("QA_INDEX_BUDGET_S"):
+            values["index_budget_s"] = _int("QA_INDEX_BUDGET_S", env["QA_INDEX_BUDGET_S"], 1, 24 * 3600)
         if env.get("QA_MAX_UPLOAD_MB"):
             values["max_upload_mb"] = _int("QA_MAX_UPLOAD_MB", env["QA_MAX_UPLOAD_MB"], 1, 10_000)
         names = {f.name for f in fields(cls)}

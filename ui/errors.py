@@ -8,14 +8,17 @@ status   code                    when
 400      bad_query               empty or too long query, ``k`` outside 1..max_k
 400      malformed_body          the body is not JSON
 401      unauthorized            an API key is configured and the request lacks it
+403      forbidden               writes are off, or the key may read but not write
 404      not_found               no such endpoint
 404      index_missing           the server's index directory has no index
 405      method_not_allowed      e.g. ``GET /api/ask``
 409      index_invalid           the index is corrupt or built with another model
 413      body_too_large          the body is larger than ``max_body_bytes``
 415      unsupported_media_type  the body is not ``application/json``
-422      invalid_request         wrong field types, unknown fields, bad ``mode``
+422      invalid_request         wrong field types, unknown fields, bad ``mode``,
+                                 text with a lone surrogate
 500      internal_error          a bug; details go to the server log, not the client
+501      not_implemented         the engine has no ``delete`` (older engine)
 =======  ======================  ====================================================
 """
 
@@ -40,6 +43,7 @@ STATUS_CODES = {
     422: "invalid_request",
     429: "too_many_requests",
     500: "internal_error",
+    501: "not_implemented",
     503: "unavailable",
 }
 
@@ -59,6 +63,21 @@ class ErrorResponse(BaseModel):
 class Unauthorized(QAError):
     status = 401
     code = "unauthorized"
+
+
+class Forbidden(QAError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(QAError):
+    status = 404
+    code = "not_found"
+
+
+class InvalidRequest(QAError):
+    status = 422
+    code = "invalid_request"
 
 
 class UnsupportedMediaType(QAError):

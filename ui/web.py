@@ -23,6 +23,8 @@ from qa.filters import SearchFilter
 
 from . import render
 from .config import ServeConfig
+from .guard import Guard  # security hooks (docs/security.md)
+from .guard_events import reader, writer  # security hooks
 
 log = logging.getLogger("ui.web")
 
@@ -102,7 +104,7 @@ def header_html() -> str:
     )
 
 
-def build_blocks(service: Engine, config: ServeConfig, *, uploads: bool = True) -> gr.Blocks:
+def build_blocks(service: Engine, config: ServeConfig, *, uploads: bool = True, guard: Guard | None = None) -> gr.Blocks:
     default_k = min(service.answer_k, config.max_k)
 
     def stats_now() -> str:
@@ -188,12 +190,20 @@ def build_blocks(service: Engine, config: ServeConfig, *, uploads: bool = True) 
 
         for chip, text in zip(chips, EXAMPLES):
             chip.click(_constant(text), None, [question], api_visibility="private", queue=False)
+        # --- security hooks: every event re-checks the caller's role (ui/guard_events.py)
+        guard = guard or Guard.from_config(config)
+
+        def load_now() -> tuple[str, Any]:
+            return stats_now(), sources_now()
+
+        ask_fn, load_fn, add_fn = reader(guard, on_ask), reader(guard, load_now), writer(guard, on_add, config.index_budget_s)
+        # --- end of security hooks
         ask_inputs = [question, mode, k, since, until, sources, sort]
-        ask.click(on_ask, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
-        question.submit(on_ask, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
+        ask.click(ask_fn, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
+        question.submit(ask_fn, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
         if uploads:
-            add.click(on_add, [files], [add_status, stats, files, sources], concurrency_limit=1, api_visibility="private")
-        demo.load(lambda: (stats_now(), sources_now()), None, [stats, sources], api_visibility="private")
+            add.click(add_fn, [files], [add_status, stats, files, sources], concurrency_limit=1, api_visibility="private")
+        demo.load(load_fn, None, [stats, sources], api_visibility="private")
     demo.queue(max_size=64)
     return demo
 

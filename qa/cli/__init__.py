@@ -2,12 +2,14 @@
 
 One module per command, each exposing ``register(subparsers)``; the handler it sets receives the
 parsed arguments and returns an exit code. User errors (:class:`QAError`) become one line on
-stderr and exit code 2.
+stderr and exit code 2, and so does every other failure (disk full, input nested too deeply,
+text that is not Unicode): one line, exit 2, the traceback only with ``-v``.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from collections.abc import Sequence
@@ -36,7 +38,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _bad_argument(argv: Sequence[str]) -> str | None:
+    """Python decodes a non-UTF-8 argument with surrogate escapes; name the first such argument."""
+    for i, arg in enumerate(argv, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"argument {i} is not valid UTF-8 text; re-encode it (e.g. with iconv) and try again"
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    """A failure that is not a :class:`QAError`, as one line (see :func:`main`)."""
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOSPC:
+            return "the disk is full; free some space and run the command again (the index was not changed)"
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        return f"{where}{exc.strerror or exc}"
+    if isinstance(exc, RecursionError):
+        return "input is nested too deeply to process"
+    if isinstance(exc, MemoryError):
+        return "out of memory; index fewer or smaller files at a time"
+    if isinstance(exc, UnicodeError):
+        return f"text that is not valid Unicode: {exc.reason if hasattr(exc, 'reason') else exc}"
+    return f"internal error ({type(exc).__name__}: {exc}); run with -v for details"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    bad = _bad_argument(sys.argv[1:] if argv is None else argv)
+    if bad:
+        print(f"qa: error: {bad}", file=sys.stderr)
+        return EXIT_USAGE
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="qa: %(levelname)s: %(message)s")
     for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "bm25s"):
@@ -51,6 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # noqa: BLE001 - every failure: one line on stderr, exit 2 (docs/security.md)
+        if args.verbose:
+            logging.getLogger("qa").exception("details")
+        print(" ".join(f"qa: error: {_one_line(exc)}".split()), file=sys.stderr)
+        return EXIT_USAGE
 
 
 def run() -> None:

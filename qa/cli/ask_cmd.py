@@ -1,5 +1,5 @@
-"""``qa ask "QUESTION" [--index DIR] [-k 8] [--mode hybrid|dense|bm25] [--since DATE] [--until DATE]
-[--source NAME]... [--sort relevance|newest] [--json]``."""
+"""``qa ask "QUESTION" [--index DIR] [-k 10] [--mode hybrid|dense|bm25] [--since DATE] [--until DATE]
+[--source NAME]... [--sort relevance|newest] [--json] [--reranker PATH]``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import argparse
 import json
 import textwrap
 
-from ..answer import Answer
 from index.defaults import ASK_K, Mode
 
+from ..answer import Answer
 from ..engine import Engine
+from ..rerank import load_reranker
 from .common import add_index_arg, index_dir, positive_int
 from .search_cmd import add_filter_args, byline, filters_from
 
@@ -23,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", default="hybrid", choices=[m.value for m in Mode], help="retriever (default hybrid)")
     add_filter_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--reranker", default=None, metavar="PATH",
+                   help="local sentence-transformers CrossEncoder folder to rerank answer sentences ($QA_RERANKER)")
     p.set_defaults(handler=run)
 
 
@@ -30,6 +33,12 @@ def format_answer(answer: Answer, width: int = 100) -> str:
     lines = [textwrap.fill(answer.answer, width=width)]
     if not answer.confident:
         lines.append("(not confident: no retrieved sentence answers the question well enough)")
+        if answer.related:
+            lines.append("")
+            lines.append("Related:")
+        for c in answer.related:
+            lines.append(textwrap.fill(f"- {' '.join(c.quote.split())} ({c.title or c.doc_id})", width=width,
+                                       subsequent_indent="  "))
     shown: set[int] = set()
     if answer.citations:
         lines.append("")
@@ -44,7 +53,8 @@ def format_answer(answer: Answer, width: int = 100) -> str:
 
 def run(args: argparse.Namespace) -> int:
     filters = filters_from(args)
-    answer = Engine.open(index_dir(args)).ask(args.question, k=args.k, mode=args.mode, filters=filters)
+    engine = Engine.open(index_dir(args), reranker=load_reranker(args.reranker))
+    answer = engine.ask(args.question, k=args.k, mode=args.mode, filters=filters)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:

@@ -80,13 +80,26 @@ def run(args: argparse.Namespace) -> int:
             index=args.index, cache_dir=args.cache, model=args.model, fusion=fusion, chunking=chunking, depth=args.depth,
             stat_test=args.stat_test, show_progress=not args.quiet and sys.stderr.isatty(),
         )
+    # -- answer metrics for a question set (qa/answer_eval.py; issue 9): a separate block
+    answers = None
+    if args.dataset and args.qrels is None and _is_question_set(args.dataset):
+        from ..answer_eval import evaluate_index
+
+        answers = evaluate_index(args.dataset, args.index, save=args.save)
+    # -- end of answer metrics
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        out = result.to_dict()
+        if answers is not None:
+            out["answers"] = answers.to_dict()
+        print(json.dumps(out, ensure_ascii=False))
     else:
         print(result.table())
+        if answers is not None:
+            print("\n" + answers.table())
         print(f"({result.seconds['total']:.0f}s: index {result.seconds['index']:.0f}s, queries {result.seconds['query']:.0f}s)")
         if args.save:
-            print(f"saved runs, per-query scores, results.csv/.json and metrics.png to {args.save}")
+            print(f"saved runs, per-query scores, results.csv/.json and metrics.png to {args.save}"
+                  + (" (answers: answers.csv/.json)" if answers is not None else ""))
     if args.apply:
         from ..engine import Engine
 
@@ -97,3 +110,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"applied fusion {best.to_dict()} to {target} (found on {result.dataset}: {result.sweep.metric} "
               f"{result.sweep.best[result.sweep.metric]})", file=sys.stderr)
     return 0
+
+
+def _is_question_set(dataset: str) -> bool:
+    from ..datasets import is_question_set
+
+    return is_question_set(Path(dataset))

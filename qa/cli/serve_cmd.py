@@ -33,8 +33,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-k", type=positive_int, default=None, help="largest k a request may ask (default 50; $QA_MAX_K)")
     p.add_argument("--max-body-bytes", type=positive_int, default=None,
                    help="largest JSON request body in bytes (default 16384; $QA_MAX_BODY_BYTES)")
+    p.add_argument("--allow-writes", action="store_true", default=None,
+                   help="let readers add articles (UI upload) and delete them (DELETE /api/articles/ID); off by "
+                        "default, refused on a non-loopback --host without an API key ($QA_ALLOW_WRITES=1)")
+    p.add_argument("--write-key", default=None, metavar="KEY",
+                   help="enable writes for holders of this key only (prefer $QA_WRITE_KEY: flags show up in `ps`)")
     p.add_argument("--no-ui-uploads", action="store_true",
-                   help="hide the UI's 'Add articles' upload (the UI has no login; see docs/serving.md)")
+                   help="hide the UI's 'Add articles' upload even when writes are enabled (see docs/security.md)")
+    p.add_argument("--header-timeout", type=positive_int, default=None, metavar="S",
+                   help="seconds a client has to send a request's headers; slower ones are cut (default 10; "
+                        "$QA_HEADER_TIMEOUT_S)")
+    p.add_argument("--index-budget", type=positive_int, default=None, metavar="S",
+                   help="seconds one UI upload may spend indexing before it is abandoned (default 600; $QA_INDEX_BUDGET_S)")
     p.add_argument("--threads", type=positive_int, default=None,
                    help="CPU threads one request's embedding may use, torch and ONNX Runtime alike "
                         "(default 1: requests already run in parallel threads; $QA_THREADS)")
@@ -71,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     config = ServeConfig.from_env(
         index_dir=args.index, host=args.host, port=args.port, api_key=args.api_key,
         cors_origins=args.cors_origins, max_k=args.max_k, max_body_bytes=args.max_body_bytes,
+        allow_writes=args.allow_writes, write_key=args.write_key, header_timeout_s=args.header_timeout,
+        index_budget_s=args.index_budget,
     )
     from index.embedding import set_threads
 
@@ -96,13 +108,20 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
 
         from ui.app import create_app
+        from ui.server import uvicorn_config
 
         app = create_app(service, config, uploads=not args.no_ui_uploads)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5))
+        server = uvicorn.Server(uvicorn_config(app, header_timeout_s=config.header_timeout_s,
+                                               body_idle_timeout_s=config.body_idle_timeout_s,
+                                               log_level="warning", access_log=False, timeout_graceful_shutdown=5))
         shown = f"[{config.host}]" if ":" in config.host else config.host
         print(f"Serving on http://{shown}:{port}", flush=True)
         if config.api_key:
-            print("qa: /api/search and /api/ask need the X-API-Key header", file=sys.stderr, flush=True)
+            print("qa: /api/search and /api/ask need the X-API-Key header; the web UI asks for the key",
+                  file=sys.stderr, flush=True)
+        print(f"qa: writes (UI upload, DELETE /api/articles/ID) are "
+              f"{'on for write-key holders' if config.write_key else 'on for every reader' if config.allow_writes else 'off'}",
+              file=sys.stderr, flush=True)
         server.run(sockets=[sock])
     finally:
         sock.close()

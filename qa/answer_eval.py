@@ -1,0 +1,202 @@
+"""Answer evaluation: does the answer quote the evidence, and does it stay silent when it should?
+
+A question set is JSONL, one question per line::
+
+    {"id": "w01", "question": "why did Russia withdraw peacekeepers?",
+     "evidence": ["to maintain good relations with Azerbaijan and Turkey", ...],
+     "kind": "why_how", "split": "tune"}
+
+``evidence`` lists phrases that occur literally in the articles (any one of them is a right
+answer); an empty list means the articles do not answer the question. ``kind`` groups the
+questions in the report (``unanswerable`` = on topic but not stated, ``offtopic``); ``split`` is
+``tune`` or ``heldout`` (no setting may be tuned on ``heldout``).
+
+:func:`evaluate_answers` is pure: it takes the questions and an ``ask`` callable
+(question -> :class:`qa.answer.Answer`) and returns the metrics and a per-question table.
+:func:`evaluate_index` wires it to an index for ``qa eval QUESTIONS.jsonl --index DIR``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .answer import Answer
+
+ANSWERABLE_KINDS = ("why_how", "quantity_when", "who_where_which")
+REFUSE_KINDS = ("unanswerable", "offtopic")
+
+
+@dataclass(frozen=True)
+class AnswerCase:
+    id: str
+    question: str
+    evidence: tuple[str, ...]
+    kind: str = ""
+    split: str = "tune"
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.evidence)
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    """One question: what was answered next to what was expected."""
+
+    id: str
+    kind: str
+    split: str
+    question: str
+    answerable: bool
+    confident: bool
+    evidence_in_answer: bool
+    evidence_in_first: bool
+    expected: tuple[str, ...]
+    answer: str
+    question_type: str = ""
+
+
+@dataclass
+class AnswerReport:
+    metrics: dict[str, dict[str, float]]  # group ("all", "tune", "heldout") -> metric -> value
+    rows: list[AnswerRow] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metrics": self.metrics, "rows": [asdict(r) for r in self.rows]}
+
+    def table(self) -> str:
+        names = list(next(iter(self.metrics.values())))
+        groups = list(self.metrics)
+        lines = ["answer metric".ljust(34) + "".join(g.rjust(10) for g in groups)]
+        for name in names:
+            cells = []
+            for g in groups:
+                v = self.metrics[g].get(name)
+                cells.append(("-" if v is None else (f"{v:.0f}" if name.startswith("n_") else f"{v:.3f}")).rjust(10))
+            lines.append(name.ljust(34) + "".join(cells))
+        return "\n".join(lines)
+
+    def save(self, directory: Path | str) -> list[Path]:
+        """``answers.csv`` (one row per question: answer beside expected evidence) and ``answers.json``."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        js = d / "answers.json"
+        js.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+        cs = d / "answers.csv"
+        with cs.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["id", "kind", "split", "question", "confident", "evidence_in_answer", "evidence_in_first",
+                        "expected", "answer"])
+            for r in self.rows:
+                w.writerow([r.id, r.kind, r.split, r.question, r.confident, r.evidence_in_answer, r.evidence_in_first,
+                            " | ".join(r.expected), r.answer])
+        return [cs, js]
+
+
+def load_answer_cases(path: Path | str) -> list[AnswerCase]:
+    """The questions of a JSONL question set (see the module docstring)."""
+    from .datasets import DatasetError, load_questions
+
+    path = Path(path)
+    extra: dict[str, dict[str, Any]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            obj = json.loads(line)
+            extra[str(obj.get("id", obj.get("_id")))] = obj
+    out = []
+    for q in load_questions(path):  # validates ids, questions and evidence
+        obj = extra.get(q.id, {})
+        split = str(obj.get("split", "tune"))
+        if split not in ("tune", "heldout"):
+            raise DatasetError(f"{path}:{q.line}: split must be 'tune' or 'heldout', got {split!r}")
+        kind = str(obj.get("kind") or ("answerable" if q.answerable else "unanswerable"))
+        out.append(AnswerCase(q.id, q.question, q.evidence, kind, split))
+    return out
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def contains_evidence(text: str, evidence: Iterable[str]) -> bool:
+    t = _norm(text)
+    return any(_norm(e) in t for e in evidence if e.strip())
+
+
+def _rate(values: Sequence[bool]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def summarize(rows: Sequence[AnswerRow]) -> dict[str, float]:
+    """Metrics over ``rows``.
+
+    - ``evidence_in_answer`` / ``evidence_in_first``: share of answerable questions whose quoted
+      sentences (all of them / the first) contain an expected phrase;
+    - ``answered_confident``: share of answerable questions answered with confidence (recall of
+      the confident flag on answerable questions);
+    - ``confident_precision``: share of confident answers that are answerable questions whose
+      answer contains the evidence; ``confident_recall``: share of answerable questions with such
+      an answer;
+    - ``refused_<kind>``: share of questions of that kind answered "not confident".
+    """
+    ans = [r for r in rows if r.answerable]
+    conf = [r for r in rows if r.confident]
+    good = [r for r in conf if r.answerable and r.evidence_in_answer]
+    m: dict[str, Any] = {
+        "n_answerable": len(ans),
+        "n_refuse": len(rows) - len(ans),
+        "evidence_in_answer": _rate([r.evidence_in_answer for r in ans]),
+        "evidence_in_first": _rate([r.evidence_in_first for r in ans]),
+        "answered_confident": _rate([r.confident for r in ans]),
+        "confident_precision": len(good) / len(conf) if conf else None,
+        "confident_recall": len(good) / len(ans) if ans else None,
+    }
+    kinds = list(dict.fromkeys([*REFUSE_KINDS, *(r.kind for r in rows if not r.answerable)]))
+    for kind in kinds:
+        m[f"refused_{kind}"] = _rate([not r.confident for r in rows if not r.answerable and r.kind == kind])
+    return m
+
+
+def judge(case: AnswerCase, answer: Answer) -> AnswerRow:
+    quotes = [c.quote for c in answer.citations]
+    return AnswerRow(
+        id=case.id, kind=case.kind, split=case.split, question=case.question, answerable=case.answerable,
+        confident=bool(answer.confident),
+        evidence_in_answer=case.answerable and answer.confident and contains_evidence(" ".join(quotes), case.evidence),
+        evidence_in_first=case.answerable and answer.confident and bool(quotes) and contains_evidence(quotes[0], case.evidence),
+        expected=case.evidence, answer=answer.answer,
+        question_type=str(getattr(answer, "question_type", "") or ""),
+    )
+
+
+def evaluate_answers(cases: Sequence[AnswerCase], ask: Callable[[str], Answer]) -> AnswerReport:
+    """Ask every question; metrics over all questions and per split (``tune``, ``heldout``)."""
+    rows = [judge(c, ask(c.question)) for c in cases]
+    metrics = {"all": summarize(rows)}
+    for split in ("tune", "heldout"):
+        part = [r for r in rows if r.split == split]
+        if part and len(part) < len(rows):
+            metrics[split] = summarize(part)
+    return AnswerReport(metrics, rows)
+
+
+def evaluate_index(path: Path | str, index: Path | str | None = None, *, save: Path | str | None = None,
+                   reranker: str | None = None) -> AnswerReport:
+    """:func:`evaluate_answers` with the :class:`~qa.engine.Engine` over ``index`` (``qa eval``'s hook):
+    the same answers ``qa ask`` and ``/api/ask`` give."""
+    from index.defaults import default_index_dir
+
+    from .engine import Engine
+    from .rerank import load_reranker
+
+    cases = load_answer_cases(path)
+    engine = Engine.open(index or default_index_dir(), reranker=load_reranker(reranker))
+    report = evaluate_answers(cases, engine.ask)
+    if save:
+        report.save(save)
+    return report

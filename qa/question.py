@@ -1,0 +1,141 @@
+"""Question analysis: what kind of question, what kind of answer, and what it is about.
+
+:func:`analyze` reads a question with a few ordered patterns (first match wins) and the
+part-of-speech tags of :mod:`qa.tagger`, and returns a :class:`QuestionAnalysis`:
+
+- ``qtype``: why, how, how_many, how_much, how_long, when, where, who, which, what, yes_no, other;
+- ``answer_type``: the kind of answer a sentence must carry (reason, manner, quantity, money,
+  duration, date, place, person, entity, thing, any);
+- ``focus``: what is asked about (the question without its wh-phrase, auxiliaries and an
+  "according to ..." tail); ``focus_nouns``: its nouns and names; ``asked_noun``: for "how
+  many/much", the noun whose quantity is asked ("troops" in "how many Russian troops ...");
+  ``focus_verbs``: its verbs; ``year``: a year the question names; ``relation``: for "who/what is the X of Y", the pair
+  (X, Y) that an answer sentence must state together.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .tagger import Tagged, tag
+
+AUXILIARIES = frozenset(
+    "is are was were be been being do does did done has have had can could will would shall should may might must".split()
+)
+WH_WORDS = frozenset("what which who whom whose when where why how".split())
+#: Nouns that name the kind of answer rather than the topic ("in which *city*", "the *reason*").
+TYPE_NOUNS = frozenset(
+    "reason reasons purpose cause causes occasion motive goal aim year years date day month time city town country "
+    "countries region place person people name".split()
+)
+PLACE_NOUNS = frozenset("city town country countries region place village capital state states province area".split())
+PERSON_NOUNS = frozenset(
+    "president leader minister expert analyst spokesman spokesperson blogger person official politician ambassador "
+    "secretary chairman head general commander journalist scientist director".split()
+)
+MONEY_WORDS = re.compile(r"\b(spen[dt]|spending|cost|costs|paid|pay|worth|budget|price|money|dollars|euros|fund)\w*", re.I)
+REASON_PHRASE = re.compile(
+    r"\b(what|which)\s+(was|were|is|are)\s+(the\s+)?(main\s+)?(reason|reasons|purpose|cause|causes|occasion|motive|goal|aim)\b"
+    r"|\bfor\s+what\s+(reason|purpose)\b|\bwhat\s+for\b", re.I)
+WHEN_PHRASE = re.compile(r"\b(in\s+)?(what|which)\s+(year|date|day|month|time)\b", re.I)
+WHERE_PHRASE = re.compile(r"\b(in|at|to|from)\s+(what|which)\s+(city|town|country|region|place|village|state)\b", re.I)
+ACCORDING_TAIL = re.compile(r",?\s+(according\s+to|as\s+reported\s+by)\s+[^,?]*", re.I)
+RELATION = re.compile(r"^(who|what)\s+(is|was|are|were)\s+(the\s+)?(?P<x>[\w-]+(\s+[\w-]+){0,2}?)\s+(of|in)\s+(the\s+)?"
+                      r"(?P<y>[\w'’-]+(\s+[\w'’-]+){0,2}?)\s*$",
+                      re.I)
+YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+
+
+@dataclass(frozen=True)
+class QuestionAnalysis:
+    question: str
+    qtype: str
+    answer_type: str
+    focus: str
+    focus_nouns: tuple[str, ...] = ()
+    focus_verbs: tuple[str, ...] = ()
+    asked_noun: str = ""
+    year: str = ""
+    relation: tuple[str, str] | None = None
+
+    @property
+    def typed(self) -> bool:
+        """Whether a confident answer must carry an answer of a specific type."""
+        return self.answer_type not in ("thing", "any") or self.relation is not None
+
+
+def question_type(question: str) -> tuple[str, str]:
+    """``(qtype, answer_type)`` from the wording alone (see the module docstring)."""
+    q = " ".join(question.lower().split())
+    if re.search(r"\bwhy\b", q) or REASON_PHRASE.search(q):
+        return "why", "reason"
+    m = re.search(r"\bhow\s+(many|much|long|old|often|far)\b", q)
+    if m:
+        word = m.group(1)
+        if word == "many":
+            return "how_many", "quantity"
+        if word == "much":
+            return "how_much", "money" if MONEY_WORDS.search(q) else "quantity"
+        if word in ("long", "old"):
+            return "how_long", "duration"
+        return "how_many", "quantity"
+    if re.search(r"\bwhen\b", q) or WHEN_PHRASE.search(q):
+        return "when", "date"
+    if re.search(r"\bwhere\b", q) or WHERE_PHRASE.search(q):
+        return "where", "place"
+    if re.search(r"\b(who|whom|whose)\b", q):
+        return "who", "person"
+    if re.search(r"\bhow\b", q):
+        return "how", "manner"
+    m = re.search(r"\b(which|what)\s+(\w+)", q)
+    if m:
+        qtype = m.group(1)
+        noun = m.group(2).rstrip("s") if m.group(2) not in ("is", "was") else ""
+        if m.group(2) in PLACE_NOUNS or noun in PLACE_NOUNS:
+            return qtype, "place"
+        if m.group(2) in PERSON_NOUNS or noun in PERSON_NOUNS:
+            return qtype, "person"
+        return qtype, "entity" if qtype == "which" else "thing"
+    if q.split(" ", 1)[0] in AUXILIARIES:
+        return "yes_no", "any"
+    return "other", "any"
+
+
+def _strip(question: str) -> str:
+    q = " ".join(question.split()).rstrip(" ?.!")
+    return ACCORDING_TAIL.sub("", q).strip()
+
+
+def analyze(question: str, tagged: Tagged | None = None) -> QuestionAnalysis:
+    """Analyse ``question`` (``tagged``: its tags, else :func:`qa.tagger.tag` is called)."""
+    qtype, answer_type = question_type(question)
+    core = _strip(question)
+    tagged = tag(core) if tagged is None else tagged
+    words = [t for t in tagged.tokens if re.search(r"\w", t.text)]
+    focus = " ".join(t.text for t in words if t.text.lower() not in WH_WORDS and t.text.lower() not in AUXILIARIES
+                     and t.text.lower() not in ("many", "much", "long", "old"))
+    nouns = tuple(dict.fromkeys(
+        t.text for i, t in enumerate(words)
+        if (t.pos in ("NOUN", "PROPN") or (i > 0 and t.pos == "ADJ" and t.text[:1].isupper()))
+        and t.text.lower() not in WH_WORDS and t.text.lower() not in TYPE_NOUNS and not YEAR.fullmatch(t.text)))
+    verbs = tuple(dict.fromkeys(t.text for t in words if t.pos == "VERB" and t.text.lower() not in AUXILIARIES))
+    asked = ""
+    if qtype in ("how_many", "how_much"):
+        toks = list(tagged.tokens)
+        idx = next((i for i, t in enumerate(toks) if t.text.lower() in ("many", "much")), -1)
+        run = []
+        for t in toks[idx + 1:]:
+            if t.pos in ("ADJ", "NOUN", "PROPN", "CCONJ", "NUM", "PUNCT") and t.text.lower() not in AUXILIARIES:
+                run.append(t)
+            else:
+                break
+        heads = [t.text for t in run if t.pos in ("NOUN", "PROPN")]
+        asked = heads[-1] if heads else ""
+    years = YEAR.findall(core)
+    relation = None
+    m = RELATION.match(core)
+    if m and answer_type in ("person", "place", "thing", "entity"):
+        relation = (m.group("x").split()[-1].lower(), m.group("y").split()[-1].lower())
+    return QuestionAnalysis(question=question, qtype=qtype, answer_type=answer_type, focus=focus, focus_nouns=nouns, focus_verbs=verbs,
+                            asked_noun=asked.lower(), year=years[0] if years else "", relation=relation)

@@ -1,0 +1,110 @@
+"""Answer evaluation: the pure metrics, the saved per-question table, `qa eval`'s answer block, the latency script."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.answer import NOT_CONFIDENT_ANSWER, Answer, Citation
+from qa.answer_eval import AnswerCase, evaluate_answers, load_answer_cases
+from qa.cli import main
+from qa.datasets import DatasetError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cite(quote: str) -> Citation:
+    return Citation(1, "p", "d", "t", "", "", "", quote, quote, 0, len(quote), 1.0)
+
+
+def _answer(question: str, quotes: list[str]) -> Answer:
+    if not quotes:
+        return Answer(question, NOT_CONFIDENT_ANSWER, False)
+    return Answer(question, " ".join(f"{q} [1]" for q in quotes), True, [_cite(q) for q in quotes])
+
+
+CASES = [
+    AnswerCase("a1", "q1", ("nearly 2,000 troops",), "quantity_when", "tune"),
+    AnswerCase("a2", "q2", ("to maintain good relations",), "why_how", "tune"),
+    AnswerCase("a3", "q3", ("Peskov",), "who_where_which", "heldout"),
+    AnswerCase("a4", "q4", ("Goris",), "who_where_which", "heldout"),
+    AnswerCase("u1", "q5", (), "unanswerable", "tune"),
+    AnswerCase("u2", "q6", (), "unanswerable", "heldout"),
+    AnswerCase("o1", "q7", (), "offtopic", "heldout"),
+]
+REPLIES = {
+    "q1": ["The Kremlin deployed nearly   2,000 troops in 2020."],  # evidence first (whitespace differs)
+    "q2": ["Russia left.", "Putin withdrew to maintain good relations with Turkey."],  # evidence second
+    "q3": ["Someone else spoke."],  # confident, wrong
+    "q4": [],  # refused an answerable question
+    "q5": ["A confident answer to an unanswerable question."],
+    "q6": [],
+    "q7": [],
+}
+
+
+def test_metrics_by_split() -> None:
+    report = evaluate_answers(CASES, lambda q: _answer(q, REPLIES[q]))
+    a, t, h = report.metrics["all"], report.metrics["tune"], report.metrics["heldout"]
+    assert (a["n_answerable"], a["n_refuse"]) == (4, 3)
+    assert a["evidence_in_answer"] == pytest.approx(2 / 4) and a["evidence_in_first"] == pytest.approx(1 / 4)
+    assert a["answered_confident"] == pytest.approx(3 / 4)
+    assert a["confident_precision"] == pytest.approx(2 / 4)  # 4 confident answers, 2 with the evidence
+    assert a["confident_recall"] == pytest.approx(2 / 4)
+    assert a["refused_unanswerable"] == pytest.approx(1 / 2) and a["refused_offtopic"] == 1.0
+    assert t["evidence_in_answer"] == 1.0 and t["refused_unanswerable"] == 0.0 and t["refused_offtopic"] is None
+    assert h["evidence_in_answer"] == 0.0 and h["answered_confident"] == 0.5 and h["refused_unanswerable"] == 1.0
+    rows = {r.id: r for r in report.rows}
+    assert rows["a1"].evidence_in_first and rows["a2"].evidence_in_answer and not rows["a2"].evidence_in_first
+    assert "answer metric" in report.table() and "heldout" in report.table()
+
+
+def test_save_writes_each_answer_next_to_its_evidence(tmp_path: Path) -> None:
+    report = evaluate_answers(CASES, lambda q: _answer(q, REPLIES[q]))
+    paths = report.save(tmp_path)
+    rows = list(csv.DictReader(paths[0].open(encoding="utf-8")))
+    assert [r["id"] for r in rows] == [c.id for c in CASES]
+    assert rows[0]["expected"] == "nearly 2,000 troops" and "nearly   2,000 troops" in rows[0]["answer"]
+    assert json.loads(paths[1].read_text())["metrics"]["all"]["n_answerable"] == 4
+
+
+def test_load_answer_cases(tmp_path: Path) -> None:
+    cases = load_answer_cases(ROOT / "eval" / "answer_questions.jsonl")
+    assert len(cases) >= 80 and {c.split for c in cases} == {"tune", "heldout"}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "x", "question": "why?", "evidence": ["a"], "split": "test"}) + "\n")
+    with pytest.raises(DatasetError, match="split"):
+        load_answer_cases(bad)
+
+
+def test_qa_eval_reports_answer_metrics_and_saves_the_table(sample_index, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    lines = [json.loads(x) for x in (ROOT / "eval" / "answer_questions.jsonl").read_text(encoding="utf-8").splitlines()]
+    keep = [q for q in lines if q["id"] in ("w01", "n01", "u01", "o01")]
+    path = tmp_path / "four.jsonl"
+    path.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in keep), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["eval", str(path), "--index", str(sample_index), "--modes", "hybrid", "--json", "--save", str(out)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    m = result["answers"]["metrics"]["all"]
+    assert (m["n_answerable"], m["n_refuse"]) == (2, 2)
+    assert m["evidence_in_answer"] == 1.0 and m["refused_unanswerable"] == 1.0 and m["refused_offtopic"] == 1.0
+    rows = list(csv.DictReader((out / "answers.csv").open(encoding="utf-8")))
+    assert [r["id"] for r in rows] == ["w01", "n01", "u01", "o01"]
+    assert "nearly 2,000 troops in 2020" in rows[1]["answer"]
+
+
+def test_ask_latency_benchmark_runs_tiny(sample_index) -> None:  # type: ignore[no-untyped-def]
+    """benchmarks/ask_latency.py end to end on 2 questions and one pass (so a refactor cannot break it unseen)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import ask_latency
+
+    r = ask_latency.main(["--index", str(sample_index), "--limit", "2", "--repeat", "1", "--json"])
+    assert r["questions"] == 2 and set(r["warm"]) == {"ask", "legacy", "search"}
+    assert r["warm"]["ask"]["n"] == 2 and r["ratio_ask_vs_legacy"] > 0
+    legacy = ask_latency.legacy_ask(ask_latency.Answerer(ask_latency.Engine.open(sample_index)),
+                                    "When did the Armenian parliament ratify the Rome Statute?")
+    assert legacy.confident and legacy.citations

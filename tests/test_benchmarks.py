@@ -1,0 +1,115 @@
+"""Every benchmark script runs end to end at a tiny size, so a refactor that breaks one fails CI.
+
+Each script is run as a user runs it (a subprocess, ``--tiny --json``) over the real library and
+the real data (the sample corpus, the shared collections); the test checks the shape and the
+sanity of what it reports, not the speed (speed claims are the scripts' own, as ratios).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, shared_dataset
+
+BENCH = ROOT / "benchmarks"
+MODES = {"bm25", "dense", "hybrid"}
+
+
+def run_script(name: str, *args: str, timeout: float = 600) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, str(BENCH / name), *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{name} {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_run_tiny() -> None:
+    shared_dataset("scifact")
+    res = run_script("run.py", "--tiny", "--json")
+    assert {(r["size"], r["mode"]) for r in res["rows"]} == {(1000, m) for m in MODES}
+    for r in res["rows"]:
+        assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"]
+        if r["mode"] != "bm25":  # exact index at 1k: identical to the exact reference
+            assert r["recall_at_10_vs_exact"] == 1.0
+    size = res["sizes"]["1k"]
+    assert size["dense"]["type"] == "flat" and size["disk_mb"] > 0 and size["load_s"] >= 0
+    assert set(size["baselines"]) == MODES | {"rank_bm25"} and size["baselines"]["rank_bm25"]["speedup"] > 0
+    assert all(size["baselines"][m]["speedup_p50"] > 0 for m in MODES)
+    ix = res["indexing"]
+    assert ix["passages_per_s"] > 0 and ix["baseline_passages_per_s"] > 0 and ix["cosine_vs_torch_min"] > 0.95
+    v = res["vectors"]
+    assert v["pool"] > 0 and 0 < v["sigma"] < 0.05 and 0.9 < v["word_drop_cosine_mean"] < 1.0
+    assert res["rss_mb"] > 0
+
+
+def test_index_and_query_tiny() -> None:
+    res = run_script("index_and_query.py", "--tiny", "--json")
+    assert res["indexing"]["articles"] == 5 and res["indexing"]["passages"] > 5
+    assert set(res["modes"]) == MODES
+    assert all(m["queries"] == 5 and m["p50_ms"] > 0 for m in res["modes"].values())
+
+
+def test_api_latency_tiny(sample_index: Path) -> None:
+    res = run_script("api_latency.py", "--index", str(sample_index), "--tiny", "--json")
+    assert res["passages"] > 0
+    assert res["cold"]["ok"] == 4 and res["sequential"]["ok"] == 4 and res["concurrent"]["ok"] == 4
+    assert res["sequential"]["failed"] == res["concurrent"]["failed"] == 0 and res["concurrent"]["clients"] == 2
+
+
+def test_peers_tiny() -> None:
+    shared_dataset("scifact")
+    installed = {"txtai": importlib.util.find_spec("txtai") is not None,
+                 "haystack": importlib.util.find_spec("haystack") is not None
+                 and importlib.util.find_spec("haystack_integrations.components.embedders.sentence_transformers") is not None}
+    if not any(installed.values()):
+        pytest.skip("no peer installed (pip install -e '.[bench]')")
+    res = run_script("peers.py", "--tiny", "--json")
+    names = [r["system"] for r in res["rows"]]
+    assert names[0] == "newsqa" and set(names[1:]) == {n for n, ok in installed.items() if ok}
+    assert set(res["skipped"]) == {n for n, ok in installed.items() if not ok}
+    for r in res["rows"]:
+        assert 0 < r["ndcg@10"] <= 1 and 0 < r["recall@100"] <= 1, r
+        assert r["build_s"] > 0 and 0 < r["p50_ms"] <= r["p95_ms"]
+    assert res["rows"][0]["ratios"]["build_s"] == 1.0
+
+
+def test_ranking_tiny() -> None:
+    shared_dataset("cranfield")
+    res = run_script("ranking.py", "--tiny", "--json")
+    assert res["tuned_on"] == "cranfield"
+    names = [c["name"] for c in res["collections"]]
+    assert names == ["cranfield", "news questions"] and res["collections"][0]["tuned_here"]
+    for coll in res["collections"]:
+        systems = {s["name"]: s for s in coll["systems"]}
+        assert {"rrf", "weighted", "zscore", "dbsf", "rrf-tuned", "rrf+headline"} <= set(systems)
+        assert systems["rrf"]["p_value"] is None and systems["zscore"]["p_value"] is not None
+        first = coll["metrics"][0]
+        assert first == ("ndcg@10" if coll["name"] == "cranfield" else "hit@1")
+        for s in systems.values():
+            assert 0 < s["metrics"][first] <= 1
+
+
+def test_score_distribution_fusion_by_hand() -> None:
+    """qa.fusion_extra (used by ranking.py) on a case worked out by hand."""
+    from qa.fusion_extra import dbsf, top, zscore_sum
+
+    rankings = {"dense": [(1, 0.9), (2, 0.7), (3, 0.5)], "bm25": [(3, 12.0), (4, 6.0)]}
+    w = {"dense": 0.5, "bm25": 0.5}
+    # dense: mean 0.7, std 0.1633 -> z = +1.2247, 0, -1.2247; bm25: mean 9, std 3 -> z = +1, -1
+    z = zscore_sum(rankings, w)
+    assert z[1] == pytest.approx(0.5 * 1.2247 + 0.5 * -1, abs=1e-3)  # missing from bm25: its lowest z
+    assert z[3] == pytest.approx(0.5 * -1.2247 + 0.5 * 1, abs=1e-3)
+    assert z[4] == pytest.approx(0.5 * -1.2247 + 0.5 * -1, abs=1e-3)  # missing from dense: its lowest z
+    # dbsf: (s - (mu - 3 sd)) / (6 sd), missing = 0
+    d = dbsf(rankings, w)
+    assert d[1] == pytest.approx(0.5 * (0.9 - (0.7 - 3 * 0.16330)) / (6 * 0.16330), abs=1e-4)
+    assert d[4] == pytest.approx(0.5 * (6 - 0) / 18, abs=1e-4)
+    assert [r for r, _ in top(d, 4)] == sorted(d, key=lambda r: (-d[r], r))

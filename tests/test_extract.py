@@ -1,0 +1,101 @@
+"""Answer-type evidence (qa.extract), verification (qa.verify) and the tagger it relies on (qa.tagger)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from index.lexical import tokenize
+from qa.extract import focus_coverage, missing_focus, relation_holds, type_evidence
+from qa.question import analyze
+from qa.tagger import MODEL_PACKAGE, tag
+from qa.verify import verify
+
+
+def stem(text: str) -> list[str]:
+    return [t[:6] for t in tokenize(text)]
+
+
+def evidence(question: str, sentence: str) -> float:
+    return type_evidence(analyze(question), sentence, tag(sentence), stem).score
+
+
+def test_tagger_loads_the_pinned_model_from_site_packages() -> None:
+    import importlib
+
+    package = importlib.import_module(MODEL_PACKAGE)
+    root = Path(package.__file__).parent
+    assert "site-packages" in str(root)
+    meta = json.loads(next(root.glob("*/meta.json")).read_text())
+    assert meta["version"] == "3.8.0" and meta["license"] == "MIT" and "ner" in meta["pipeline"]
+    t = tag("Kremlin spokesman Dmitry Peskov said on October 3 that 2,000 troops left Armenia.")
+    labels = {e.text: e.label for e in t.entities}
+    assert labels.get("Dmitry Peskov") == "PERSON" and labels.get("Armenia") == "GPE"
+    assert any(lab == "DATE" for lab in labels.values()) and any(lab == "CARDINAL" for lab in labels.values())
+
+
+def test_why_prefers_the_stated_reason_over_the_event() -> None:
+    q = "why did Russia withdraw peacekeepers?"
+    reason = ("Shahinoglu said Putin had withdrawn from Karabakh to maintain good relations with Azerbaijan and "
+              "Turkey at a time when the Kremlin was isolated because of the war in Ukraine.")
+    event = ("This week, the Kremlin quietly confirmed the withdrawal of peacekeepers, taking with them their "
+             "weapons and equipment.")
+    assert evidence(q, reason) == 1.0  # "to maintain" right after the asked verb: the purpose
+    assert evidence(q, event) < 0.5
+    q = "Why did Armenia freeze its participation?"
+    assert evidence(q, "Armenia froze its participation due to the changed conditions.") == 1.0
+    assert evidence(q, "Due to the changed conditions, many things happened in the region last year.") == 0.6  # not about it
+
+
+def test_how_many_needs_a_number_of_the_asked_noun_and_the_asked_year() -> None:
+    q = "How many Russian peacekeepers were sent to Karabakh in 2020?"
+    right = "The Kremlin deployed nearly 2,000 troops in 2020 as part of a ceasefire deal."
+    no_year = "About 5,000 Russian peacekeepers were planned to be deployed on Karabakh borders."
+    other_noun = "In 2020 the region had 120,000 residents and 3 hospitals."
+    assert evidence(q, right) == 1.0  # troops: the same family as peacekeepers
+    assert evidence(q, no_year) < 0.5  # the asked year is missing
+    assert evidence(q, other_noun) < 0.5
+    assert evidence("How many Armenians fled?", "The vast majority of ethnic Armenians fled the region.") == 0.0
+    assert evidence("How much have the US and Europe spent on weapons?", "They have spent $170 billion so far.") == 1.0
+
+
+def test_when_who_where_need_their_entity() -> None:
+    assert evidence("When did the parliament ratify the Rome Statute?",
+                    "On October 3rd, the Armenian parliament ratified the Rome Statute.") == 1.0
+    assert evidence("When did the parliament ratify the Rome Statute?",
+                    "The Armenian parliament ratified the Rome Statute.") == 0.0
+    assert evidence("Who is the Kremlin spokesman quoted about the withdrawal?",
+                    "Kremlin spokesman Dmitry Peskov was quoted about the withdrawal by Reuters.") == 1.0
+    assert evidence("Who is the Kremlin spokesman quoted about the withdrawal?",
+                    "The Kremlin was quoted about the withdrawal by the agency.") < 0.5
+    assert evidence("Where did the government detain the blogger?",
+                    "The government detained the blogger in the city of Goris.") == 1.0
+
+
+def test_relation_must_be_stated_together() -> None:
+    assert relation_holds(("president", "belarus"), "Even the president of Belarus, Alexander Lukashenko, called.", stem)
+    assert not relation_holds(("president", "armenia"),
+                              "Russian President Vladimir Putin agreed to withdraw forces from several parts of Armenia.",
+                              stem)
+    assert evidence("Who is the president of Armenia?",
+                    "Russian President Vladimir Putin agreed to withdraw forces from several parts of Armenia.") == 0.0
+
+
+def test_focus_coverage_and_missing_focus() -> None:
+    assert focus_coverage(stem("Russia peacekeepers"), stem("Russian peacekeepers left")) == 1.0
+    assert focus_coverage(stem("GDP Armenia"), stem("Armenia grew")) == 0.5
+    assert focus_coverage([], []) == 1.0
+    assert missing_focus(stem("GDP Armenia"), [stem("Armenia's economy"), stem("Russia")]) == ["gdp"]
+
+
+def test_verify_says_which_check_failed() -> None:
+    why = analyze("why did Russia withdraw peacekeepers?")
+    what = analyze("What did Pashinyan call a strategic mistake?")
+    kw = {"threshold": 0.4, "typed_min": 0.5, "focus_min": 0.2}
+    assert verify(why, base=0.6, typed=1.0, focus=0.5, missing=[], **kw).confident
+    assert "0.300 < 0.400" in verify(why, base=0.3, typed=1.0, focus=0.5, missing=[], **kw).reason
+    assert "gdp" in verify(why, base=0.6, typed=1.0, focus=0.5, missing=["gdp"], **kw).reason
+    assert not verify(why, base=0.6, typed=1.0, focus=0.1, missing=[], **kw).confident
+    assert "no reason" in verify(why, base=0.6, typed=0.3, focus=0.5, missing=[], **kw).reason
+    assert verify(what, base=0.6, typed=0.0, focus=0.5, missing=[], **kw).confident  # untyped: no type needed
+    assert not verify(what, base=None, typed=0.0, focus=0.0, missing=[], **kw).confident

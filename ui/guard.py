@@ -1,0 +1,343 @@
+"""One guard for every entry point: who may read, who may write, and the browser session.
+
+Roles (:class:`Role`) come from credentials, never from what a client says about itself:
+
+* no API key configured: everybody may read; with a key, only callers that present it
+  (``X-API-Key`` for the JSON API, the signed session cookie for the web UI);
+* writes (UI upload, ``DELETE /api/articles/{id}``) are off unless the server is started with
+  ``--allow-writes`` or a write key (``QA_WRITE_KEY``). With a write key only its holders may
+  write; ``--allow-writes`` without one grants writes to readers, which :class:`ui.config.ServeConfig`
+  refuses on a non-loopback bind unless an API key is set.
+
+:class:`GuardMiddleware` sits in front of the whole ASGI app. For every path outside the JSON API
+and the ``/embed`` widget (i.e. the Gradio page and *all* its routes: ``/config``,
+``/gradio_api/queue/*``, ``/gradio_api/upload``, ``/gradio_api/file=``…) it requires a valid
+session cookie when a key is set, requires the write role for Gradio's upload route, records
+which upload paths each session received, and adds ``frame-ancestors`` / ``X-Frame-Options`` to
+every response it lets through. See docs/security.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import os
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from enum import IntEnum
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import error_response
+
+SESSION_COOKIE = "qa_session"
+SESSION_TTL_S = 12 * 3600
+#: Paths the guard leaves to their own checks: the JSON API (X-API-Key), the widget (embed
+#: token), the login form and the OpenAPI docs (which hold no data).
+OPEN_PATHS = frozenset({"/embed", "/embed.js", "/embed.css", "/login", "/logout", "/docs", "/docs/oauth2-redirect",
+                        "/openapi.json"})
+OPEN_PREFIXES = ("/api/",)
+#: Gradio routes that store client bytes on the server: write role only.
+UPLOAD_PATHS = ("/gradio_api/upload", "/upload")
+#: Most upload paths remembered per session (old ones are forgotten first).
+MAX_UPLOADS_PER_SESSION = 256
+
+
+class Role(IntEnum):
+    NONE = 0
+    READ = 1
+    WRITE = 2
+
+
+def is_loopback(host: str) -> bool:
+    """``127.0.0.1``, ``::1``, ``localhost``: only this machine can connect."""
+    if host in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _eq(given: str | None, want: str | None) -> bool:
+    if not given or not want:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), want.encode("utf-8", "surrogatepass"))
+
+
+@dataclass
+class Guard:
+    """The access policy of one server, plus its session signer and upload registry."""
+
+    api_key: str | None = None
+    write_key: str | None = None
+    allow_writes: bool = False
+    loopback: bool = True
+    frame_ancestors: str = "'self'"
+    secret: bytes = field(default=b"", repr=False)
+    _uploads: dict[str, OrderedDict[str, None]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.secret:
+            if self.api_key or self.write_key:  # sessions survive a restart with the same keys
+                material = f"newsqa-session\0{self.api_key or ''}\0{self.write_key or ''}".encode("utf-8", "surrogatepass")
+                self.secret = hashlib.sha256(material).digest()
+            else:
+                self.secret = secrets.token_bytes(32)
+
+    @classmethod
+    def from_config(cls, config: Any) -> "Guard":
+        return cls(api_key=config.api_key, write_key=getattr(config, "write_key", None),
+                   allow_writes=bool(getattr(config, "allow_writes", False)), loopback=is_loopback(config.host),
+                   frame_ancestors=config.frame_ancestors)
+
+    # ------------------------------------------------------------------ policy
+    @property
+    def writes_enabled(self) -> bool:
+        return bool(self.write_key) or self.allow_writes
+
+    @property
+    def login_required(self) -> bool:
+        """Whether the web UI asks for a key before it shows anything."""
+        return bool(self.api_key)
+
+    def anonymous_role(self) -> Role:
+        """What a caller without credentials may do."""
+        if self.api_key:
+            return Role.NONE
+        if self.allow_writes and not self.write_key and self.loopback:
+            return Role.WRITE
+        return Role.READ
+
+    def role_for_key(self, given: str | None) -> Role:
+        """The role a presented key grants (the anonymous role when it matches nothing)."""
+        if _eq(given, self.write_key):
+            return Role.WRITE
+        if _eq(given, self.api_key):
+            return Role.WRITE if self.allow_writes and not self.write_key else Role.READ
+        return self.anonymous_role()
+
+    def key_is_known(self, given: str | None) -> bool:
+        return _eq(given, self.write_key) or _eq(given, self.api_key)
+
+    # ------------------------------------------------------------------ sessions
+    def _sign(self, payload: str) -> str:
+        return hmac.new(self.secret, f"session:{payload}".encode(), hashlib.sha256).hexdigest()[:48]
+
+    def make_session(self, role: Role, now: float | None = None) -> str:
+        """``v1.<role>.<expiry>.<nonce>.<sig>``: an HMAC over the rest with the server's secret."""
+        expiry = int((time.time() if now is None else now) + SESSION_TTL_S)
+        payload = f"v1.{int(role)}.{expiry}.{secrets.token_hex(12)}"
+        return f"{payload}.{self._sign(payload)}"
+
+    def read_session(self, token: str | None, now: float | None = None) -> tuple[Role, str] | None:
+        """``(role, session id)`` of a valid, unexpired cookie value, else ``None``."""
+        if not token or not token.isascii() or len(token) > 200:
+            return None
+        parts = token.split(".")
+        if len(parts) != 5 or parts[0] != "v1" or not parts[1].isdigit() or not parts[2].isdigit():
+            return None
+        payload, sig = ".".join(parts[:4]), parts[4]
+        if not hmac.compare_digest(self._sign(payload).encode(), sig.encode()):
+            return None
+        if int(parts[2]) < (time.time() if now is None else now):
+            return None
+        role = int(parts[1])
+        if role not in (1, 2):
+            return None
+        if role == Role.WRITE and not self.writes_enabled:
+            role = Role.READ
+        return Role(role), parts[3]
+
+    def session_cookie(self, token: str, secure: bool = False, max_age: int = SESSION_TTL_S) -> str:
+        attrs = f"{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}"
+        return attrs + ("; Secure" if secure else "")
+
+    def request_session(self, headers: Any) -> tuple[Role, str | None]:
+        """Role and session id for a request's headers (a ``Mapping`` or ASGI header list)."""
+        cookie_header = _header(headers, "cookie")
+        session = self.read_session(_cookie(cookie_header, SESSION_COOKIE)) if cookie_header else None
+        if session is None:
+            return self.anonymous_role(), None
+        role, sid = session
+        return max(role, self.anonymous_role()), sid
+
+    # ------------------------------------------------------------------ uploads
+    def remember_uploads(self, sid: str, paths: list[str]) -> None:
+        with self._lock:
+            seen = self._uploads.setdefault(sid, OrderedDict())
+            for p in paths:
+                seen[os.path.realpath(p)] = None
+                seen.move_to_end(os.path.realpath(p))
+            while len(seen) > MAX_UPLOADS_PER_SESSION:
+                seen.popitem(last=False)
+
+    def uploaded_by(self, sid: str | None, path: str) -> bool:
+        if not sid:
+            return False
+        with self._lock:
+            return os.path.realpath(path) in self._uploads.get(sid, {})
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if hasattr(headers, "get") and not isinstance(headers, list):
+        return headers.get(name)
+    raw = name.encode()
+    for k, v in headers:
+        if k == raw:
+            return v.decode("latin-1")
+    return None
+
+
+def _cookie(header: str, name: str) -> str | None:
+    jar = SimpleCookie()
+    try:
+        jar.load(header)
+    except Exception:  # noqa: BLE001 - a malformed Cookie header is just "no session"
+        return None
+    morsel = jar.get(name)
+    return morsel.value if morsel else None
+
+
+def upload_folder() -> Path:
+    """Gradio's upload cache (where ``/gradio_api/upload`` stores what it received)."""
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder()).resolve()
+
+
+def _is_open(path: str) -> bool:
+    return path in OPEN_PATHS or path == "/api" or path.startswith(OPEN_PREFIXES)
+
+
+def frame_headers(frame_ancestors: str) -> list[tuple[bytes, bytes]]:
+    headers = [(b"content-security-policy", f"frame-ancestors {frame_ancestors}".encode()),
+               (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+    if frame_ancestors != "*":
+        headers.append((b"x-frame-options", b"SAMEORIGIN"))
+    return headers
+
+
+class GuardMiddleware:
+    """Applies :class:`Guard` to every non-API path of the server (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, guard: Guard) -> None:
+        self.app = app
+        self.guard = guard
+        self._frame = frame_headers(guard.frame_ancestors)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if _is_open(path):
+            await self.app(scope, receive, send)
+            return
+        guard = self.guard
+        role, sid = guard.request_session(scope.get("headers", []))
+        if scope["type"] == "websocket":  # the UI uses none; refuse rather than leave a door
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        method = scope.get("method", "GET")
+        if role < Role.READ:
+            if method in ("GET", "HEAD") and path in ("/", ""):
+                await self._redirect(scope, receive, send, "/login")
+            else:
+                await error_response(401, "unauthorized", "log in first: this server needs its key (open /login)")(
+                    scope, receive, send)
+            return
+        is_upload = path.rstrip("/") in UPLOAD_PATHS
+        if is_upload and role < Role.WRITE:
+            reason = ("writes are disabled on this server" if not guard.writes_enabled
+                      else "uploading needs the write key: log in with it at /login")
+            await error_response(403, "forbidden", reason)(scope, receive, send)
+            return
+        issue_cookie = sid is None and path in ("/", "") and method == "GET"
+        new_token = guard.make_session(role) if issue_cookie else None
+        if new_token:  # an anonymous session (no key configured) so uploads can be tied to it
+            sid = new_token.split(".")[3]
+        body_parts: list[bytes] = []
+        status = {"code": 0}
+
+        async def send_wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() not in (b"content-security-policy", b"x-frame-options")]
+                headers.extend(self._frame)
+                if new_token:
+                    headers.append((b"set-cookie", guard.session_cookie(new_token, scope.get("scheme") == "https").encode()))
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body" and is_upload and status["code"] == 200:
+                body_parts.append(message.get("body", b""))
+                if not message.get("more_body", False) and sid:
+                    try:
+                        paths = json.loads(b"".join(body_parts))
+                    except ValueError:
+                        paths = []
+                    if isinstance(paths, list):
+                        guard.remember_uploads(sid, [p for p in paths if isinstance(p, str)])
+            await send(message)
+
+        await self.app(scope, receive, send_wrapped)
+
+    async def _redirect(self, scope: Scope, receive: Receive, send: Send, target: str) -> None:
+        location = f"{target}?next={quote(scope.get('path') or '/')}"
+        await send({"type": "http.response.start", "status": 303,
+                    "headers": [(b"location", location.encode()), (b"cache-control", b"no-store"),
+                                (b"content-length", b"0"), *self._frame]})
+        await send({"type": "http.response.body", "body": b""})
+
+
+# ---------------------------------------------------------------------- Gradio event checks
+class Denied(Exception):
+    """Raised inside a Gradio event when the caller lacks the role; shown as a one-line error."""
+
+
+def request_role(guard: Guard, request: Any) -> tuple[Role, str | None]:
+    """Role and session id of a ``gr.Request`` (``None`` means no HTTP request: deny)."""
+    if request is None:
+        return Role.NONE, None
+    headers = getattr(request, "headers", None)
+    if headers is None:
+        return Role.NONE, None
+    return guard.request_session(headers)
+
+
+def checked_upload_paths(guard: Guard, request: Any, files: list[Any] | None) -> list[str]:
+    """The paths of ``files`` that this session itself uploaded through ``/gradio_api/upload``.
+
+    Raises :class:`Denied` for a caller without the write role, and for any path that is not a
+    regular file inside Gradio's upload folder received by this very session: a client-named
+    ``FileData.path`` (``/etc/passwd``, another session's upload, a symlink) is never read.
+    """
+    role, sid = request_role(guard, request)
+    if not guard.writes_enabled:
+        raise Denied("writes are disabled on this server")
+    if role < Role.WRITE:
+        raise Denied("adding articles needs the write key: log in with it at /login")
+    root = upload_folder()
+    out: list[str] = []
+    for f in files or []:
+        raw = f if isinstance(f, str) else getattr(f, "path", None) or getattr(f, "name", None)
+        if not isinstance(raw, str):
+            raise Denied("not an uploaded file")
+        name = Path(raw).name
+        if os.path.islink(raw):
+            raise Denied(f"{name}: not a file this server received")
+        real = Path(os.path.realpath(raw))
+        if root not in real.parents or not real.is_file() or not guard.uploaded_by(sid, str(real)):
+            raise Denied(f"{name}: not a file this server received from you; upload it again")
+        out.append(str(real))
+    return out

@@ -1,0 +1,92 @@
+"""uvicorn settings that time out slow clients.
+
+uvicorn's h11 protocol has a keep-alive timeout but no deadline for reading a request: a client
+sending its headers at 1 byte/s holds a connection forever (slowloris). :class:`TimedH11Protocol`
+adds two timers per connection:
+
+* **header timeout**: from the first byte of a request (or the connection's opening) until its
+  headers are complete; past it the connection is closed;
+* **body idle timeout**: while a request body is being received, the longest gap between two
+  chunks.
+
+:func:`uvicorn_config` also caps incomplete events (16 KiB of headers), open connections
+(``limit_concurrency``: beyond it, 503) and keep-alive idle time (5 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+MAX_HEADER_BYTES = 16 * 1024
+MAX_CONNECTIONS = 512
+KEEP_ALIVE_S = 5
+
+
+class TimedH11Protocol(H11Protocol):
+    header_timeout_s: float = 10.0
+    body_idle_timeout_s: float = 30.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_timer: asyncio.TimerHandle | None = None
+
+    def _arm(self, seconds: float) -> None:
+        self._disarm()
+        self._read_timer = self.loop.call_later(seconds, self._read_timed_out)
+
+    def _disarm(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _read_timed_out(self) -> None:
+        self._read_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm(self.header_timeout_s)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        their = self.conn.their_state
+        if their is h11.IDLE and self._read_timer is None:  # first bytes of a keep-alive request
+            self._arm(self.header_timeout_s)
+        elif their is h11.SEND_BODY:  # body chunks: restart the idle timer
+            self._arm(self.body_idle_timeout_s)
+        super().data_received(data)
+        their = self.conn.their_state
+        if their is h11.SEND_BODY and self._read_timer is None:
+            self._arm(self.body_idle_timeout_s)
+        elif their in (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR):
+            self._disarm()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        their = self.conn.their_state
+        if their is h11.SEND_BODY:
+            if self._read_timer is None:
+                self._arm(self.body_idle_timeout_s)
+        elif their is not h11.IDLE:
+            self._disarm()
+
+
+def protocol_class(header_timeout_s: float, body_idle_timeout_s: float) -> type[TimedH11Protocol]:
+    return type("ServeH11Protocol", (TimedH11Protocol,),
+                {"header_timeout_s": float(header_timeout_s), "body_idle_timeout_s": float(body_idle_timeout_s)})
+
+
+def uvicorn_config(app: Any, *, header_timeout_s: float, body_idle_timeout_s: float, **kw: Any) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(app, http=protocol_class(header_timeout_s, body_idle_timeout_s), ws="none",
+                          timeout_keep_alive=KEEP_ALIVE_S, h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+                          limit_concurrency=MAX_CONNECTIONS, **kw)
