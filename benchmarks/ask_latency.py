@@ -70,7 +70,7 @@ def legacy_candidates(hits: list[Any], min_words: int = 5) -> list[Candidate]:
 
 def legacy_ask(answerer: Answerer, question: str, k: int = 8, max_sentences: int = 3) -> Answer:
     """The previous ``Answerer.ask``: blend score, one threshold, MMR, compose."""
-    hits = answerer.engine.search(question, k=k, mode="hybrid")
+    hits = answerer.searcher.search(question, k=k, mode="hybrid")
     cands = legacy_candidates(hits)
     if not cands:
         return Answer(question, NOT_CONFIDENT_ANSWER, False, [], hits)

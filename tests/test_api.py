@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from index.defaults import ASK_K
 from index.records import Article, Hit, Passage
 from qa.answer import Answer, Citation
 from qa.engine import Engine
@@ -82,7 +83,7 @@ def test_ask_returns_a_cited_answer(client, service):
     article = service.search(QUESTION, k=1)[0].article  # quote offsets point into the article text
     texts = {h.passage.doc_id: h.article.text for h in service.search(QUESTION, k=20)}
     assert texts[c["doc_id"]][c["start"]:c["end"]] == c["quote"] and article
-    assert len(body["results"]) == 8
+    assert len(body["results"]) == service.answer_k == ASK_K
     r = client.post("/api/ask", json={"question": "Who won the 2022 football World Cup?", "k": 3, "mode": "dense"})
     assert r.status_code == 200 and r.json()["confident"] is False and r.json()["citations"] == []
 
