@@ -13,6 +13,15 @@ from pathlib import Path
 from .errors import QAError, QueryError
 
 
+def _parse(cls: type, value: object, error: type, what: str, verb: str):  # noqa: ANN202 - returns a member of cls
+    """``value`` as a member of the str-Enum ``cls`` (case and surrounding spaces ignored), or a
+    one-line ``error`` naming the choices."""
+    try:
+        return cls(value if isinstance(value, cls) else str(value).strip().lower())
+    except ValueError:
+        raise error(f"unknown {what} {value!r}; {verb} one of: {', '.join(m.value for m in cls)}") from None
+
+
 class Mode(str, Enum):
     """Which retriever answers a query."""
 
@@ -22,10 +31,7 @@ class Mode(str, Enum):
 
     @classmethod
     def parse(cls, value: "str | Mode") -> "Mode":
-        try:
-            return cls(value if isinstance(value, Mode) else str(value).strip().lower())
-        except ValueError:
-            raise QueryError(f"unknown mode {value!r}; use one of: {', '.join(m.value for m in cls)}") from None
+        return _parse(cls, value, QueryError, "mode", "use")
 
 
 class Backend(str, Enum):
@@ -46,10 +52,7 @@ class DenseKind(str, Enum):
 
     @classmethod
     def parse(cls, value: "str | DenseKind") -> "DenseKind":
-        try:
-            return cls(value if isinstance(value, DenseKind) else str(value).strip().lower())
-        except ValueError:
-            raise QAError(f"unknown dense index {value!r}; choose one of {', '.join(k.value for k in cls)}") from None
+        return _parse(cls, value, QAError, "dense index", "choose")
 
 
 MODES: tuple[str, ...] = tuple(m.value for m in Mode)

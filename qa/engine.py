@@ -41,7 +41,7 @@ from index.segments import doc_key
 from index.store import ArticleInfo, IndexStore, current_generation
 
 from .answer import Answer, Answerer
-from .filters import NO_FILTER, SearchFilter, Sort, article_day
+from .filters import NO_FILTER, SearchFilter, Sort, article_day, day_of
 from .fusion import Fusion, Ranking
 from .query import validate_query
 
@@ -374,14 +374,6 @@ class Engine:
         infos.sort(key=lambda i: (-(_day_ordinal(i.date)), i.doc_id))
         return infos
 
-    def sources(self) -> list[str]:
-        """The publishers of the indexed articles (for filter pickers), most articles first."""
-        counts: dict[str, int] = {}
-        for info in self.articles():
-            if info.source:
-                counts[info.source] = counts.get(info.source, 0) + 1
-        return sorted(counts, key=lambda s: (-counts[s], s.casefold()))
-
     # ------------------------------------------------------------------ writes
     def _model_for_writes(self) -> Embedder:
         try:
@@ -492,10 +484,8 @@ class Engine:
 
 
 def _day_ordinal(date: str) -> int:
-    try:
-        return _dt.date.fromisoformat(date.strip()[:10]).toordinal() if date else 0
-    except ValueError:
-        return 0
+    day = day_of(date)
+    return day.toordinal() if day else 0
 
 
 def _newest_first(hits: list[Hit]) -> list[Hit]:

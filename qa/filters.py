@@ -54,14 +54,19 @@ def parse_day(value: Any, name: str) -> _dt.date | None:
         raise QueryError(f"{name} must be a date like 2024-01-31, got {value!r}") from None
 
 
-def article_day(article: Article) -> _dt.date | None:
-    """The article's publication day, or None when unknown or unparsable."""
-    if not article.date:
+def day_of(date: str) -> _dt.date | None:
+    """The day of an ISO 8601 date or timestamp string, or None when empty or unparsable."""
+    if not date:
         return None
     try:
-        return _dt.date.fromisoformat(article.date.strip()[:10])
+        return _dt.date.fromisoformat(date.strip()[:10])
     except ValueError:
         return None
+
+
+def article_day(article: Article) -> _dt.date | None:
+    """The article's publication day, or None when unknown or unparsable."""
+    return day_of(article.date)
 
 
 def _norm_source(s: str) -> str:
