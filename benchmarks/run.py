@@ -319,13 +319,16 @@ def build(size: int, pool, base_vecs: np.ndarray, sigma: float, directory: Path,
             "files_mb": {p.name: round(p.stat().st_size / 2**20, 1) for p in sorted(directory.iterdir()) if p.is_file()}}
 
 
-def set_ef_search(directory: Path, ef: int) -> None:
-    """Record HNSW's search beam in the manifest; ``IndexStore.load`` applies it."""
-    path = directory / "manifest.json"
-    manifest = json.loads(path.read_text())
-    if manifest.get("dense", {}).get("type") == "hnsw":
-        manifest["dense"]["ef_search"] = int(ef)
-        path.write_text(json.dumps(manifest, indent=2) + "\n")
+def set_search_knob(directory: Path, value: int) -> str | None:
+    """Record the dense index's search-time knob (HNSW ``ef_search``, IVF ``nprobe``) in the
+    manifest through the library (checksummed); the loader applies it. Returns the knob's name."""
+    from index.store import update_settings
+
+    dense_type = json.loads((directory / "manifest.json").read_text()).get("dense", {}).get("type")
+    knob = {"hnsw": "ef_search", "ivf": "nprobe"}.get(dense_type)
+    if knob:
+        update_settings(directory, dense_search={knob: int(value)})
+    return knob
 
 
 # ------------------------------------------------------------ serving child
@@ -510,6 +513,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.quality:
         result["quality"] = quality_gate(["onnx", "onnx-int8"] if args.backend != "torch" else ["torch"])
     efs = [int(e) for e in args.ef_search.split(",")] if args.ef_search else [None]
+    nprobes = [int(e) for e in args.nprobe.split(",")] if args.nprobe else [None]
     work = Path(args.workdir or tempfile.mkdtemp(prefix="qa-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     serving_peak = 0.0
@@ -527,13 +531,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 info = build(n, pool, base_vecs, calib["sigma"], directory, args.backend, args.dense_index)
                 info["build_peak_rss_mb"] = rss_now_mb()["peak"]
                 log(f"{size_label(n)}: written in {info['write_s']:.0f}s ({info['dense']['type']}), {info['disk_mb']:.0f} MB")
-            for ef in efs:
+            kind = info["dense"].get("type")
+            knobs = efs if kind == "hnsw" else nprobes if kind == "ivf" else [None]
+            for ef in knobs:
                 label = size_label(n)
-                if ef is not None and info["dense"].get("type") == "hnsw":
-                    set_ef_search(directory, ef)
-                    label = f"{label}@ef{ef}"
-                elif ef is not None and ef != efs[0]:
-                    continue  # not an HNSW index: one run is enough
+                if ef is not None:
+                    name = set_search_knob(directory, ef)
+                    label = f"{label}@{'ef' if name == 'ef_search' else 'nprobe'}{ef}"
                 log(f"{label}: serving in a fresh process")
                 child = serve(directory, qfile, args)
                 entry = {**info, **child}
@@ -541,7 +545,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 result["sizes"][label] = entry
                 for m, v in child["modes"].items():
                     result["rows"].append({"size": n, "label": label, "mode": m, "dense_index": child["dense"].get("type"),
-                                           "ef_search": child["dense"].get("ef_search"),
+                                           "ef_search": child["dense"].get("ef_search"), "nprobe": child["dense"].get("nprobe"),
                                            "p50_ms": round(v["p50_ms"], 2), "p95_ms": round(v["p95_ms"], 2),
                                            "p99_ms": round(v["p99_ms"], 2), "recall_at_10_vs_exact": child["recall_at_10_vs_exact"][m]})
                 log(f"{label}: " + ", ".join(f"{m} p50 {v['p50_ms']:.1f} p99 {v['p99_ms']:.1f} ms" for m, v in child["modes"].items())
@@ -586,7 +590,8 @@ def markdown(res: dict[str, Any], command: str) -> str:
               "|---|---|---|---|---|---|---|---|"]
     for label, s in res["sizes"].items():
         d = s["dense"]
-        dense = d["type"] + (f" {d.get('storage', 'flat')} M={d.get('M')} efC={d.get('ef_construction')} efS={d.get('ef_search')}" if d["type"] == "hnsw" else "")
+        dense = d["type"] + (f" {d.get('storage', 'flat')} M={d.get('M')} efC={d.get('ef_construction')} efS={d.get('ef_search')}" if d["type"] == "hnsw"
+                             else f" {d.get('storage', 'flat')} nlist={d.get('nlist')} nprobe={d.get('nprobe')}" if d["type"] == "ivf" else "")
         r = s["rss"]
         rb = s["baselines"].get("rank_bm25")
         rbs = f"{rb['p50_ms']:.0f} ms vs {rb['ours_p50_ms']:.1f} ms ({rb['speedup']:.0f}x)" if rb else "not run (too large)"
@@ -614,6 +619,7 @@ def main() -> None:
     ap.add_argument("--sigma", type=float, default=None, help="per-dimension noise of vector copies (default: calibrated)")
     ap.add_argument("--calib-n", type=int, default=None, help="passages used to calibrate sigma (default 400)")
     ap.add_argument("--ef-search", default=None, help="comma-separated HNSW search beams to serve the same index with")
+    ap.add_argument("--nprobe", default=None, help="comma-separated IVF lists probed per query to serve the same index with")
     ap.add_argument("--reuse", action="store_true", help="serve an index already in --workdir instead of rebuilding it")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     ap.add_argument("--backend", default=None, help="embedding backend to measure (default: the library default)")

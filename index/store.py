@@ -28,7 +28,7 @@ import numpy as np
 
 from . import __version__
 from .chunking import ChunkSettings
-from .dense import DEFAULT_THRESHOLD, KINDS, DenseIndex
+from .dense import DEFAULT_THRESHOLD, IVF_THRESHOLD, KINDS, DenseIndex, choose_kind
 from .embedding import default_backend, resolve_backend
 from .errors import IndexFormatError, IndexMissingError, QAError
 from .lexical import BM25Settings, LexicalIndex
@@ -461,8 +461,9 @@ class IndexStore:
         # dense: append onto the existing index unless its kind must change
         wanted = settings.dense.get("kind", "auto")
         threshold = int(settings.dense.get("threshold", DEFAULT_THRESHOLD))
+        ivf_threshold = int(settings.dense.get("ivf_threshold", IVF_THRESHOLD))
         total = len(live)
-        target = wanted if wanted != "auto" else ("hnsw" if total >= threshold else "flat")
+        target = choose_kind(total, wanted, threshold, ivf_threshold)
         dense: DenseIndex | None = None
         if target != self.dense.kind:
             dense = _build_dense(settings, np.concatenate([np.asarray(self.embeddings, np.float32), rows.vectors]))
@@ -471,7 +472,7 @@ class IndexStore:
             dense.add(rows.vectors)
         dense_settings = dense.settings if dense is not None else old_manifest["dense"]
         if dense is not None and wanted == "auto":
-            dense.settings.update(requested="auto", threshold=threshold)
+            dense.settings.update(requested="auto", threshold=threshold, ivf_threshold=ivf_threshold)
 
         def fill(tmp: Path) -> list[dict[str, Any]]:
             segs = []
@@ -579,7 +580,8 @@ def _segment_name(generation: int) -> str:
 
 def _build_dense(settings: IndexSettings, vectors: np.ndarray) -> DenseIndex:
     return DenseIndex.build(vectors, kind=settings.dense.get("kind", "auto"),
-                            threshold=int(settings.dense.get("threshold", DEFAULT_THRESHOLD)))
+                            threshold=int(settings.dense.get("threshold", DEFAULT_THRESHOLD)),
+                            ivf_threshold=int(settings.dense.get("ivf_threshold", IVF_THRESHOLD)))
 
 
 def _write_generation(real: Path, settings: IndexSettings, dense_settings: dict[str, Any], generation: int,
@@ -719,17 +721,30 @@ def _restore_newest_old(directory: Path) -> None:
 
 
 def update_settings(directory: Path | str, **changes: Any) -> dict[str, Any]:
-    """Change query-time settings (``fusion``, ``answer``) in an index's manifest, atomically and
-    under the write lock; the data files are untouched. Returns the new manifest."""
+    """Change query-time settings (``fusion``, ``answer``, and ``dense_search``: the dense index's
+    search-time knobs ``ef_search`` (HNSW) / ``nprobe`` (IVF)) in an index's manifest, atomically
+    and under the write lock; the data files are untouched. Returns the new manifest."""
     directory = real_path(directory)
-    allowed = {"fusion", "answer"}
+    allowed = {"fusion", "answer", "dense_search"}
     if set(changes) - allowed:
         raise QAError(f"only {', '.join(sorted(allowed))} settings can be changed in place, not {sorted(set(changes) - allowed)}")
+    dense_search = dict(changes.pop("dense_search", None) or {})
     with write_lock(directory):
         manifest = read_manifest(directory)
         settings = dict(manifest["settings"])
         settings.update({k: dict(v) for k, v in changes.items()})
         IndexSettings.from_dict(settings)  # validates
+        if dense_search:
+            dense = dict(manifest["dense"])
+            knob = {"hnsw": "ef_search", "ivf": "nprobe"}.get(str(dense.get("type")))
+            for key, value in dense_search.items():
+                if key != knob:
+                    raise QAError(f"a {dense.get('type')} dense index has no search setting {key!r}"
+                                  + (f"; use {knob!r}" if knob else ""))
+                if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
+                    raise QAError(f"{key} must be a whole number from 1 to 1000000, got {value!r}")
+                dense[key] = value
+            manifest["dense"] = dense
         manifest["settings"] = settings
         manifest["generation"] = int(manifest["generation"]) + 1
         manifest["updated"] = _now()

@@ -50,6 +50,17 @@ def test_run_tiny() -> None:
     assert res["rss_mb"] > 0
 
 
+def test_run_tiny_sweeps_the_inverted_file_probes() -> None:
+    """``--nprobe`` re-serves one IVF build per value through the checksummed manifest."""
+    shared_dataset("scifact")
+    res = run_script("run.py", "--tiny", "--json", "--dense-index", "ivf", "--nprobe", "1,64")
+    assert set(res["sizes"]) == {"1k@nprobe1", "1k@nprobe64"}
+    assert {res["sizes"][k]["dense"]["nprobe"] for k in res["sizes"]} == {1, 64}
+    assert all(s["dense"]["type"] == "ivf" and s["dense"]["storage"] == "fp16" for s in res["sizes"].values())
+    recall = {r["label"]: r["recall_at_10_vs_exact"] for r in res["rows"] if r["mode"] == "dense"}
+    assert recall["1k@nprobe1"] < recall["1k@nprobe64"] and recall["1k@nprobe64"] >= 0.95
+
+
 def test_index_and_query_tiny() -> None:
     res = run_script("index_and_query.py", "--tiny", "--json")
     assert res["indexing"]["articles"] == 5 and res["indexing"]["passages"] > 5

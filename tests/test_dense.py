@@ -1,4 +1,5 @@
-"""Dense index type switch: exact below the threshold, HNSW above, overridable, recorded."""
+"""Dense index type switch: exact below the threshold, HNSW above, an inverted file at the largest
+sizes; overridable, recorded."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.dense import DenseIndex
+from index.dense import DenseIndex, choose_kind
 from index.records import Article, Passage
 from index.store import IndexSettings, IndexStore
 
@@ -26,6 +27,36 @@ def test_auto_is_flat_below_threshold_and_hnsw_above() -> None:
     assert small.kind == "flat" and small.settings["requested"] == "auto"
     assert big.kind == "hnsw" and big.settings["M"] > 0 and big.settings["ef_search"] >= 10
     assert small.settings["threshold"] == 301
+
+
+def test_choose_kind_has_three_regimes() -> None:
+    assert [choose_kind(n, "auto", 100, 1000) for n in (99, 100, 999, 1000)] == ["flat", "hnsw", "hnsw", "ivf"]
+    assert choose_kind(10**7, "flat", 100, 1000) == "flat" and choose_kind(5, "IVF") == "ivf"
+    assert [choose_kind(n, "auto", 100, 50) for n in (99, 150)] == ["flat", "ivf"]  # exact stays exact
+    with pytest.raises(ValueError):
+        choose_kind(5, "annoy")
+
+
+def test_auto_builds_an_fp16_inverted_file_at_the_largest_sizes(tmp_path: Path) -> None:
+    # 2,000 vectors in tight groups of 20 (near-duplicates, as reprints are): the regime where
+    # the benchmark found HNSW losing recall and the inverted file keeping it.
+    rng = np.random.default_rng(3)
+    centres = _vectors(100, seed=4)
+    v = centres[np.arange(2000) % 100] + 0.02 * rng.standard_normal((2000, 32)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    index = DenseIndex.build(v, kind="auto", threshold=100, ivf_threshold=1000)
+    assert index.kind == "ivf" and index.settings["storage"] == "fp16"
+    assert index.settings["ivf_threshold"] == 1000 and index.settings["nprobe"] >= 1
+    q = centres[:40] + 0.02 * rng.standard_normal((40, 32)).astype(np.float32)
+    rows, _ = index.search(q, 10)
+    ref, _ = DenseIndex.build(v, kind="flat").search(q, 10)
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(rows, ref)]) >= 0.95
+    index.save(tmp_path / "d.faiss")
+    loaded = DenseIndex.load(tmp_path / "d.faiss", mmap=True, settings=index.settings)
+    assert loaded.kind == "ivf" and loaded.settings["storage"] == "fp16"
+    assert np.array_equal(loaded.search(q, 10)[0], rows)
+    loaded.live = np.arange(2000) % 2 == 0  # tombstones apply inside the inverted file too
+    assert np.all(loaded.search(q, 10)[0] % 2 == 0)
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
