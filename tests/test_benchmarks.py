@@ -61,6 +61,20 @@ def test_run_tiny_sweeps_the_inverted_file_probes() -> None:
     assert recall["1k@nprobe1"] < recall["1k@nprobe64"] and recall["1k@nprobe64"] >= 0.95
 
 
+def test_ann_tiny() -> None:
+    """The script that chose the auto dense index kinds: both kinds measured against exact search."""
+    shared_dataset("scifact")
+    res = run_script("ann.py", "--tiny", "--json")
+    by = {}
+    for r in res["rows"]:
+        by.setdefault(r["index"], []).append(r)
+    assert set(by) == {"ivf:auto:fp16", "hnsw:32:80"} and res["size"] == 3000
+    for rows in by.values():
+        recalls = [r["recall_at_10"] for r in rows]
+        assert recalls == sorted(recalls) and recalls[-1] >= 0.95  # a wider search never finds less
+        assert all(r["p50_ms"] > 0 and r["build_s"] >= 0 for r in rows)
+
+
 def test_index_and_query_tiny() -> None:
     res = run_script("index_and_query.py", "--tiny", "--json")
     assert res["indexing"]["articles"] == 5 and res["indexing"]["passages"] > 5
