@@ -13,7 +13,7 @@ row, marked as such):
    depth) passages are retrieved once per query with ``qa.evaluate.retrieve``.
 2. On the tuning collection only (default cranfield), each fusion method's parameters are chosen
    by nDCG@10: RRF (k x dense weight), the min-max weighted sum, z-score sum and
-   distribution-based score fusion (dense weight; :mod:`qa.fusion_extra`). Then, for the best
+   distribution-based score fusion (dense weight; :mod:`qa.fusion`, z-score in this script). Then, for the best
    method, the headline's weight ``beta`` as its own BM25 field: the BM25 ranking becomes
    ``bm25(passage) + beta * bm25(headline)`` (a second bm25s index over the passages' headlines,
    same tokenizer and settings; BM25F-like, the passage text still contains the headline).
@@ -69,15 +69,31 @@ class Setting:
         return s + (f" +headline beta={self.title_beta:g}" if self.title_beta else "")
 
     def fuse(self, rankings: Mapping[str, Ranking], k: int) -> Ranking:
-        from qa import fusion_extra as X
         from qa.fusion import Fusion, FusionMethod
 
-        weights = {"dense": self.dense_weight, "bm25": 1.0 - self.dense_weight}
-        if self.method in ("rrf", "weighted"):
-            f = Fusion(method=FusionMethod(self.method), rrf_k=self.rrf_k, dense_weight=self.dense_weight)
-            return f.fuse(rankings, k)
-        fn = {"zscore": X.zscore_sum, "dbsf": X.dbsf}[self.method]
-        return X.top(fn(rankings, weights), k)
+        if self.method == "zscore":  # measured, not adopted: lives here, not in the product
+            fused = zscore_sum(rankings, {"dense": self.dense_weight, "bm25": 1.0 - self.dense_weight})
+            return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        return Fusion(method=FusionMethod(self.method), rrf_k=self.rrf_k, dense_weight=self.dense_weight).fuse(rankings, k)
+
+
+def zscore_sum(rankings: Mapping[str, Ranking], weights: Mapping[str, float]) -> dict[int, float]:
+    """``sum_r w_r * z_r(d)``, ``z_r`` standardised over retriever ``r``'s candidates; a candidate
+    ``r`` did not return gets that list's lowest ``z`` (it ranked below everything ``r`` returned)."""
+    rows = {row for ranking in rankings.values() for row, _ in ranking}
+    fused = dict.fromkeys(rows, 0.0)
+    for name, ranking in rankings.items():
+        w = weights.get(name, 0.0)
+        if not ranking or w == 0.0:
+            continue
+        a = np.asarray([s for _, s in ranking], dtype=np.float64)
+        sd = float(a.std())
+        z = (a - a.mean()) / sd if sd > 1e-12 else np.zeros_like(a)
+        got = {row: float(v) for (row, _), v in zip(ranking, z)}
+        floor = float(z.min())
+        for row in rows:
+            fused[row] += w * got.get(row, floor)
+    return fused
 
 
 DEFAULT = Setting("rrf")
