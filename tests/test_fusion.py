@@ -16,6 +16,7 @@ from index.store import read_manifest, update_settings
 from qa import Engine
 from qa.cli import main as cli
 from qa.fusion import Fusion, FusionMethod, Mode, dbsf, minmax, rrf, weighted_sum
+from tests.conftest import shared_dataset
 
 DENSE = [(1, 0.9), (2, 0.8), (3, 0.5)]
 BM25 = [(3, 12.0), (4, 6.0), (1, 3.0)]
@@ -142,3 +143,16 @@ def test_mode_parse():
     assert Mode.parse("HYBRID") is Mode.HYBRID
     with pytest.raises(QueryError, match="use one of: hybrid, dense, bm25"):
         Mode.parse("sparse")
+
+
+# ------------------------------------------------------------------ quality gate (the default fusion on a public collection)
+def test_default_fusion_quality_gate_on_cranfield(embedder) -> None:  # type: ignore[no-untyped-def]
+    """Cranfield hybrid nDCG@10 through the engine with a new index's fusion (DBSF, w=0.5): 0.4164
+    when measured (benchmarks/ranking.py, issue 13), against 0.4074 with the former default RRF
+    k=60. Fails if the default fusion is reverted to RRF (checked when it was written). Builds the
+    cranfield eval index once (1,400 abstracts) into $QA_CACHE/eval, reused afterwards."""
+    from qa import evaluate
+
+    r = evaluate(shared_dataset("cranfield"), modes="hybrid", metrics="ndcg@10", embedder=embedder, baseline=None, depth=100)
+    assert r.queries == 225
+    assert r["hybrid"]["ndcg@10"] >= 0.4164 - 0.004, r["hybrid"]
