@@ -1,6 +1,8 @@
-"""Ranking-quality experiments with the bundled model: fusion method and the headline as a BM25 field.
+"""Ranking-quality experiments with the bundled model: fusion method, the headline as a BM25 field,
+passage-to-document aggregation, fusion depth and RM3 pseudo-relevance feedback.
 
     python benchmarks/ranking.py                      # tune on cranfield, confirm on vaswani, scifact, news questions
+    python benchmarks/ranking.py --no-headline-base   # stage 2 on the best fusion without the headline field
     python benchmarks/ranking.py --tune vaswani --json
     python benchmarks/ranking.py --tiny --json        # smoke run: 30 cranfield queries over ~250 documents + news questions
     python benchmarks/ranking.py --readme             # write the tables into benchmarks/README.md
@@ -17,11 +19,16 @@ row, marked as such):
    method, the headline's weight ``beta`` as its own BM25 field: the BM25 ranking becomes
    ``bm25(passage) + beta * bm25(headline)`` (a second bm25s index over the passages' headlines,
    same tokenizer and settings; BM25F-like, the passage text still contains the headline).
+   Stage 2, in order, each on the stage-1 winner alone (with the headline field unless
+   ``--no-headline-base``): fusing documents instead of passages (each retriever's passages cut
+   to documents by their best passage, then fused), the fusion depth (50-400 candidates per
+   retriever) and RM3 for BM25 (5, 10 or 20 feedback passages, 10 terms, query weight 0.5).
 3. Every collection (the tuned settings frozen) is scored against the product's default (RRF
    k=60, equal weights) with ranx's paired two-sided t-test: nDCG@10, recall@100, MRR@10 on the
    BEIR collections (document level: passages cut to documents by their best passage); hit@1 and
    MRR@10 on the news question set (``eval/sample_questions.jsonl`` over the sample corpus,
-   passage level). The first metric decides.
+   passage level). The first metric decides. Stage-2 variants are also tested against the
+   stage-1 winner they extend ("vs base").
 """
 
 from __future__ import annotations
@@ -300,7 +307,7 @@ def score(p: Prepared, setting: Setting, depth: int, metric: str) -> float:
     return M.mean_scores(p.qrels, p.run(setting, depth), [metric])[metric]
 
 
-def tune(p: Prepared, depth: int, tiny: bool = False) -> dict[str, Any]:
+def tune(p: Prepared, depth: int, tiny: bool = False, headline_in_base: bool = True) -> dict[str, Any]:
     metric = p.metrics[0]
     best: dict[str, Setting] = {}
     trials: dict[str, list[dict[str, Any]]] = {}
@@ -318,7 +325,7 @@ def tune(p: Prepared, depth: int, tiny: bool = False) -> dict[str, Any]:
     log(f"tune {p.name}: headline beta {beta:g} on {top_method.label}")
     # stage 2 (issue 13, in order): passage-to-document aggregation, fusion depth, RM3 for BM25,
     # each tried on the stage-1 winner alone
-    base = replace(top_method, title_beta=beta)
+    base = replace(top_method, title_beta=beta if headline_in_base else 0.0)
     stage2: dict[str, Setting] = {}
     for what, variants in (("aggregation", [replace(base, agg=a) for a in ("passage", "doc")]),
                            ("depth", [replace(base, depth=d) for d in ((50, 100) if tiny else DEPTHS)]),
@@ -358,12 +365,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="qa-ranking-"))
     t0 = time.perf_counter()
     tuned_on = prepare_beir(args.tune, args.depth, args.tiny)
-    t = tune(tuned_on, args.depth, args.tiny)
+    t = tune(tuned_on, args.depth, args.tiny, args.headline)
     systems = {"rrf": DEFAULT, **{m: s for m, s in t["best"].items() if m != "rrf"}, "rrf-tuned": t["best"]["rrf"]}
     if t["beta"]:
         systems[f"{t['top'].method}+headline"] = replace(t["top"], title_beta=t["beta"])
     systems["rrf+headline"] = replace(DEFAULT, title_beta=t["beta"] or 0.5)
-    base_name = f"{t['top'].method}+headline" if t["beta"] else t["top"].method
+    base_name = f"{t['top'].method}+headline" if t["base"].title_beta else t["top"].method
     b = t["base"]
     # stage 2: every variant is reported (chosen or not), named "<base> <change>"
     systems[f"{base_name} doc-fusion"] = replace(b, agg="doc")
@@ -422,6 +429,8 @@ def main() -> None:
     ap.add_argument("--confirm", default="vaswani,scifact", help="collections the frozen settings are confirmed on")
     ap.add_argument("--no-news", dest="news", action="store_false", help="skip the news question set")
     ap.add_argument("--depth", type=int, default=100, help="candidates per retriever (the product's fusion depth)")
+    ap.add_argument("--no-headline-base", dest="headline", action="store_false",
+                    help="stage 2 extends the best fusion without the headline field (it is still measured on its own)")
     ap.add_argument("--tiny", action="store_true", help="smoke run: 30 queries of the tuning collection over ~250 docs + news")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
     ap.add_argument("--readme", action="store_true", help="write the tables into benchmarks/README.md")
