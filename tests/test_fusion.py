@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
-import pytest
-
 import json
+import math
 import shutil
 from pathlib import Path
+
+import pytest
 
 from index.defaults import NEW_INDEX_FUSION
 from index.errors import QueryError

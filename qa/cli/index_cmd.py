@@ -63,7 +63,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def _recorded_fusion(directory, rebuild: bool):  # type: ignore[no-untyped-def]
     """What ``--fusion``/``--rrf-k``/``--dense-weight`` change: the existing index's fusion, or a
     new index's default."""
