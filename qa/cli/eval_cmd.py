@@ -11,8 +11,8 @@ from index import ChunkSettings, QAError
 
 from index.defaults import default_index_dir
 
-from ..fusion import Fusion, FusionMethod
-from .common import positive_int
+from ..fusion import Fusion
+from .common import add_fusion_args, fusion_from_args, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,9 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", type=Path, default=None, metavar="DIR", help="index directory for the dataset (default: the cache)")
     p.add_argument("--model", default=None, help="embedding model (default: bundled all-MiniLM-L6-v2)")
     p.add_argument("--max-tokens", type=positive_int, default=None, help="passage size in word pieces (default 200)")
-    p.add_argument("--fusion", choices=[m.value for m in FusionMethod], default=None, help="hybrid fusion method")
-    p.add_argument("--rrf-k", type=positive_int, default=None)
-    p.add_argument("--dense-weight", type=float, default=None)
+    add_fusion_args(p, "default: a new index's (dbsf) for a dataset, the manifest's for --index")
     p.add_argument("--depth", type=positive_int, default=1000, help="passages retrieved per query and retriever (default 1000)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=run)
@@ -57,12 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate
 
-    d = Fusion()
+    fusion = fusion_from_args(args, Fusion())  # None: a new index's fusion, or the --index manifest's
     try:
-        custom = args.fusion is not None or args.rrf_k is not None or args.dense_weight is not None
-        fusion = Fusion(method=args.fusion or d.method, rrf_k=args.rrf_k or d.rrf_k,
-                        dense_weight=d.dense_weight if args.dense_weight is None else args.dense_weight,
-                        depth=d.depth) if custom else None  # None: the index manifest's setting
         chunking = ChunkSettings(max_tokens=args.max_tokens) if args.max_tokens else None
     except ValueError as exc:
         raise QAError(str(exc)) from exc

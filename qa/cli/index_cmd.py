@@ -7,7 +7,7 @@ import sys
 
 from index import ChunkSettings, QAError, build_index, progress
 
-from .common import add_index_arg, index_dir, positive_int
+from .common import add_fusion_args, add_index_arg, fusion_from_args, index_dir, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="dense index type: auto (exact below 100k passages, HNSW above; default), flat (exact), hnsw or ivf")
     p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None,
                    help="embedding backend (default onnx-int8, or the one the existing index was built with)")
+    add_fusion_args(p, "recorded in the index's manifest (default: dbsf for a new index; an existing index keeps its own)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     from ..cluster.cli import add_args as add_cluster_args  # --ray: embed on a Ray cluster
 
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
             chunking = ChunkSettings(args.max_tokens or d.max_tokens, d.overlap_sentences if args.overlap is None else args.overlap)
         except ValueError as exc:
             raise QAError(str(exc)) from exc
+    fusion = fusion_from_args(args, _recorded_fusion(index_dir(args), args.rebuild))
     from ..cluster.cli import index_embedder
 
     # a line every few seconds when stderr is a log, not a terminal (bars need a terminal)
@@ -55,7 +57,25 @@ def run(args: argparse.Namespace) -> int:
             dense_index=args.dense_index,
             batch_size=args.batch_size,
             show_progress=not args.quiet and sys.stderr.isatty(),
+            fusion=None if fusion is None else fusion.to_dict(),
         )
     print(report.summary())
     return 0
 
+
+def _recorded_fusion(directory, rebuild: bool):  # type: ignore[no-untyped-def]
+    """What ``--fusion``/``--rrf-k``/``--dense-weight`` change: the existing index's fusion, or a
+    new index's default."""
+    from index.errors import IndexMissingError
+    from index.store import read_manifest
+
+    from ..fusion import Fusion
+
+    if rebuild:
+        return Fusion()
+    try:
+        return Fusion.from_dict(read_manifest(directory)["settings"].get("fusion"))
+    except IndexMissingError:
+        return Fusion()
+    except ValueError as exc:
+        raise QAError(f"index {directory} has invalid fusion settings ({exc})") from exc
