@@ -52,7 +52,7 @@ TYPED_MIN = 0.5
 #: Share of the question's focus nouns the best unit must contain.
 FOCUS_MIN = 0.20
 #: Weights of the answer-type evidence and the focus coverage in a unit's ``final`` score.
-TYPE_WEIGHT = 0.30
+TYPE_WEIGHT = 0.20
 FOCUS_WEIGHT = 0.10
 #: A unit joining the answer may carry its answer type at most this much less clearly than the first.
 FILLER_GAP = 0.4
@@ -73,6 +73,8 @@ LONG_PENALTY = 0.002
 #: A unit that brings its context sentence is as similar to the question as the better of the
 #: sentence alone and the whole unit ("He did so at the request of ..." carries its subject's event).
 UNIT_DENSE = False
+#: A typed question's units that carry its answer type rank before all others.
+TYPED_FIRST = True
 #: Encode each sentence alone (deterministic vectors; see Answerer._encode).
 ENCODE_ALONE = True
 #: Focus words match by lemma as well as by stem ("sent" / "send", "fled" / "flee").
@@ -560,7 +562,7 @@ class Answerer:
             final = final.copy()
             final[top] += RERANK_WEIGHT * probs
         # a typed question's answer must carry its type: units that do come first
-        eligible = typed >= TYPED_MIN if analysis.typed else np.ones(len(final), dtype=bool)
+        eligible = typed >= TYPED_MIN if analysis.typed and TYPED_FIRST else np.ones(len(final), dtype=bool)
         order = np.lexsort((-final, ~eligible))
         scored = [ScoredSentence(candidates[i], float(dense[i]), float(lexical[i]), float(base[i]), float(typed[i]),
                                  float(focus[i]), float(final[i]), evidence[i].items) for i in order]
