@@ -468,7 +468,14 @@ class Answerer:
         self.max_sentences = max_sentences
         self.threshold = DEFAULT_THRESHOLD if threshold is None else float(threshold)
         self.reranker = reranker
-        lexical = getattr(getattr(searcher, "store", None), "lexical", None)
+        store = getattr(searcher, "store", None)
+        stored = getattr(getattr(store, "settings", None), "answer", None) or {}
+        verbless = stored.get("verbless_min", VERBLESS_MIN) if isinstance(stored, dict) else VERBLESS_MIN
+        if isinstance(verbless, bool) or not isinstance(verbless, (int, float)) or not math.isfinite(verbless):
+            raise ValueError(f"the index's answer setting verbless_min must be a finite number, got {verbless!r}")
+        #: the manifest's ``answer.verbless_min`` (``qa``'s manifest settings) overrides VERBLESS_MIN
+        self.verbless_min = float(verbless)
+        lexical = getattr(store, "lexical", None)
         self._bm25_settings: BM25Settings = getattr(lexical, "settings", None) or BM25Settings()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -504,9 +511,9 @@ class Answerer:
                      if not word_matches(tok(v), lm, have, lemmas)] if len(verb_lemmas) == len(analysis.focus_verbs) else verbs
         best = scored[0] if scored else None
         threshold = self.threshold + (MISSING_VERB_RAISE if verbs else 0.0)
-        if best is not None and VERBLESS_MIN and analysis.typed and analysis.focus_verbs and \
+        if best is not None and self.verbless_min and analysis.typed and analysis.focus_verbs and \
                 self._verb_coverage(analysis, best) == 0.0:
-            threshold = max(threshold, VERBLESS_MIN)
+            threshold = max(threshold, self.verbless_min)
         return verify(analysis, base=best.score if best else None, typed=best.typed if best else 0.0,
                       focus=best.focus if best else 0.0, missing=missing_focus(focus, texts),
                       threshold=threshold, typed_min=TYPED_MIN,
