@@ -80,8 +80,10 @@ ENCODE_ALONE = True
 #: Focus words match by lemma as well as by stem ("sent" / "send", "fled" / "flee").
 USE_LEMMAS = True
 #: A typed question's best unit that restates none of the question's verbs (by lemma or stem)
-#: needs at least this blended score (it may answer another event: "When did Armenia join the
-#: CSTO?" -> "In February ... frozen its participation in the CSTO").
+#: needs at least this blended score (it may answer another event: "In which city was the 2020
+#: Karabakh ceasefire agreement signed?" -> "... after the second Karabakh war in 2020, Yerevan went
+#: a path of distancing from Moscow"). Chosen on the tune split; the manifest's ``answer.verbless_min``
+#: overrides it.
 VERBLESS_MIN = 0.525
 #: Weight of the share of the question's verbs (by lemma) a unit restates, in ``final``.
 VERB_WEIGHT = 0.0

@@ -54,7 +54,7 @@ LOCATIVE_ONLY_WHERE = True
 #: "the X of Y": X must be the same word (singular/plural), not only the same 5-letter family.
 EXACT_ROLE = True
 #: "how many X": the number may stand this many tokens before X when only a noun phrase's words
-#: (adjectives, numbers, "and", names) lie between ("85 American and 175 Armenian military participants").
+#: (adjectives, numbers, "and", names) lie between ("85 American, Armenian and Georgian military participants").
 NP_LOOKAHEAD = 8
 #: ... an answer entity this close ...
 ENTITY_WINDOW = 12
@@ -164,7 +164,7 @@ def _quantity(a: QuestionAnalysis, text: str, tagged: Tagged, stem: Stemmer, mon
 
 def _np_after(tagged: Tagged, end: int, stem: Stemmer) -> list[list[str]]:
     """Stems of the words after a number up to the end of its noun phrase (POS tags): the nouns
-    a coordinated number counts ("85 American and 175 Armenian military *participants*")."""
+    a coordinated number counts ("85 American, Armenian and Georgian military *participants*", beyond the 4-word window)."""
     out: list[list[str]] = []
     for t in [t for t in tagged.tokens if t.start >= end][:NP_LOOKAHEAD]:
         if t.pos not in ("ADJ", "NUM", "CCONJ", "PROPN", "NOUN", "PUNCT") or t.text in (".", ";", ":"):

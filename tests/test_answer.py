@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -332,12 +333,36 @@ def test_answer_metrics_on_both_splits(answers: dict[str, Answer]) -> None:
     """The figures docs/answering.md reports; the tune split is the one the settings were chosen on."""
     report = evaluate_answers(CASES, lambda q: answers[next(x["id"] for x in QUESTIONS if x["question"] == q)])
     tune = report.metrics["tune"]
-    # floors just under the figures docs/answering.md reports for the merged product (k=10)
-    assert tune["evidence_in_answer"] >= 0.9 and tune["evidence_in_first"] >= 0.84
-    assert tune["answered_confident"] >= 0.95 and tune["refused_offtopic"] == 1.0 and tune["refused_unanswerable"] >= 0.8
+    # floors at the figures docs/answering.md reports (second round, k=10; answers are deterministic:
+    # each sentence is encoded alone). Only tune was used to choose settings; heldout's failure
+    # classes were known from the first round; fresh was frozen before the second round.
+    assert tune["evidence_in_answer"] >= 0.94 and tune["evidence_in_first"] >= 0.88
+    assert tune["answered_confident"] >= 0.96 and tune["refused_offtopic"] == 1.0 and tune["refused_unanswerable"] >= 0.88
     held = report.metrics["heldout"]
-    assert held["refused_offtopic"] == 1.0 and held["refused_unanswerable"] >= 0.75
-    assert held["evidence_in_answer"] >= 0.6 and held["answered_confident"] >= 0.75  # below the issue's 0.94: see docs
+    assert held["refused_offtopic"] == 1.0 and held["refused_unanswerable"] >= 0.77
+    assert held["evidence_in_answer"] >= 0.66 and held["evidence_in_first"] >= 0.66 and held["answered_confident"] >= 0.83
+    fresh = report.metrics["fresh"]  # below the issue's 0.94 / 0.90 evidence targets: see docs
+    assert fresh["refused_offtopic"] == 1.0 and fresh["refused_unanswerable"] >= 0.99
+    assert fresh["evidence_in_answer"] >= 0.83 and fresh["evidence_in_first"] >= 0.83 and fresh["answered_confident"] >= 0.91
+
+
+def test_a_verbless_best_sentence_needs_a_higher_score(engine) -> None:  # type: ignore[no-untyped-def]
+    q = "In which city was the 2020 Karabakh ceasefire agreement signed?"  # the articles do not say
+    answerer = Answerer(engine)
+    assert answerer.verbless_min == 0.525  # the default (no answer.verbless_min in the manifest)
+    refused = answerer.ask(q)
+    assert not refused.confident and "scores" in refused.reason
+    answerer.verbless_min = 0.0  # without the rule it quotes a sentence about another event
+    assert answerer.ask(q).confident
+
+
+def test_verbless_min_comes_from_the_manifest() -> None:
+    fake = _FakeRetriever()
+    fake.store = SimpleNamespace(settings=SimpleNamespace(answer={"verbless_min": 0.7}))  # type: ignore[attr-defined]
+    assert Answerer(fake).verbless_min == 0.7
+    fake.store.settings.answer = {"verbless_min": "high"}  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="verbless_min"):
+        Answerer(fake)
 
 
 def test_how_many_quotes_the_number_asked_for(answers: dict[str, Answer]) -> None:
