@@ -2,6 +2,7 @@
 
     python benchmarks/ask_latency.py                         # sample corpus, every question, 3 passes
     python benchmarks/ask_latency.py --index qa-index --repeat 5 --json
+    python benchmarks/ask_latency.py --index qa-index --against main --rounds 3   # vs another commit's code
 
 Three pipelines share one loaded index and one model:
 
@@ -20,6 +21,11 @@ sentences): it fills the per-sentence caches that a running server keeps. Then
 all of them alike. Before each timed ``ask`` the question's own tags are evicted, so every ask
 pays for tagging its question, as a new question would. The result is the ratio of mean
 latencies ``ask / legacy`` (issue 9 asks for at most 1.5).
+
+``--against REF`` compares this tree's ``ask`` with the ``ask`` of another commit (``git archive
+REF`` into a temporary folder): the script of each tree runs in its own process on the same index
+and the same questions, alternating ``--rounds`` times (A B A B ...), and the result is the ratio
+of the mean warm ``ask`` latencies ``this / REF`` over the rounds.
 """
 
 from __future__ import annotations
@@ -140,6 +146,35 @@ def table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def against(ref: str, index: Path, questions: Path, rounds: int, repeat: int, limit: int, threads: int) -> dict[str, Any]:
+    """This tree's ``ask`` against ``ref``'s, alternating processes (see the module docstring)."""
+    import os
+    import subprocess
+
+    def run(root: Path) -> dict[str, Any]:
+        cmd = [sys.executable, str(root / "benchmarks" / "ask_latency.py"), "--index", str(index), "--questions",
+               str(questions), "--repeat", str(repeat), "--threads", str(threads), "--json"]
+        if limit:
+            cmd += ["--limit", str(limit)]
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        out = subprocess.run(cmd, cwd=root, env=env, check=True, capture_output=True, text=True).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    with tempfile.TemporaryDirectory() as tmp:
+        other = Path(tmp) / "ref"
+        other.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(other)], input=archive, check=True)
+        mine: list[float] = []
+        theirs: list[float] = []
+        for _ in range(rounds):
+            mine.append(run(ROOT)["warm"]["ask"]["mean_ms"])
+            theirs.append(run(other)["warm"]["ask"]["mean_ms"])
+    a, b = statistics.fmean(mine), statistics.fmean(theirs)
+    return {"ref": ref, "rounds": rounds, "repeat": repeat, "this_ask_mean_ms": [round(x, 2) for x in mine],
+            "ref_ask_mean_ms": [round(x, 2) for x in theirs], "ratio_this_vs_ref": round(a / b, 3)}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--index", type=Path, default=None, help="index directory (default: build one of sample_corpus/)")
@@ -148,7 +183,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--repeat", type=int, default=3, help="timed passes over the questions (default 3)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as `qa serve`)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--against", metavar="REF", default=None,
+                   help="compare this tree's ask with the ask of git commit REF (needs --index)")
+    p.add_argument("--rounds", type=int, default=3, help="with --against: alternating runs of each tree (default 3)")
     args = p.parse_args(argv)
+    if args.against:
+        if args.index is None:
+            p.error("--against needs --index (both trees must read the same index)")
+        result = against(args.against, args.index.resolve(), args.questions.resolve(), args.rounds, args.repeat,
+                         args.limit, args.threads)
+        print(json.dumps(result))
+        return result
     import torch
 
     torch.set_num_threads(args.threads)

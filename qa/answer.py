@@ -35,7 +35,7 @@ from index.chunking import split_sentences
 from index.lexical import BM25Settings, tokenize
 from index.records import Article, Hit
 
-from .extract import focus_coverage, missing_focus, type_evidence
+from .extract import focus_coverage, lemma_coverage, missing_focus, type_evidence, word_matches
 from .filters import SearchFilter
 from index.defaults import ASK_K, MAX_K
 
@@ -52,7 +52,7 @@ TYPED_MIN = 0.5
 #: Share of the question's focus nouns the best unit must contain.
 FOCUS_MIN = 0.20
 #: Weights of the answer-type evidence and the focus coverage in a unit's ``final`` score.
-TYPE_WEIGHT = 0.30
+TYPE_WEIGHT = 0.20
 FOCUS_WEIGHT = 0.10
 #: A unit joining the answer may carry its answer type at most this much less clearly than the first.
 FILLER_GAP = 0.4
@@ -70,6 +70,23 @@ RERANK_DEPTH = 20
 #: sentences also match every question a little).
 LONG_WORDS = 40
 LONG_PENALTY = 0.002
+#: A unit that brings its context sentence is as similar to the question as the better of the
+#: sentence alone and the whole unit ("He did so at the request of ..." carries its subject's event).
+UNIT_DENSE = False
+#: A typed question's units that carry its answer type rank before all others.
+TYPED_FIRST = True
+#: Encode each sentence alone (deterministic vectors; see Answerer._encode).
+ENCODE_ALONE = True
+#: Focus words match by lemma as well as by stem ("sent" / "send", "fled" / "flee").
+USE_LEMMAS = True
+#: A typed question's best unit that restates none of the question's verbs (by lemma or stem)
+#: needs at least this blended score (it may answer another event: "In which city was the 2020
+#: Karabakh ceasefire agreement signed?" -> "... after the second Karabakh war in 2020, Yerevan went
+#: a path of distancing from Moscow"). Chosen on the tune split; the manifest's ``answer.verbless_min``
+#: overrides it.
+VERBLESS_MIN = 0.525
+#: Weight of the share of the question's verbs (by lemma) a unit restates, in ``final``.
+VERB_WEIGHT = 0.0
 #: Closest units listed as ``related`` when the answer is not confident.
 RELATED = 3
 #: Share of the lexical coverage in a sentence's score (the rest is the embedding cosine).
@@ -453,7 +470,14 @@ class Answerer:
         self.max_sentences = max_sentences
         self.threshold = DEFAULT_THRESHOLD if threshold is None else float(threshold)
         self.reranker = reranker
-        lexical = getattr(getattr(searcher, "store", None), "lexical", None)
+        store = getattr(searcher, "store", None)
+        stored = getattr(getattr(store, "settings", None), "answer", None) or {}
+        verbless = stored.get("verbless_min", VERBLESS_MIN) if isinstance(stored, dict) else VERBLESS_MIN
+        if isinstance(verbless, bool) or not isinstance(verbless, (int, float)) or not math.isfinite(verbless):
+            raise ValueError(f"the index's answer setting verbless_min must be a finite number, got {verbless!r}")
+        #: the manifest's ``answer.verbless_min`` (``qa``'s manifest settings) overrides VERBLESS_MIN
+        self.verbless_min = float(verbless)
+        lexical = getattr(store, "lexical", None)
         self._bm25_settings: BM25Settings = getattr(lexical, "settings", None) or BM25Settings()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -465,7 +489,7 @@ class Answerer:
         hits = self.searcher.search(question, k=k, mode=mode, filters=filters)
         analysis = analyze(question)
         scored, vectors = self.score_sentences(question, hits, analysis)
-        verdict = self.verify(analysis, scored, hits)
+        verdict = self.verify(analysis, scored, hits, self._unit_lemmas(scored))
         if not verdict.confident:
             related = _related(scored, hits)
             return Answer(question, NOT_CONFIDENT_ANSWER, False, [], hits, analysis.qtype, related, verdict.reason)
@@ -474,16 +498,27 @@ class Answerer:
         text, citations = compose(order_for_reading(chosen), hits)
         return Answer(question, text, True, citations, hits, analysis.qtype, [], verdict.reason)
 
-    def verify(self, analysis: QuestionAnalysis, scored: Sequence[ScoredSentence], hits: Sequence[Hit]) -> Verdict:
-        """Whether the best unit of ``scored`` answers (see :mod:`qa.verify`)."""
+    def verify(self, analysis: QuestionAnalysis, scored: Sequence[ScoredSentence], hits: Sequence[Hit],
+               lemmas: set[str] | None = None) -> Verdict:
+        """Whether the best unit of ``scored`` answers (see :mod:`qa.verify`). ``lemmas``: the
+        lemmas of the candidate units; a verb of the question whose lemma occurs there is not missing."""
         tok = self._tokenize
         focus = [t for n in analysis.focus_nouns for t in tok(n)]
         texts = [tok(h.passage.text) + tok(h.article.title or "") for h in hits]
         verbs = missing_focus([t for v in analysis.focus_verbs for t in tok(v)], texts)
+        if verbs and lemmas and USE_LEMMAS:
+            verb_lemmas = analysis.focus_lemmas[len(analysis.focus_nouns):]
+            have = {s for text in texts for s in text}
+            verbs = [v for v, lm in zip(analysis.focus_verbs, verb_lemmas)
+                     if not word_matches(tok(v), lm, have, lemmas)] if len(verb_lemmas) == len(analysis.focus_verbs) else verbs
         best = scored[0] if scored else None
+        threshold = self.threshold + (MISSING_VERB_RAISE if verbs else 0.0)
+        if best is not None and self.verbless_min and analysis.typed and analysis.focus_verbs and \
+                self._verb_coverage(analysis, best) == 0.0:
+            threshold = max(threshold, self.verbless_min)
         return verify(analysis, base=best.score if best else None, typed=best.typed if best else 0.0,
                       focus=best.focus if best else 0.0, missing=missing_focus(focus, texts),
-                      threshold=self.threshold + (MISSING_VERB_RAISE if verbs else 0.0), typed_min=TYPED_MIN,
+                      threshold=threshold, typed_min=TYPED_MIN,
                       focus_min=FOCUS_MIN)
 
     def score_sentences(self, question: str, hits: Sequence[Hit], analysis: QuestionAnalysis | None = None,
@@ -494,9 +529,16 @@ class Answerer:
         if not candidates:
             return [], np.zeros((0, 0), dtype=np.float32)
         analysis = analysis or analyze(question)
-        vecs = self._encode([question] + [c.core for c in candidates])
-        q, sent = vecs[0], vecs[1:]
+        n = len(candidates)
+        with_context = [i for i, c in enumerate(candidates) if c.core_start > c.start] if UNIT_DENSE else []
+        vecs = self._encode([question] + [c.core for c in candidates] + [candidates[i].text for i in with_context])
+        q, sent = vecs[0], vecs[1:n + 1]
         dense = sent @ q
+        unit_dense = dense.copy()  # ranking only: verification judges the sentence itself
+        if with_context:
+            unit_dense[with_context] = np.maximum(dense[with_context], vecs[n + 1:] @ q)
+            if UNIT_DENSE != "rank":
+                dense = unit_dense
         tok = self._tokenize
         unit_terms = [tok(c.text) for c in candidates]
         lexical = lexical_coverage(question_terms(question, tok), unit_terms)
@@ -505,9 +547,22 @@ class Answerer:
         tags = tag_many([c.text for c in candidates])
         evidence = [type_evidence(analysis, c.text, t, tok) for c, t in zip(candidates, tags)]
         typed = np.array([e.score for e in evidence])
-        focus = np.array([focus_coverage(focus_stems, terms) for terms in unit_terms])
+        lemmas = analysis.focus_lemmas
+        if USE_LEMMAS and len(lemmas) == len(analysis.focus_nouns) + len(analysis.focus_verbs):
+            words = [(tok(w), lm) for w, lm in zip((*analysis.focus_nouns, *analysis.focus_verbs), lemmas)]
+            words = [(st, lm) for st, lm in words if st or lm]
+            focus = np.array([lemma_coverage(words, terms, [t.lemma for t in tg.tokens])
+                              for terms, tg in zip(unit_terms, tags)])
+        else:
+            focus = np.array([focus_coverage(focus_stems, terms) for terms in unit_terms])
+        verb_cov = np.zeros(len(candidates))
+        if VERB_WEIGHT and analysis.focus_verbs and len(lemmas) == len(analysis.focus_nouns) + len(analysis.focus_verbs):
+            vwords = [(tok(w), lm) for w, lm in zip(analysis.focus_verbs, lemmas[len(analysis.focus_nouns):])]
+            verb_cov = np.array([lemma_coverage(vwords, terms, [t.lemma for t in tg.tokens])
+                                 for terms, tg in zip(unit_terms, tags)])
         length = np.array([max(0, len(c.text.split()) - LONG_WORDS) for c in candidates])
-        final = base + TYPE_WEIGHT * typed + FOCUS_WEIGHT * focus - LONG_PENALTY * length
+        rank_base = blend(unit_dense, lexical)
+        final = rank_base + TYPE_WEIGHT * typed + FOCUS_WEIGHT * focus + VERB_WEIGHT * verb_cov - LONG_PENALTY * length
         if self.reranker is not None:
             from .rerank import rerank_scores
 
@@ -516,13 +571,27 @@ class Answerer:
             final = final.copy()
             final[top] += RERANK_WEIGHT * probs
         # a typed question's answer must carry its type: units that do come first
-        eligible = typed >= TYPED_MIN if analysis.typed else np.ones(len(final), dtype=bool)
+        eligible = typed >= TYPED_MIN if analysis.typed and TYPED_FIRST else np.ones(len(final), dtype=bool)
         order = np.lexsort((-final, ~eligible))
         scored = [ScoredSentence(candidates[i], float(dense[i]), float(lexical[i]), float(base[i]), float(typed[i]),
                                  float(focus[i]), float(final[i]), evidence[i].items) for i in order]
         return scored, sent[order]
 
     # ---------------------------------------------------------------- helpers
+    def _verb_coverage(self, a: QuestionAnalysis, s: ScoredSentence) -> float:
+        """Share of the question's verbs the unit restates (lemma or stem)."""
+        lemmas = a.focus_lemmas[len(a.focus_nouns):]
+        if not a.focus_verbs or len(lemmas) != len(a.focus_verbs):
+            return 1.0
+        tg = tag_many([s.candidate.text])[0]
+        words = [(self._tokenize(w), lm) for w, lm in zip(a.focus_verbs, lemmas)]
+        return lemma_coverage(words, self._tokenize(s.candidate.text), [t.lemma for t in tg.tokens])
+
+    @staticmethod
+    def _unit_lemmas(scored: Sequence[ScoredSentence]) -> set[str]:
+        tags = tag_many([s.candidate.text for s in scored])  # cached by score_sentences
+        return {t.lemma for tg in tags for t in tg.tokens}
+
     def _tokenize(self, text: str) -> list[str]:
         return [t[:TERM_PREFIX] for t in tokenize(text, self._bm25_settings)]
 
@@ -537,7 +606,11 @@ class Answerer:
                     found[t] = v
         missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
-            fresh = self.searcher.embedder.encode(missing)  # outside the lock: the slow part
+            # outside the lock: the slow part. One text per call: with the bundled int8 ONNX model a
+            # sentence's vector depends (by up to 0.006 in cosine) on the batch it was encoded in, so
+            # batched encoding made an answer depend on which questions came before it.
+            enc = self.searcher.embedder.encode
+            fresh = np.vstack([enc([t]) for t in missing]) if ENCODE_ALONE else enc(missing)
             found.update(zip(missing, fresh))
             with self._lock:
                 self._cache.update(zip(missing, fresh))

@@ -9,7 +9,8 @@ A question set is JSONL, one question per line::
 ``evidence`` lists phrases that occur literally in the articles (any one of them is a right
 answer); an empty list means the articles do not answer the question. ``kind`` groups the
 questions in the report (``unanswerable`` = on topic but not stated, ``offtopic``); ``split`` is
-``tune`` or ``heldout`` (no setting may be tuned on ``heldout``).
+``tune``, ``heldout`` or ``fresh`` (no setting may be tuned on ``heldout`` or ``fresh``; ``fresh``
+was written and frozen after ``heldout`` had been looked at, see docs/answering.md).
 
 :func:`evaluate_answers` is pure: it takes the questions and an ``ask`` callable
 (question -> :class:`qa.answer.Answer`) and returns the metrics and a per-question table.
@@ -29,6 +30,7 @@ from .answer import Answer
 
 ANSWERABLE_KINDS = ("why_how", "quantity_when", "who_where_which")
 REFUSE_KINDS = ("unanswerable", "offtopic")
+SPLITS = ("tune", "heldout", "fresh")
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,8 @@ def load_answer_cases(path: Path | str) -> list[AnswerCase]:
     for q in load_questions(path):  # validates ids, questions and evidence
         obj = extra.get(q.id, {})
         split = str(obj.get("split", "tune"))
-        if split not in ("tune", "heldout"):
-            raise DatasetError(f"{path}:{q.line}: split must be 'tune' or 'heldout', got {split!r}")
+        if split not in SPLITS:
+            raise DatasetError(f"{path}:{q.line}: split must be one of {', '.join(SPLITS)}, got {split!r}")
         kind = str(obj.get("kind") or ("answerable" if q.answerable else "unanswerable"))
         out.append(AnswerCase(q.id, q.question, q.evidence, kind, split))
     return out
@@ -175,10 +177,10 @@ def judge(case: AnswerCase, answer: Answer) -> AnswerRow:
 
 
 def evaluate_answers(cases: Sequence[AnswerCase], ask: Callable[[str], Answer]) -> AnswerReport:
-    """Ask every question; metrics over all questions and per split (``tune``, ``heldout``)."""
+    """Ask every question; metrics over all questions and per split (``tune``, ``heldout``, ``fresh``)."""
     rows = [judge(c, ask(c.question)) for c in cases]
     metrics = {"all": summarize(rows)}
-    for split in ("tune", "heldout"):
+    for split in SPLITS:
         part = [r for r in rows if r.split == split]
         if part and len(part) < len(rows):
             metrics[split] = summarize(part)

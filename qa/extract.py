@@ -49,6 +49,13 @@ CUE_WINDOW = 8
 REASON_WORDS = 6
 #: "to" + verb at most this many words after a verb of the question states its purpose.
 PURPOSE_WINDOW = 6
+#: "where" needs the place after a preposition ("in the city of Goris"); "which country" does not.
+LOCATIVE_ONLY_WHERE = True
+#: "the X of Y": X must be the same word (singular/plural), not only the same 5-letter family.
+EXACT_ROLE = True
+#: "how many X": the number may stand this many tokens before X when only a noun phrase's words
+#: (adjectives, numbers, "and", names) lie between ("85 American, Armenian and Georgian military participants").
+NP_LOOKAHEAD = 8
 #: ... an answer entity this close ...
 ENTITY_WINDOW = 12
 #: ... else it counts this much.
@@ -106,11 +113,21 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[\w’'$-]+", text.lower())
 
 
+def _singular(word: str) -> str:
+    w = word.lower().strip("’'")
+    return w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w
+
+
 def relation_holds(relation: tuple[str, str], text: str, stem: Stemmer, window: int = 3) -> bool:
     """Whether ``text`` states X and Y of "the X of Y" at most ``window`` words apart."""
-    x, y = (stem(r)[0] if stem(r) else r for r in relation)
-    words = [stem(w)[0] if stem(w) else w for w in _words(text)]
-    xs = [i for i, w in enumerate(words) if _same_word(w, x)]
+    y = stem(relation[1])[0] if stem(relation[1]) else relation[1]
+    raw = _words(text)
+    words = [stem(w)[0] if stem(w) else w for w in raw]
+    # X (the role: president, minister) must be the same word, singular or plural: "Foreign
+    # Ministry" is not a "foreign minister"; Y (the place or body) may be any word of its family
+    x = _singular(relation[0]) if EXACT_ROLE else None
+    xs = [i for i, w in enumerate(raw) if _singular(w) == x] if EXACT_ROLE else \
+        [i for i, w in enumerate(words) if _same_word(w, stem(relation[0])[0] if stem(relation[0]) else relation[0])]
     ys = [i for i, w in enumerate(words) if _same_word(w, y)]
     return any(abs(i - j) <= window for i in xs for j in ys)
 
@@ -134,7 +151,7 @@ def _quantity(a: QuestionAnalysis, text: str, tagged: Tagged, stem: Stemmer, mon
     elif a.asked_noun:
         target = _family(stem(a.asked_noun)[0] if stem(a.asked_noun) else a.asked_noun)
         for s, e, n in numbers:
-            after = [stem(w) for w in _words(text[e:e + 60])[:4]]
+            after = [stem(w) for w in _words(text[e:e + 60])[:4]] + _np_after(tagged, e, stem)
             if any(any(_same_word(t, f) for f in target) for ws in after for t in ws):
                 best, items = 1.0, (n,)
                 break
@@ -143,6 +160,19 @@ def _quantity(a: QuestionAnalysis, text: str, tagged: Tagged, stem: Stemmer, mon
     if a.year and a.year not in text:
         best *= YEAR_FACTOR
     return TypeEvidence(best, items)
+
+
+def _np_after(tagged: Tagged, end: int, stem: Stemmer) -> list[list[str]]:
+    """Stems of the words after a number up to the end of its noun phrase (POS tags): the nouns
+    a coordinated number counts ("85 American, Armenian and Georgian military *participants*", beyond the 4-word window)."""
+    out: list[list[str]] = []
+    for t in [t for t in tagged.tokens if t.start >= end][:NP_LOOKAHEAD]:
+        if t.pos not in ("ADJ", "NUM", "CCONJ", "PROPN", "NOUN", "PUNCT") or t.text in (".", ";", ":"):
+            break
+        out.append(stem(t.text) + ([t.lemma] if t.lemma else []))
+        if t.pos == "NOUN":
+            break
+    return out
 
 
 def _focus_stems(a: QuestionAnalysis, stem: Stemmer) -> list[str]:
@@ -236,7 +266,8 @@ def _entity_evidence(a: QuestionAnalysis, text: str, tagged: Tagged) -> TypeEvid
         return TypeEvidence(0.4, tuple(orgs)) if orgs else TypeEvidence(0.0)
     if t == "place":
         places = [e for e in tagged.entities if e.label in PLACE_LABELS and _new(e.text, qwords)]
-        located = [e.text for e in places if LOCATIVE.search(text[max(0, e.start - 20):e.start])]
+        located = [e.text for e in places if (LOCATIVE_ONLY_WHERE and a.qtype != "where")
+                   or LOCATIVE.search(text[max(0, e.start - 20):e.start])]
         if located:
             return TypeEvidence(1.0, tuple(located))
         return TypeEvidence(0.6, tuple(e.text for e in places)) if places else TypeEvidence(0.0)
@@ -255,6 +286,27 @@ def focus_coverage(focus_stems: Sequence[str], unit_stems: Sequence[str]) -> flo
         return 1.0
     have = set(unit_stems)
     return sum(any(_same_word(f, u) for u in have) for f in focus_stems) / len(focus_stems)
+
+
+def word_matches(stems: Sequence[str], lemma: str, unit_stems: set[str], unit_lemmas: set[str]) -> bool:
+    """Whether a question word (its stems and its lemma) occurs in a unit: a stem of the same family
+    (:func:`_same_word`), the same lemma, or a lemma the word's lemma begins ("host" / "hosting",
+    "elect" / "election"; lemmas of four letters or more)."""
+    if any(_same_word(s, u) for s in stems for u in unit_stems):
+        return True
+    if not lemma:
+        return False
+    return lemma in unit_lemmas or (len(lemma) >= 4 and any(u.startswith(lemma) for u in unit_lemmas))
+
+
+def lemma_coverage(focus: Sequence[tuple[Sequence[str], str]], unit_stems: Sequence[str],
+                   unit_lemmas: Sequence[str]) -> float:
+    """Share of the question's focus words (each: its stems and its lemma) that the unit contains,
+    matching stems or lemmas (:func:`word_matches`): "sent" covers "send", "fled" covers "flee"."""
+    if not focus:
+        return 1.0
+    us, ul = set(unit_stems), set(unit_lemmas)
+    return sum(word_matches(st, lm, us, ul) for st, lm in focus) / len(focus)
 
 
 def missing_focus(focus_stems: Sequence[str], texts_stems: Sequence[Sequence[str]]) -> list[str]:

@@ -44,6 +44,7 @@ ACCORDING_TAIL = re.compile(r",?\s+(according\s+to|as\s+reported\s+by)\s+[^,?]*"
 RELATION = re.compile(r"^(who|what)\s+(is|was|are|were)\s+(the\s+)?(?P<x>[\w-]+(\s+[\w-]+){0,2}?)\s+(of|in)\s+(the\s+)?"
                       r"(?P<y>[\w'’-]+(\s+[\w'’-]+){0,2}?)\s*$",
                       re.I)
+TIME_UNIT = re.compile(r"(second|minute|hour|day|week|month|year|decade|centur(y|ie))s?")
 YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 
 
@@ -58,6 +59,8 @@ class QuestionAnalysis:
     asked_noun: str = ""
     year: str = ""
     relation: tuple[str, str] | None = None
+    #: lower-case lemmas of ``focus_nouns`` and ``focus_verbs``, in that order ("sent" -> "send")
+    focus_lemmas: tuple[str, ...] = ()
 
     @property
     def typed(self) -> bool:
@@ -120,6 +123,8 @@ def analyze(question: str, tagged: Tagged | None = None) -> QuestionAnalysis:
         if (t.pos in ("NOUN", "PROPN") or (i > 0 and t.pos == "ADJ" and t.text[:1].isupper()))
         and t.text.lower() not in WH_WORDS and t.text.lower() not in TYPE_NOUNS and not YEAR.fullmatch(t.text)))
     verbs = tuple(dict.fromkeys(t.text for t in words if t.pos == "VERB" and t.text.lower() not in AUXILIARIES))
+    lemma_of = {t.text: (t.lemma or t.text.lower()) for t in words}
+    lemmas = tuple(lemma_of.get(w, w.lower()) for w in (*nouns, *verbs))
     asked = ""
     if qtype in ("how_many", "how_much"):
         toks = list(tagged.tokens)
@@ -137,5 +142,8 @@ def analyze(question: str, tagged: Tagged | None = None) -> QuestionAnalysis:
     m = RELATION.match(core)
     if m and answer_type in ("person", "place", "thing", "entity"):
         relation = (m.group("x").split()[-1].lower(), m.group("y").split()[-1].lower())
+    if qtype == "how_many" and TIME_UNIT.fullmatch(asked.lower()):
+        answer_type = "duration"  # "how many days ...": a length of time, not a count of things
     return QuestionAnalysis(question=question, qtype=qtype, answer_type=answer_type, focus=focus, focus_nouns=nouns, focus_verbs=verbs,
-                            asked_noun=asked.lower(), year=years[0] if years else "", relation=relation)
+                            asked_noun=asked.lower(), year=years[0] if years else "", relation=relation,
+                            focus_lemmas=lemmas)

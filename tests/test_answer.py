@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -238,7 +239,8 @@ def test_answerer_without_index_caches_sentence_vectors_and_abstains() -> None:
     ans = answerer.ask("Why was Moscow too busy with the war in Ukraine?")
     assert ans.confident and ans.answer.endswith("[1]") and ans.question_type == "why"
     assert ans.citations[0].quote == "Analysts say Moscow was too busy with the war in Ukraine to stay."  # the reason
-    assert len(fake.embedder.calls) == 1 and len(fake.embedder.calls[0]) == 4  # question + 3 sentences, one batch
+    # question + 3 sentences, one text per call (deterministic vectors: no batch effects)
+    assert [len(c) for c in fake.embedder.calls] == [1, 1, 1, 1]
     again = answerer.ask("Did Russia withdraw peacekeepers from Karabakh?")
     assert fake.embedder.calls[-1] == ["Did Russia withdraw peacekeepers from Karabakh?"]  # sentences cached
     assert again.citations[0].n == 1 and again.citations[0].quote.startswith("Russia withdrew")
@@ -261,13 +263,19 @@ def answers(answerer: Answerer) -> dict[str, Answer]:
 def test_question_set_has_every_kind_and_a_heldout_third() -> None:
     kinds: dict[str, list] = {}
     for c in CASES:
-        kinds.setdefault(c.kind, []).append(c)
+        if c.split != "fresh":
+            kinds.setdefault(c.kind, []).append(c)
     need = {"why_how": 20, "quantity_when": 15, "who_where_which": 15, "unanswerable": 20, "offtopic": 10}
     for kind, n in need.items():
         assert len(kinds[kind]) >= n, kind
         held = sum(c.split == "heldout" for c in kinds[kind])
         assert abs(held - len(kinds[kind]) / 3) <= 1, kind
-    assert len(CASES) >= 80
+    assert sum(len(v) for v in kinds.values()) >= 80
+    # the fresh split (frozen before the second round of changes): >= 30 questions in the issue's proportions
+    fresh = [c for c in CASES if c.split == "fresh"]
+    assert len(fresh) >= 30
+    for kind, n in need.items():
+        assert sum(c.kind == kind for c in fresh) >= n * len(fresh) // 80 - 1, kind
 
 
 def test_evidence_is_in_the_articles_and_unanswerable_facts_are_not() -> None:
@@ -325,12 +333,36 @@ def test_answer_metrics_on_both_splits(answers: dict[str, Answer]) -> None:
     """The figures docs/answering.md reports; the tune split is the one the settings were chosen on."""
     report = evaluate_answers(CASES, lambda q: answers[next(x["id"] for x in QUESTIONS if x["question"] == q)])
     tune = report.metrics["tune"]
-    # floors just under the figures docs/answering.md reports for the merged product (k=10)
-    assert tune["evidence_in_answer"] >= 0.9 and tune["evidence_in_first"] >= 0.84
-    assert tune["answered_confident"] >= 0.95 and tune["refused_offtopic"] == 1.0 and tune["refused_unanswerable"] >= 0.8
+    # floors at the figures docs/answering.md reports (second round, k=10; answers are deterministic:
+    # each sentence is encoded alone). Only tune was used to choose settings; heldout's failure
+    # classes were known from the first round; fresh was frozen before the second round.
+    assert tune["evidence_in_answer"] >= 0.94 and tune["evidence_in_first"] >= 0.88
+    assert tune["answered_confident"] >= 0.96 and tune["refused_offtopic"] == 1.0 and tune["refused_unanswerable"] >= 0.88
     held = report.metrics["heldout"]
-    assert held["refused_offtopic"] == 1.0 and held["refused_unanswerable"] >= 0.75
-    assert held["evidence_in_answer"] >= 0.6 and held["answered_confident"] >= 0.75  # below the issue's 0.94: see docs
+    assert held["refused_offtopic"] == 1.0 and held["refused_unanswerable"] >= 0.77
+    assert held["evidence_in_answer"] >= 0.66 and held["evidence_in_first"] >= 0.66 and held["answered_confident"] >= 0.83
+    fresh = report.metrics["fresh"]  # below the issue's 0.94 / 0.90 evidence targets: see docs
+    assert fresh["refused_offtopic"] == 1.0 and fresh["refused_unanswerable"] >= 0.99
+    assert fresh["evidence_in_answer"] >= 0.83 and fresh["evidence_in_first"] >= 0.83 and fresh["answered_confident"] >= 0.91
+
+
+def test_a_verbless_best_sentence_needs_a_higher_score(engine) -> None:  # type: ignore[no-untyped-def]
+    q = "In which city was the 2020 Karabakh ceasefire agreement signed?"  # the articles do not say
+    answerer = Answerer(engine)
+    assert answerer.verbless_min == 0.525  # the default (no answer.verbless_min in the manifest)
+    refused = answerer.ask(q)
+    assert not refused.confident and "scores" in refused.reason
+    answerer.verbless_min = 0.0  # without the rule it quotes a sentence about another event
+    assert answerer.ask(q).confident
+
+
+def test_verbless_min_comes_from_the_manifest() -> None:
+    fake = _FakeRetriever()
+    fake.store = SimpleNamespace(settings=SimpleNamespace(answer={"verbless_min": 0.7}))  # type: ignore[attr-defined]
+    assert Answerer(fake).verbless_min == 0.7
+    fake.store.settings.answer = {"verbless_min": "high"}  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="verbless_min"):
+        Answerer(fake)
 
 
 def test_how_many_quotes_the_number_asked_for(answers: dict[str, Answer]) -> None:

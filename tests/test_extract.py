@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from index.lexical import tokenize
-from qa.extract import focus_coverage, missing_focus, relation_holds, type_evidence
+from qa.extract import focus_coverage, lemma_coverage, missing_focus, relation_holds, type_evidence
 from qa.question import analyze
 from qa.tagger import MODEL_PACKAGE, tag
 from qa.verify import verify
@@ -99,3 +99,28 @@ def test_verify_says_which_check_failed() -> None:
     assert "no reason" in verify(why, base=0.6, typed=0.3, focus=0.5, missing=[], **kw).reason
     assert verify(what, base=0.6, typed=0.0, focus=0.5, missing=[], **kw).confident  # untyped: no type needed
     assert not verify(what, base=None, typed=0.0, focus=0.0, missing=[], **kw).confident
+
+
+def test_focus_words_match_by_lemma_as_well_as_stem() -> None:
+    unit = "The US sent two of its generals to Armenia, and thousands fled."
+    lemmas = [t.lemma for t in tag(unit).tokens]
+    assert focus_coverage(stem("send flee"), stem(unit)) == 0.0  # stems alone miss irregular verbs
+    assert lemma_coverage([(stem("send"), "send"), (stem("flee"), "flee")], stem(unit), lemmas) == 1.0
+    assert lemma_coverage([(stem("elect"), "elect")], stem("the election of Pashinyan"), ["the", "election"]) == 1.0
+    assert lemma_coverage([(stem("join"), "join")], stem("Armenia froze its participation"), ["freeze"]) == 0.0
+
+
+def test_role_of_a_relation_must_be_the_same_word() -> None:
+    rel = analyze("Who is the foreign minister of Armenia?").relation
+    assert rel == ("minister", "armenia")
+    assert not relation_holds(rel, "Russia's Foreign Ministry summoned the Armenian ambassador.", stem)
+    assert relation_holds(rel, "Armenian ministers met; the Armenia minister said so.", stem)
+
+
+def test_which_country_needs_no_preposition_and_numbers_count_across_a_noun_phrase() -> None:
+    assert evidence("Which countries had already left the CSTO?",
+                    "Earlier, Georgia, Uzbekistan and Azerbaijan had already left the CSTO.") == 1.0
+    assert evidence("Where did the blogger go?", "Georgia and Uzbekistan welcomed the blogger.") < 1.0
+    assert evidence("How many soldiers took part in the exercise?",
+                    "The exercise had 85 American, Armenian and Georgian military participants.") == 1.0
+    assert evidence("How many days did the operation last?", "The operation lasted for two days.") == 1.0

@@ -66,3 +66,12 @@ def test_according_to_tail_and_type_nouns_leave_the_focus() -> None:
     assert {"Armenia", "partners", "security"} <= set(a.focus_nouns)
     # capitalised adjectives name what is asked about ("Chinese" must occur in the articles)
     assert "Chinese" in analyze("What did the Chinese foreign minister say about Karabakh?").focus_nouns
+
+
+def test_how_many_time_units_is_a_duration_and_focus_has_lemmas() -> None:
+    a = analyze("How many days did Azerbaijan's military operation last?")
+    assert (a.qtype, a.answer_type, a.asked_noun) == ("how_many", "duration", "days")
+    a = analyze("How many Russian peacekeepers were sent to Karabakh in 2020?")
+    assert a.answer_type == "quantity"
+    assert len(a.focus_lemmas) == len(a.focus_nouns) + len(a.focus_verbs)
+    assert dict(zip((*a.focus_nouns, *a.focus_verbs), a.focus_lemmas))["sent"] == "send"
