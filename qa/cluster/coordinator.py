@@ -201,10 +201,13 @@ class ShardedEngine(Engine):
         return self.fleet(snap).rankings(vecs, list(queries) if lexical else None, depth, allowed)
 
     def close(self) -> None:
+        """Stop using the shards; end them unless they are shared (``detached``: the deployment
+        that created them, e.g. ``qa serve --replicas``, ends them)."""
         super().close()
         with self._fleet_lock:
-            for f in self._fleets.values():
-                f.kill()
+            if not self._detached:
+                for f in self._fleets.values():
+                    f.kill()
             self._fleets = {}
 
 

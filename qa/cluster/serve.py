@@ -30,10 +30,10 @@ from typing import Any
 from index.errors import QAError
 
 #: Serve application names and the deployment name of the API replicas.
-API_APP, UI_APP, API_DEPLOYMENT, UI_DEPLOYMENT = "newsqa-api", "newsqa", "qa-api", "qa-ui"
+API_APP, UI_APP, UI_DEPLOYMENT = "newsqa-api", "newsqa", "newsqa-ui"
 #: CPUs a replica reserves (logical: the replica mostly waits on its shards; the coordinator's
 #: query embedding is its only CPU work).
-REPLICA_CPUS = 0.25
+REPLICA_CPUS = 0.1
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class ReplicaSpec:
     uploads: bool = True
     threads: int = 1
     reload: bool = True
+    #: for an extra API app at another route prefix (benchmarks/cluster.py): the prefix to strip
+    strip_prefix: str = ""
 
 
 def shard_prefix(index_dir: Path | str) -> str:
@@ -77,24 +79,27 @@ class QAReplicaCore:
         from ui.app import create_app
 
         app = create_app(self.engine, self.spec.config, ui=self.spec.ui, uploads=self.spec.uploads)
-        return app if self.spec.ui else _FullPath(app)
+        return app if self.spec.ui else _Mounted(app, self.spec.strip_prefix)
 
     def check_health(self) -> None:
         """Serve's periodic health check: the engine still has an index to serve."""
         self.engine.load()
 
 
-class _FullPath:
-    """ASGI wrapper for the app mounted at Serve's ``/api`` route prefix: Serve passes the full
-    path (``/api/search``) with ``root_path="/api"``, which Starlette would strip before routing;
-    the app's routes already start with ``/api``, so it routes the full path."""
+class _Mounted:
+    """ASGI wrapper that routes the path the client sent (minus ``strip``) whatever Serve's route
+    prefix is: Serve passes the full path (``/api/search``) with ``root_path`` set to the route
+    prefix, which Starlette would strip before routing; the app's own routes start with ``/api``."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    def __init__(self, app: Any, strip: str = "") -> None:
+        self.app, self.strip = app, strip.rstrip("/")
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope.get("type") in ("http", "websocket") and scope.get("root_path"):
-            scope = {**scope, "root_path": ""}
+        if scope.get("type") in ("http", "websocket"):
+            path = scope.get("path", "")
+            if self.strip and path.startswith(self.strip):
+                path = path[len(self.strip):] or "/"
+            scope = {**scope, "root_path": "", "path": path}
         await self.app(scope, receive, send)
 
 
@@ -132,19 +137,24 @@ def deploy(spec: ReplicaSpec, replicas: int, *, ui_replica: bool = True, replica
                     http_options={"host": host, "port": port, "keep_alive_timeout_s": 5})
     except Exception as exc:  # already running with other options, or the port is taken
         raise QAError(f"cannot start Ray Serve's HTTP proxy on {host}:{port}: {str(exc).splitlines()[0]}") from None
-    scale(spec, replicas, replica_cpus)
+    deploy_api(spec, replicas, replica_cpus)
     if ui_replica:
         serve.run(_deployment(UI_DEPLOYMENT, 1, replica_cpus).bind(replace(spec, ui=True)), name=UI_APP, route_prefix="/")
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
 
 
-def scale(spec: ReplicaSpec, replicas: int, replica_cpus: float = REPLICA_CPUS) -> None:
-    """Change the number of API replicas in place (Serve starts or stops the difference)."""
+def deploy_api(spec: ReplicaSpec, replicas: int, replica_cpus: float = REPLICA_CPUS, *, name: str = API_APP,
+               route_prefix: str = "/api") -> None:
+    """Deploy (or redeploy: Serve then replaces every replica) the API application ``name`` with
+    ``replicas`` replicas at ``route_prefix``. Any prefix other than ``/api`` is stripped, so
+    ``PREFIX/api/search`` reaches ``/api/search`` (benchmarks run a 1- and a 2-replica app side by
+    side this way)."""
     from ray import serve
 
-    serve.run(_deployment(API_DEPLOYMENT, replicas, replica_cpus).bind(replace(spec, ui=False)),
-              name=API_APP, route_prefix="/api")
+    strip = "" if route_prefix == "/api" else route_prefix
+    serve.run(_deployment(f"{name}-replica", replicas, replica_cpus).bind(replace(spec, ui=False, strip_prefix=strip)),
+              name=name, route_prefix=route_prefix)
 
 
 def _deployment(name: str, replicas: int, replica_cpus: float) -> Any:
@@ -184,4 +194,4 @@ def undeploy(spec: ReplicaSpec) -> None:
                     pass
 
 
-__all__ = ["ReplicaSpec", "deploy", "scale", "undeploy", "replica_actors", "shard_prefix", "API_APP", "UI_APP"]
+__all__ = ["ReplicaSpec", "deploy", "deploy_api", "undeploy", "replica_actors", "shard_prefix", "API_APP", "UI_APP"]
