@@ -36,10 +36,10 @@ def connect(address: str) -> None:
         import ray
     except ImportError:
         raise RayUnavailableError("Ray is not installed; install the cluster extra: pip install 'newsqa[ray]'") from None
+    _reachable(address)  # ray.init retries an unreachable address forever
     if ray.is_initialized():
         return
     host = address.rsplit(":", 1)[0] if ":" in address else ""
-    _reachable(address)  # ray.init retries an unreachable address forever
     kwargs = {}
     node_ip = os.environ.get("QA_RAY_NODE_IP") or (host if host.startswith("127.") else "")
     if node_ip:

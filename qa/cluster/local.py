@@ -88,7 +88,7 @@ class LocalCluster:
             grew = bool(more)
         return sorted(mine)
 
-    def _kill_own_processes(self, grace_s: float = 5.0) -> None:
+    def _kill_own_processes(self, grace_s: float = 3.0) -> None:
         import signal
         import time
 

@@ -128,8 +128,13 @@ def deploy(spec: ReplicaSpec, replicas: int, *, ui_replica: bool = True, replica
 
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
         raise QAError(f"--replicas must be a whole number >= 1, got {replicas!r}")
+    import ray
+
+    if any(a["name"] == "SERVE_CONTROLLER_ACTOR" for a in ray.util.list_named_actors(all_namespaces=True)):
+        raise QAError("Ray Serve already runs on this cluster (another `qa serve --replicas`?): stop it first "
+                      "(Ctrl-C in that shell, or `serve shutdown`)")
     host, port = spec.config.host, spec.config.port
-    if not port:
+    if not port:  # a port free on this host (the proxy runs on the head node: the same host here)
         port = free_port(host)
         spec = replace(spec, config=spec.config.with_port(port))
     try:
