@@ -343,7 +343,7 @@ def _same_response(a: dict, b: dict) -> None:
     np.testing.assert_allclose(scores(a, []), scores(b, []), atol=1e-5)
 
 
-def test_serve_replicas_answer_like_the_single_index(served, cranfield_index, query_embedder) -> None:
+def test_serve_replicas_answer_like_the_single_index(served, sharded, cranfield_index, query_embedder) -> None:
     """`qa serve --ray --shards 2 --replicas 2`: /api/search (bm25, dense, hybrid) and /api/ask over
     HTTP through Serve's proxy on 127.0.0.2 equal the single-process app's answers; the API key
     and write permission are enforced by the replicas; the UI and the widget are served."""
@@ -352,9 +352,18 @@ def test_serve_replicas_answer_like_the_single_index(served, cranfield_index, qu
     from qa.cluster.serve import replica_actors
     from qa.datasets import load_queries
 
+    from ray import serve
+
+    from qa.cluster.serve import API_APP
+
     _, url = served
     assert url.startswith(f"http://{SERVE_HOST}:")
     assert len(replica_actors()) == 2
+    # the replicas query the SAME two shard actors (this module's), not shards of their own
+    handle = serve.get_app_handle(API_APP)
+    shared = [(i["lo"], i["hi"], i["pid"]) for i in sharded.fleet().wait_ready()]
+    for _ in range(6):
+        assert [(i["lo"], i["hi"], i["pid"]) for i in handle.shards.remote().result()] == shared
     single = _api(Engine.open(cranfield_index, embedder=query_embedder, max_k=20), api_key=API_KEY)
     key = {"X-API-Key": API_KEY}
     queries = list(load_queries(shared_dataset("cranfield") / "queries.jsonl").values())[:10]

@@ -81,6 +81,11 @@ class QAReplicaCore:
         app = create_app(self.engine, self.spec.config, ui=self.spec.ui, uploads=self.spec.uploads)
         return app if self.spec.ui else _Mounted(app, self.spec.strip_prefix)
 
+    def shards(self) -> list[dict[str, Any]]:
+        """The shard actors this replica queries (``ShardCore.info``: rows, pid), through a Serve
+        handle: every replica reports the same actors."""
+        return self.engine.fleet().wait_ready()
+
     def check_health(self) -> None:
         """Serve's periodic health check: the engine still has an index to serve."""
         self.engine.load()
