@@ -137,7 +137,7 @@ def sharded(cluster, cranfield_index, query_embedder):
 def served(sharded, cranfield_index):
     """`qa serve --ray --shards 2 --replicas 2` (with an API key) on the module's shards: the API
     on 2 replicas at /api, the UI on one. Yields (spec, base URL); always removed at the end."""
-    from qa.cluster.serve import ReplicaSpec, deploy, shard_prefix, undeploy
+    from qa.cluster.serve import ReplicaSpec, deploy, shard_prefix
     from ui.config import ServeConfig
 
     config = ServeConfig(index_dir=cranfield_index, host=SERVE_HOST, port=0, api_key=API_KEY, max_k=20)

@@ -44,9 +44,14 @@ class LocalCluster:
     def start(self) -> "LocalCluster":
         common = [f"--num-cpus={self.cpus}", "--disable-usage-stats", f"--object-store-memory={self.object_store_bytes}",
                   f"--temp-dir={self.temp_dir}"]
-        steps = [("head", ["start", "--head", f"--node-ip-address={HEAD_IP}", f"--port={self.port}",
-                           "--include-dashboard=false", *common]),
-                 ("worker", ["start", f"--address={self.address}", f"--node-ip-address={WORKER_IP}", *common])]
+        # fixed ports derived from --port (PORT+1..PORT+4), not Ray's defaults (10001, 8265, 52365):
+        # another cluster on this machine (another test run) then does not collide with this one
+        p = self.port
+        steps = [("head", ["start", "--head", f"--node-ip-address={HEAD_IP}", f"--port={p}",
+                           "--include-dashboard=false", f"--ray-client-server-port={p + 1}", f"--dashboard-port={p + 2}",
+                           f"--dashboard-agent-listen-port={p + 3}", *common]),
+                 ("worker", ["start", f"--address={self.address}", f"--node-ip-address={WORKER_IP}",
+                             f"--dashboard-agent-listen-port={p + 4}", *common])]
         for name, args in steps:
             done = self._ray(*args)
             if done.returncode != 0:
