@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install the project. Idempotent: re-running is quick when nothing changed.
 #   bash scripts/setup.sh          # the app
-#   bash scripts/setup.sh test     # the app + test tools (pytest, rank-bm25, playwright, Chromium)
+#   bash scripts/setup.sh test     # the app + test tools (pytest, rank-bm25, playwright, Chromium) + the
+#                                  # cluster extra (Ray), so tests/test_cluster.py runs a real local cluster
 # Prints one line per step; third-party noise a user cannot act on (pip's version check,
 # setuptools' editable-install banner) is kept out. Errors are shown in full.
 set -euo pipefail
@@ -22,8 +23,8 @@ if [ ! -f "$stamp" ]; then
   say "  torch 2.13.0 (CPU build)"
   .venv/bin/python -m pip install -q "torch==2.13.0"
   target="."
-  [ "$extras" = "test" ] && target=".[test]"
-  say "  newsqa and its dependencies (sentence-transformers, FAISS, bm25s, Gradio, FastAPI, …)"
+  [ "$extras" = "test" ] && target=".[test,ray]"
+  say "  newsqa and its dependencies (sentence-transformers, FAISS, bm25s, Gradio, FastAPI, …${extras:+; Ray for the cluster tests})"
   # PYTHONWARNINGS: setuptools prints an 11-line "Editable installation" banner as a warning.
   PYTHONWARNINGS="ignore::UserWarning" .venv/bin/python -m pip install -q -e "$target"
   touch "$stamp"

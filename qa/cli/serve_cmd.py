@@ -50,9 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default 1: requests already run in parallel threads; $QA_THREADS)")
     p.add_argument("--no-reload", action="store_true",
                    help="do not watch the index for new generations written by other processes")
-    from ..cluster.cli import add_args as add_cluster_args  # --ray ADDRESS --shards N
+    from ..cluster.cli import add_args as add_cluster_args  # --ray ADDRESS --shards N --replicas R
 
-    add_cluster_args(p, shards=True)
+    add_cluster_args(p, shards=True, replicas=True)
     p.set_defaults(handler=run)
 
 
@@ -88,11 +88,16 @@ def run(args: argparse.Namespace) -> int:
 
     # One thread per request unless asked: concurrent requests already run in parallel threads,
     # and several multi-threaded matmuls on a few busy cores are many times slower than one each.
-    set_threads(args.threads or (int(os.environ["QA_THREADS"]) if os.environ.get("QA_THREADS", "").strip().isdigit() else 1))
+    threads = args.threads or (int(os.environ["QA_THREADS"]) if os.environ.get("QA_THREADS", "").strip().isdigit() else 1)
+    set_threads(threads)
 
     from qa.engine import Engine
 
-    from ..cluster.cli import serve_engine
+    from ..cluster.cli import serve_engine, serve_replicas
+
+    done = serve_replicas(args, config, threads)  # --replicas R: Ray Serve runs the app
+    if done is not None:
+        return done
 
     service = serve_engine(args, config.index_dir, config.max_k) or Engine(config.index_dir, max_k=config.max_k)
     service.load()  # a missing or invalid index: QAError, one line, exit 2

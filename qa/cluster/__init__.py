@@ -7,7 +7,8 @@
 - :mod:`qa.cluster.coordinator`: :class:`ShardedEngine`, the one engine with its retrieval fanned
   out to the shards (``qa search --ray``);
 - ``qa serve --ray --shards N`` (:func:`qa.cluster.cli.serve_engine`): the one API/UI process over a
-  :class:`ShardedEngine` (Ray Serve replicas, ``--replicas``, are not built; see docs/scaling.md).
+  :class:`ShardedEngine`; with ``--replicas R`` (:mod:`qa.cluster.serve`) the same app as R Ray
+  Serve replicas over one shared set of shard actors.
 
 Ray is imported only here, lazily: the single-machine install does not need it.
 """
@@ -35,23 +36,26 @@ def connect(address: str) -> None:
         import ray
     except ImportError:
         raise RayUnavailableError("Ray is not installed; install the cluster extra: pip install 'newsqa[ray]'") from None
+    _reachable(address)  # ray.init retries an unreachable address forever
     if ray.is_initialized():
         return
     host = address.rsplit(":", 1)[0] if ":" in address else ""
-    _reachable(address)  # ray.init retries an unreachable address forever
     kwargs = {}
     node_ip = os.environ.get("QA_RAY_NODE_IP") or (host if host.startswith("127.") else "")
     if node_ip:
         kwargs["_node_ip_address"] = node_ip
-    # workers import the same code as this driver (a source checkout is not on their path otherwise)
-    root = str(Path(__file__).resolve().parents[2])
-    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
     try:
-        ray.init(address=address, logging_level="WARNING", log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": path}}, **kwargs)
+        ray.init(address=address, logging_level="WARNING", log_to_driver=False, runtime_env=runtime_env(), **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise RayUnavailableError(f"cannot connect to the Ray cluster at {address}: {first}") from None
+
+
+def runtime_env() -> dict:
+    """Workers (and Serve replicas) import the same code as this driver: a source checkout is
+    not on their path otherwise."""
+    root = str(Path(__file__).resolve().parents[2])
+    return {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}}
 
 
 def _reachable(address: str, timeout: float = 5.0) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from index.errors import QAError
 
 
-def add_args(p: argparse.ArgumentParser, *, shards: bool = False) -> None:
+def add_args(p: argparse.ArgumentParser, *, shards: bool = False, replicas: bool = False) -> None:
     from ..cli.common import positive_int
 
     g = p.add_argument_group("cluster (pip install 'newsqa[ray]'; see docs/scaling.md)")
@@ -20,6 +20,10 @@ def add_args(p: argparse.ArgumentParser, *, shards: bool = False) -> None:
     if shards:
         g.add_argument("--shards", type=positive_int, default=2, metavar="N",
                        help="with --ray: split the index into N shard actors (default 2)")
+    if replicas:
+        g.add_argument("--replicas", type=positive_int, default=None, metavar="R",
+                       help="with --ray: serve the API from R Ray Serve replicas (plus one for the web UI) behind "
+                            "Serve's HTTP proxy on --host/--port; default: one server process in this shell")
 
 
 def _connect(args: argparse.Namespace) -> None:
@@ -67,3 +71,40 @@ def serve_engine(args: argparse.Namespace, index_dir: Path, max_k: int) -> Any:
     from .coordinator import ShardedEngine
 
     return ShardedEngine(index_dir, shards=args.shards, max_k=max_k)
+
+
+def serve_replicas(args: argparse.Namespace, config: Any, threads: int) -> int | None:
+    """``qa serve --ray --shards N --replicas R``: deploy the app as Ray Serve replicas over one set
+    of shard actors, print the URL and wait for Ctrl-C; then remove the replicas and the shards.
+    None when ``--replicas`` is not given."""
+    import signal
+    import sys
+    import threading
+
+    replicas = getattr(args, "replicas", None)
+    if replicas is None:
+        return None
+    if not getattr(args, "ray", None):
+        raise QAError("--replicas needs --ray ADDRESS (Ray Serve runs the replicas on a cluster)")
+    from qa.engine import Engine
+
+    Engine(config.index_dir).load()  # a missing or invalid index: one line, exit 2, before touching the cluster
+    _connect(args)
+    from .serve import ReplicaSpec, deploy, shard_prefix, undeploy
+
+    index_dir = str(Path(config.index_dir).resolve())
+    spec = ReplicaSpec(index_dir, args.shards, config, shard_prefix(index_dir), uploads=not args.no_ui_uploads,
+                       threads=threads, reload=not args.no_reload)
+    print(f"qa: deploying {replicas} API replica(s) and the UI over {args.shards} shard(s) with Ray Serve…",
+          file=sys.stderr, flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        url = deploy(spec, replicas)
+        print(f"Serving on {url}", flush=True)
+        stop.wait()
+    finally:
+        print("qa: removing the replicas and the shards", file=sys.stderr, flush=True)
+        undeploy(spec)
+    return 0

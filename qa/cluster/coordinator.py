@@ -35,6 +35,10 @@ from .shard import ShardSpec, compute_slice_stats, shard_actor, split_rows
 
 log = logging.getLogger(__name__)
 
+#: The Ray namespace of named (shared) shard actors: processes in other namespaces (the CLI's
+#: driver, Serve replicas) find the same actors by name.
+SHARD_NAMESPACE = "newsqa"
+
 #: How long one fan-out may wait for its shards (including a restart) before failing with 503.
 DEFAULT_TIMEOUT_S = 60.0
 
@@ -60,9 +64,16 @@ class ShardFleet:
 
         self.timeout_s = timeout_s
         self.ranges = split_rows(n_passages, shards)
+        self.generation = generation
         index_dir = str(Path(index_dir).resolve())
+        if name_prefix:  # another process (a Serve replica) deployed these shards already: use them
+            found = _named_actors([f"{name_prefix}-{i}" for i in range(len(self.ranges))])
+            if found is not None:
+                self.actors = found
+                self.wait_ready()
+                return
         # map-reduce the global BM25 statistics: one task per slice, summed here
-        task = ray.remote(num_cpus=0.5, scheduling_strategy="SPREAD")(compute_slice_stats)
+        task = ray.remote(num_cpus=0.25, scheduling_strategy="SPREAD")(compute_slice_stats)
         try:
             stats = merge_stats(ray.get([task.remote(index_dir, lo, hi) for lo, hi in self.ranges], timeout=600))
         except Exception as exc:
@@ -73,11 +84,10 @@ class ShardFleet:
         for i, (lo, hi) in enumerate(self.ranges):
             opts: dict[str, Any] = {"scheduling_strategy": "SPREAD"}
             if name_prefix:
-                opts.update(name=f"{name_prefix}-{i}", get_if_exists=True)
+                opts.update(name=f"{name_prefix}-{i}", namespace=SHARD_NAMESPACE, get_if_exists=True)
             if detached:
                 opts["lifetime"] = "detached"
             self.actors.append(Actor.options(**opts).remote(ShardSpec(index_dir, lo, hi, generation), stats))
-        self.generation = generation
         self.wait_ready()
 
     def wait_ready(self) -> list[dict[str, Any]]:
@@ -126,6 +136,19 @@ class ShardFleet:
                 ray.kill(a, no_restart=True)
             except Exception:  # already gone
                 pass
+
+
+def _named_actors(names: list[str]) -> list[Any] | None:
+    """Handles of the named shard actors ``names``, or None unless all of them exist."""
+    import ray
+
+    out = []
+    for name in names:
+        try:
+            out.append(ray.get_actor(name, namespace=SHARD_NAMESPACE))
+        except ValueError:
+            return None
+    return out
 
 
 class ShardedEngine(Engine):
@@ -178,10 +201,13 @@ class ShardedEngine(Engine):
         return self.fleet(snap).rankings(vecs, list(queries) if lexical else None, depth, allowed)
 
     def close(self) -> None:
+        """Stop using the shards; end them unless they are shared (``detached``: the deployment
+        that created them, e.g. ``qa serve --replicas``, ends them)."""
         super().close()
         with self._fleet_lock:
-            for f in self._fleets.values():
-                f.kill()
+            if not self._detached:
+                for f in self._fleets.values():
+                    f.kill()
             self._fleets = {}
 
 

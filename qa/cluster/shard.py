@@ -101,7 +101,7 @@ class ShardCore:
         return self.spec.generation, out
 
 
-def shard_actor(max_restarts: int = 4, max_task_retries: int = 3, num_cpus: float = 0.5):  # type: ignore[no-untyped-def]
+def shard_actor(max_restarts: int = 4, max_task_retries: int = 3, num_cpus: float = 0.25):  # type: ignore[no-untyped-def]
     """:class:`ShardCore` as a Ray actor class: restarted by Ray when it dies (``max_restarts``),
     with calls made while it restarts retried (``max_task_retries``)."""
     import ray
