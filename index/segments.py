@@ -158,7 +158,8 @@ class SegmentWriter:
 
     def _terms(self, terms: TermCounts, n: int) -> None:
         h = np.repeat(np.asarray(terms.terms, dtype=np.uint64), np.diff(np.asarray(terms.indptr)))
-        self._postings.append((h, np.asarray(terms.rows, dtype=np.int64) + self.rows, np.asarray(terms.tf, dtype=np.uint32)))
+        self._postings.append((h, (np.asarray(terms.rows, dtype=np.int64) + self.rows).astype(np.int32),
+                               np.asarray(terms.tf, dtype=np.uint32)))
         self._doclen.append(np.asarray(terms.doclen, dtype=np.int32))
 
     def copy(self, seg: Segment) -> None:
@@ -209,12 +210,7 @@ class SegmentWriter:
         if not self._doclen:
             TermCounts.empty().save(d / BM25_DIR)
             return
-        h = np.concatenate([p[0] for p in self._postings])
-        r = np.concatenate([p[1] for p in self._postings])
-        f = np.concatenate([p[2] for p in self._postings])
-        self._postings = []
-        doclen = np.concatenate(self._doclen)
-        TermCounts._from_triples(h, r, f, doclen).save(d / BM25_DIR)
+        TermCounts.from_postings(self._postings, np.concatenate(self._doclen)).save(d / BM25_DIR)
 
 
 def write_segment(directory: Path, parts: Sequence[Segment | NewRows | RowStream], dim: int) -> int:
