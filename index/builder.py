@@ -23,7 +23,7 @@ from .store import ArticleInfo, IndexSettings, IndexStore, write_lock
 log = logging.getLogger(__name__)
 
 #: Passages embedded and written per step of a build (what bounds its memory, with the model's batch).
-EMBED_STEP = 1024
+EMBED_STEP = 256
 #: ``progress(fraction of the input text done, passages embedded so far)``.
 BuildProgress = Callable[[float, int], None]
 
