@@ -25,9 +25,10 @@ log = logging.getLogger(__name__)
 #: Passages embedded and written per step of a build (what bounds its memory, with the model's batch).
 EMBED_STEP = 256
 #: The model's batch when a build embeds passages. The ONNX Runtime arena grows with batch x
-#: sequence^2 (attention): ~470 MB at 64 passages of 256 word pieces, ~235 MB at 32, at about
-#: the same speed on CPU (scripts/ingest_memory.py, docs/security.md).
-EMBED_BATCH = 32
+#: sequence^2 (attention): ~470 MB at 64 passages of 256 word pieces, ~235 MB at 32
+#: (docs/security.md). Kept at 64: int8 dynamic quantisation scales activations per batch, so
+#: another batch size gives slightly different vectors (and moves near-tied rankings).
+EMBED_BATCH = 64
 #: ``progress(fraction of the input text done, passages embedded so far)``.
 BuildProgress = Callable[[float, int], None]
 
