@@ -23,7 +23,7 @@ from .store import ArticleInfo, IndexSettings, IndexStore, write_lock
 log = logging.getLogger(__name__)
 
 #: Passages embedded and written per step of a build (what bounds its memory, with the model's batch).
-EMBED_STEP = 256
+EMBED_STEP = 4096  # = the ONNX pipeline's sort window: batches (and int8 vectors) as an all-at-once encode
 #: The model's batch when a build embeds passages. The ONNX Runtime arena grows with batch x
 #: sequence^2 (attention): ~470 MB at 64 passages of 256 word pieces, ~235 MB at 32
 #: (docs/security.md). Kept at 64: int8 dynamic quantisation scales activations per batch, so
