@@ -4,23 +4,34 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .chunking import ChunkSettings, chunk_articles, unique_passages
+from .chunking import ChunkSettings, chunk_article, unique_passages
 from .dense import DEFAULT_THRESHOLD, KINDS
 from .embedding import Embedder, SentenceTransformerEmbedder, resolve_backend, resolve_model
 from .errors import ArticleNotFoundError, IndexFormatError, IndexMissingError, QAError
 from .ingest import load_articles
 from .lexical import BM25Settings
+from .progress import stage
 from .records import Article, Passage
 from .store import ArticleInfo, IndexSettings, IndexStore, write_lock
 
 log = logging.getLogger(__name__)
+
+#: Passages embedded and written per step of a build (what bounds its memory, with the model's batch).
+EMBED_STEP = 4096  # = the ONNX pipeline's sort window: batches (and int8 vectors) as an all-at-once encode
+#: The model's batch when a build embeds passages. The ONNX Runtime arena grows with batch x
+#: sequence^2 (attention): ~470 MB at 64 passages of 256 word pieces, ~235 MB at 32
+#: (docs/security.md). Kept at 64: int8 dynamic quantisation scales activations per batch, so
+#: another batch size gives slightly different vectors (and moves near-tied rankings).
+EMBED_BATCH = 64
+#: ``progress(fraction of the input text done, passages embedded so far)``.
+BuildProgress = Callable[[float, int], None]
 
 
 @dataclass(frozen=True)
@@ -67,9 +78,10 @@ def add_articles(
     rebuild: bool = False,
     backend: str | None = None,
     dense_index: str | None = None,
-    batch_size: int = 64,
+    batch_size: int = EMBED_BATCH,
     show_progress: bool = False,
     fusion: Mapping[str, Any] | None = None,
+    progress: BuildProgress | None = None,
 ) -> BuildReport:
     """Add (or replace, by ``doc_id``) articles in the index at ``index_dir``, creating it if needed.
 
@@ -81,6 +93,13 @@ def add_articles(
     the dense index is then rebuilt from the stored vectors. ``fusion`` (a validated
     ``qa.fusion.Fusion.to_dict()``) is recorded in the manifest; without it a new index records
     :data:`~index.defaults.NEW_INDEX_FUSION` and an existing one keeps its own.
+
+    The build streams: articles are chunked one at a time and their passages embedded and
+    written :data:`EMBED_STEP` at a time into the new generation's folder, so memory is bounded by
+    that batch (plus the article records, the BM25 postings and the dense index), not by the input
+    size; nothing is visible until the final swap. ``progress(fraction, passages embedded)`` is
+    called after each batch (fraction: share of the articles' text done); an exception it raises
+    (a time budget) abandons the build and leaves the index as it was.
     """
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
@@ -137,16 +156,12 @@ def add_articles(
             for art in new_articles:
                 added += art.doc_id not in articles
                 articles[art.doc_id] = art
-            by_doc = chunk_articles(list(articles.values()), settings.chunking, count, show_progress=show_progress,
-                                    title_in_passage=settings.title_in_passage)
-            passages = unique_passages(p for ps in by_doc.values() for p in ps)
-            t_embed = time.perf_counter()
-            vectors = embedder.encode([p.index_text(settings.title_in_passage) for p in passages], batch_size=batch_size,
-                                      show_progress=show_progress)
-            embed_s = time.perf_counter() - t_embed
-            IndexStore.write(index_dir, settings, list(articles.values()), passages, vectors, show_progress=show_progress)
-            return BuildReport(str(index_dir), len(articles), len(passages), added, 0, 0, len(passages),
-                               time.perf_counter() - t0, embed_s, True)
+            job = _EmbedJob(embedder, settings, batch_size, progress, list(articles.values()), show_progress=show_progress)
+            passages = (p for art in articles.values() for p in unique_passages(
+                chunk_article(art, settings.chunking, count, title_in_passage=settings.title_in_passage)))
+            store = IndexStore.write_stream(index_dir, settings, list(articles.values()), job.batches(passages))
+            return BuildReport(str(index_dir), len(articles), store.num_live, added, 0, 0, job.embedded,
+                               time.perf_counter() - t0, job.embed_s, True)
 
         changed: dict[str, Article] = {}
         for art in new_articles:
@@ -162,25 +177,79 @@ def add_articles(
             return BuildReport(str(index_dir), len(existing.articles), existing.num_live, 0, 0, unchanged, 0,
                                time.perf_counter() - t0, 0.0, False)
 
-        by_doc = chunk_articles(list(changed.values()), settings.chunking, count, show_progress=show_progress,
-                                title_in_passage=settings.title_in_passage)
-        plan = plan_replacement(existing, by_doc)
-        todo = [p for p in plan.new_passages if p.passage_id not in plan.reuse]
-        t_embed = time.perf_counter()
-        fresh = embedder.encode([p.index_text(settings.title_in_passage) for p in todo], batch_size=batch_size,
-                                show_progress=show_progress) if todo else np.zeros((0, settings.dim), np.float32)
-        embed_s = time.perf_counter() - t_embed
-        fresh_of = {p.passage_id: i for i, p in enumerate(todo)}
-        vectors = np.empty((len(plan.new_passages), settings.dim), dtype=np.float32)
-        for i, p in enumerate(plan.new_passages):
-            if p.passage_id in plan.reuse:
-                vectors[i] = existing.embeddings[plan.reuse[p.passage_id]]
-            else:
-                vectors[i] = fresh[fresh_of[p.passage_id]]
-        store = existing.update(upserts=list(changed.values()), dead_rows=plan.dead_rows, new_passages=plan.new_passages,
-                                new_vectors=vectors, settings=settings, show_progress=show_progress)
-        return BuildReport(str(index_dir), len(store.articles), store.num_live, added, updated, unchanged, len(todo),
-                           time.perf_counter() - t0, embed_s, True)
+        dead: list[int] = []
+        job = _EmbedJob(embedder, settings, batch_size, progress, list(changed.values()), existing, show_progress)
+
+        def replacement_rows() -> Iterator[Passage]:
+            for art in changed.values():
+                plan = plan_replacement(existing, {art.doc_id: chunk_article(
+                    art, settings.chunking, count, title_in_passage=settings.title_in_passage)})
+                dead.extend(plan.dead_rows)
+                job.reuse.update(plan.reuse)
+                yield from plan.new_passages
+
+        store = existing.update(upserts=list(changed.values()), dead_rows=dead, new_rows=job.batches(replacement_rows()),
+                                settings=settings)
+        return BuildReport(str(index_dir), len(store.articles), store.num_live, added, updated, unchanged, job.embedded,
+                           time.perf_counter() - t0, job.embed_s, True)
+
+
+class _EmbedJob:
+    """Cuts a stream of passages into :data:`EMBED_STEP`-passage batches and embeds each batch as
+    it is needed (reusing the stored vector of a passage whose embedded text is unchanged), so a
+    build holds one batch of texts and vectors at a time. Reports progress by the share of the
+    articles' text done, and counts what it embedded."""
+
+    def __init__(self, embedder: Embedder, settings: IndexSettings, batch_size: int, progress: BuildProgress | None,
+                 articles: list[Article], existing: IndexStore | None = None, show_progress: bool = False) -> None:
+        self.embedder, self.settings, self.batch_size = embedder, settings, batch_size
+        self.progress = progress
+        self.existing = existing
+        self.reuse: dict[str, int] = {}
+        self.embedded = 0
+        self.embed_s = 0.0
+        self._bar = stage("chunking, embedding and writing", 100, "%", show_progress)
+        self._percent = 0
+        self.total_chars = max(sum(len(a.text) for a in articles), 1)
+        self._start_of: dict[str, int] = {}
+        pos = 0
+        for a in articles:
+            self._start_of[a.doc_id] = pos
+            pos += len(a.text)
+
+    def _embed(self, batch: list[Passage]) -> tuple[list[Passage], np.ndarray]:
+        vectors = np.empty((len(batch), self.settings.dim), dtype=np.float32)
+        todo = [i for i, p in enumerate(batch) if p.passage_id not in self.reuse]
+        if len(todo) < len(batch):
+            assert self.existing is not None
+            for i, p in enumerate(batch):
+                if p.passage_id in self.reuse:
+                    vectors[i] = self.existing.embeddings[self.reuse[p.passage_id]]
+        if todo:
+            t = time.perf_counter()
+            vectors[todo] = self.embedder.encode([batch[i].index_text(self.settings.title_in_passage) for i in todo],
+                                                 batch_size=self.batch_size, show_progress=False)
+            self.embed_s += time.perf_counter() - t
+            self.embedded += len(todo)
+        last = batch[-1]
+        fraction = min((self._start_of.get(last.doc_id, 0) + last.end) / self.total_chars, 1.0)
+        if int(fraction * 100) > self._percent:
+            self._bar.update(int(fraction * 100) - self._percent)
+            self._percent = int(fraction * 100)
+        if self.progress is not None:
+            self.progress(fraction, self.embedded)
+        return batch, vectors
+
+    def batches(self, passages: Iterable[Passage]) -> Iterator[tuple[list[Passage], np.ndarray]]:
+        batch: list[Passage] = []
+        for p in passages:
+            batch.append(p)
+            if len(batch) >= EMBED_STEP:
+                yield self._embed(batch)
+                batch = []
+        if batch:
+            yield self._embed(batch)
+        self._bar.close()
 
 
 @dataclass(frozen=True)

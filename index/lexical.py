@@ -166,12 +166,28 @@ class TermCounts:
 
     @classmethod
     def _from_triples(cls, h: np.ndarray, r: np.ndarray, f: np.ndarray, doclen: np.ndarray) -> "TermCounts":
+        return cls.from_postings([(h, r, f)], doclen)
+
+    @classmethod
+    def from_postings(cls, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], doclen: np.ndarray) -> "TermCounts":
+        """The CSC form of postings given as ``(term hash, row, tf)`` blocks. ``parts`` is emptied
+        as it is read and every intermediate array is dropped as soon as it is used, so a big
+        segment's postings are sorted in about 2.5x their own size (a streamed write holds them)."""
+        h = np.concatenate([p[0] for p in parts]).astype(np.uint64, copy=False) if parts else np.zeros(0, np.uint64)
+        r = np.concatenate([p[1] for p in parts]).astype(np.int32, copy=False) if parts else np.zeros(0, np.int32)
+        f = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.uint32)
+        parts.clear()
         order = np.lexsort((r, h))
-        h, r, f = h[order], r[order], f[order]
-        terms, starts = np.unique(h, return_index=True)
+        h = h[order]
+        r = r[order]
+        f = f[order]
+        del order
+        starts = np.flatnonzero(np.concatenate(([True], h[1:] != h[:-1]))) if len(h) else np.zeros(0, np.int64)
+        terms = h[starts]
         indptr = np.append(starts, len(h)).astype(np.int64)
+        del h
         tf_dtype = np.uint16 if (len(f) == 0 or int(f.max()) < 2**16) else np.uint32
-        return cls(terms.astype(np.uint64), indptr, r.astype(np.int32), f.astype(tf_dtype), doclen.astype(np.int32))
+        return cls(terms, indptr, r, f.astype(tf_dtype, copy=False), np.asarray(doclen).astype(np.int32, copy=False))
 
     @classmethod
     def empty(cls) -> "TermCounts":

@@ -5,6 +5,10 @@ segments it keeps from the previous one and writes only what is new, so an updat
 adds, not the index size. Rows are numbered globally by concatenating the segments in order;
 merging adjacent segments (:func:`write_segment` over several parts) keeps that numbering.
 
+Segments are written as a stream (:class:`SegmentWriter`): new rows arrive in batches
+(:class:`RowStream`), and their lines, vectors and keys go to disk batch by batch, so writing
+costs a batch of memory plus the BM25 postings (16 bytes each), whatever the input size.
+
 Files of a segment::
 
     passages.jsonl  passages.offsets.npy   one JSON line per row (the Passage) and byte offsets
@@ -37,6 +41,8 @@ ARTICLE_OFFSETS = "articles.offsets.npy"
 EMBEDDINGS = "embeddings.npy"
 DOC_KEYS = "rows.doc.npy"
 BM25_DIR = "bm25"
+#: Rows of an existing segment copied at a time into a merged one.
+COPY_ROWS = 65_536
 
 
 class LineFile:
@@ -112,52 +118,123 @@ def _jsonl_bytes(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
         yield (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _concat_lines(out: Path, parts: Sequence[tuple[Path | None, np.ndarray | None, Iterable[bytes]]]) -> np.ndarray:
-    """Write JSON lines from existing files (copied byte for byte) and new rows; return offsets."""
-    offsets = [np.zeros(1, np.int64)]
-    pos = 0
-    with out.open("wb") as f:
-        for path, offs, new in parts:
-            if path is not None and offs is not None:
-                with path.open("rb") as src:
-                    shutil.copyfileobj(src, f, 1 << 22)
-                offsets.append(np.asarray(offs[1:], dtype=np.int64) + pos)
-                pos += int(offs[-1])
-            else:
-                ends = []
-                for data in new:
-                    f.write(data)
-                    pos += len(data)
-                    ends.append(pos)
-                offsets.append(np.asarray(ends, dtype=np.int64))
-    return np.concatenate(offsets)
+@dataclass
+class RowStream:
+    """New rows that arrive batch by batch (``(passages, vectors)``, e.g. embedded lazily by the
+    builder), with the article records first written in this segment. :func:`write_segment`
+    writes each batch as it comes, so memory is bounded by a batch, not by the whole stream."""
+
+    batches: Iterable[tuple[Sequence[Passage], np.ndarray]]
+    articles: list[Article]
+    bm25: BM25Settings
+    title_in_passage: bool
 
 
-def write_segment(directory: Path, parts: Sequence[Segment | NewRows], dim: int) -> None:
+class SegmentWriter:
+    """Writes one segment part after part: passage lines, vectors and doc keys go to disk (or to
+    small arrays) as rows arrive; BM25 postings are kept as compact triples and sorted into their
+    CSC form by :meth:`close`. The files are the same, byte for byte, as writing all rows at once."""
+
+    def __init__(self, directory: Path, dim: int) -> None:
+        directory.mkdir(parents=True)
+        self.directory, self.dim, self.rows = directory, dim, 0
+        self._passages = (directory / PASSAGES).open("wb")
+        self._articles = (directory / ARTICLES).open("wb")
+        self._vectors = (directory / f"{EMBEDDINGS}.part").open("wb")
+        self._p_ends: list[np.ndarray] = [np.zeros(1, np.int64)]
+        self._a_ends: list[np.ndarray] = [np.zeros(1, np.int64)]
+        self._keys: list[np.ndarray] = []
+        self._postings: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._doclen: list[np.ndarray] = []
+
+    @staticmethod
+    def _append(out: Any, new: Iterable[bytes], ends: list[np.ndarray]) -> None:
+        pos, got = int(ends[-1][-1]), []
+        for data in new:
+            out.write(data)
+            pos += len(data)
+            got.append(pos)
+        ends.append(np.asarray(got, dtype=np.int64))
+
+    def _terms(self, terms: TermCounts, n: int) -> None:
+        h = np.repeat(np.asarray(terms.terms, dtype=np.uint64), np.diff(np.asarray(terms.indptr)))
+        self._postings.append((h, (np.asarray(terms.rows, dtype=np.int64) + self.rows).astype(np.int32),
+                               np.asarray(terms.tf, dtype=np.uint32)))
+        self._doclen.append(np.asarray(terms.doclen, dtype=np.int32))
+
+    def copy(self, seg: Segment) -> None:
+        """Append an existing segment's rows and articles (files copied byte for byte)."""
+        for src, out, offs, ends in ((seg.passage_file.path, self._passages, seg.passage_offsets, self._p_ends),
+                                     (seg.article_file.path, self._articles, seg.article_offsets, self._a_ends)):
+            with src.open("rb") as fh:
+                shutil.copyfileobj(fh, out, 1 << 22)
+            ends.append(np.asarray(offs[1:], dtype=np.int64) + int(ends[-1][-1]))
+        for a in range(0, seg.rows, COPY_ROWS):
+            self._vectors.write(np.ascontiguousarray(seg.embeddings[a:a + COPY_ROWS], dtype=np.float32).tobytes())
+        self._keys.append(np.asarray(seg.doc_keys, dtype=np.uint64))
+        self._terms(seg.terms, seg.rows)
+        self.rows += seg.rows
+
+    def add_rows(self, passages: Sequence[Passage], vectors: np.ndarray, terms: TermCounts) -> None:
+        """Append new rows (``terms``: their counts, local rows 0..len-1)."""
+        n = len(passages)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(n, self.dim)
+        if len(terms) != n:
+            raise ValueError("one term-count row per passage is required")
+        self._append(self._passages, _jsonl_bytes(p.to_dict() for p in passages), self._p_ends)
+        self._vectors.write(vectors.tobytes())
+        self._keys.append(np.fromiter((doc_key(p.doc_id) for p in passages), dtype=np.uint64, count=n))
+        self._terms(terms, n)
+        self.rows += n
+
+    def add_articles(self, articles: Iterable[Article]) -> None:
+        self._append(self._articles, _jsonl_bytes(a.to_dict() for a in articles), self._a_ends)
+
+    def close(self) -> None:
+        """Write the offsets, the vectors' ``.npy`` (header + the rows streamed so far), the doc
+        keys and the BM25 term counts."""
+        d = self.directory
+        for fh in (self._passages, self._articles, self._vectors):
+            fh.close()
+        np.save(d / PASSAGE_OFFSETS, np.concatenate(self._p_ends))
+        np.save(d / ARTICLE_OFFSETS, np.concatenate(self._a_ends))
+        part = d / f"{EMBEDDINGS}.part"
+        with (d / EMBEDDINGS).open("wb") as out, part.open("rb") as src:
+            header = np.lib.format.header_data_from_array_1_0(np.zeros((0, self.dim), np.float32))
+            header["shape"] = (self.rows, self.dim)
+            np.lib.format.write_array_header_1_0(out, header)  # what np.save writes for this shape
+            shutil.copyfileobj(src, out, 1 << 22)
+        part.unlink()
+        np.save(d / DOC_KEYS, np.concatenate(self._keys) if self._keys else np.zeros(0, np.uint64))
+        self._keys = []
+        if not self._doclen:
+            TermCounts.empty().save(d / BM25_DIR)
+            return
+        TermCounts.from_postings(self._postings, np.concatenate(self._doclen)).save(d / BM25_DIR)
+
+
+def write_segment(directory: Path, parts: Sequence[Segment | NewRows | RowStream], dim: int) -> int:
     """Write one segment holding the rows and articles of ``parts`` in order (existing segments
-    are copied byte for byte, new rows serialised)."""
-    directory.mkdir(parents=True)
-    p_parts: list[tuple[Path | None, np.ndarray | None, Iterable[bytes]]] = []
-    a_parts: list[tuple[Path | None, np.ndarray | None, Iterable[bytes]]] = []
-    vecs, keys, terms = [], [], []
-    for part in parts:
-        if isinstance(part, Segment):
-            p_parts.append((part.passage_file.path, part.passage_offsets, ()))
-            a_parts.append((part.article_file.path, part.article_offsets, ()))
-            vecs.append(np.asarray(part.embeddings, dtype=np.float32))
-            keys.append(np.asarray(part.doc_keys, dtype=np.uint64))
-            terms.append(part.terms)
-        else:
-            p_parts.append((None, None, _jsonl_bytes(p.to_dict() for p in part.passages)))
-            a_parts.append((None, None, _jsonl_bytes(a.to_dict() for a in part.articles)))
-            vecs.append(np.asarray(part.vectors, dtype=np.float32).reshape(len(part), dim))
-            keys.append(np.fromiter((doc_key(p.doc_id) for p in part.passages), dtype=np.uint64, count=len(part)))
-            terms.append(part.terms)
-    np.save(directory / PASSAGE_OFFSETS, _concat_lines(directory / PASSAGES, p_parts))
-    np.save(directory / ARTICLE_OFFSETS, _concat_lines(directory / ARTICLES, a_parts))
-    np.save(directory / EMBEDDINGS, np.concatenate(vecs) if len(vecs) != 1 else np.ascontiguousarray(vecs[0]))
-    np.save(directory / DOC_KEYS, np.concatenate(keys) if keys else np.zeros(0, np.uint64))
-    (terms[0] if len(terms) == 1 else TermCounts.concat(terms)).save(directory / BM25_DIR)
+    are copied byte for byte, new rows serialised, a :class:`RowStream` batch by batch).
+    Returns the number of rows written."""
+    writer = SegmentWriter(directory, dim)
+    try:
+        for part in parts:
+            if isinstance(part, Segment):
+                writer.copy(part)
+            elif isinstance(part, NewRows):
+                writer.add_rows(part.passages, part.vectors, part.terms)
+                writer.add_articles(part.articles)
+            else:
+                for passages, vectors in part.batches:
+                    texts = [p.index_text(part.title_in_passage) for p in passages]
+                    writer.add_rows(passages, vectors, TermCounts.from_texts(texts, part.bm25))
+                writer.add_articles(part.articles)
+    finally:
+        for fh in (writer._passages, writer._articles, writer._vectors):
+            fh.close()
+    writer.close()
+    return writer.rows
 
 
 def link_segment(src: Path, dst: Path) -> None:

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,7 +34,7 @@ from .embedding import default_backend, resolve_backend
 from .errors import IndexFormatError, IndexMissingError, QAError
 from .lexical import BM25Settings, LexicalIndex
 from .records import Article, Passage, index_text
-from .segments import LineFile, NewRows, Segment, doc_key, link_segment, write_segment
+from .segments import EMBEDDINGS, LineFile, RowStream, Segment, doc_key, link_segment, write_segment
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ HASH_ON_LOAD_BYTES = 256 * 2**20
 #: Trailing segments are merged while the newer one holds at least 1/MERGE_RATIO of the rows of
 #: the one before: segments stay O(log n) in number and each row is copied O(log n) times.
 MERGE_RATIO = 2
+#: Rows per batch when rows already in memory are written (bounds the BM25 tokenizer's memory).
+STREAM_ROWS = 4096
 #: The manifest sections its checksum covers (everything but the checksum and timestamps).
 _UNCHECKED = ("checksum", "created", "updated")
 
@@ -390,27 +392,46 @@ class IndexStore:
             raise ValueError("one embedding per passage is required")
         if not passages:
             raise QAError("refusing to write an index with no passages")
+        return cls.write_stream(directory, settings, articles, _in_batches(passages, embeddings), dense_index=dense_index)
+
+    @classmethod
+    def write_stream(
+        cls,
+        directory: Path | str,
+        settings: IndexSettings,
+        articles: Sequence[Article],
+        batches: Iterable[tuple[Sequence[Passage], np.ndarray]],
+        *,
+        dense_index: str | None = None,
+    ) -> "IndexStore":
+        """:meth:`write` with the rows arriving as ``(passages, vectors)`` batches (e.g. embedded
+        lazily by the builder): each batch is written into the new generation's folder as it
+        comes, so memory is bounded by a batch (plus the BM25 postings and the dense index), not by
+        the whole input. Nothing is visible until the final swap; an exception raised by
+        ``batches`` (a time budget, Ctrl-C) leaves the old index as it was."""
         if dense_index is not None:
             settings = replace(settings, dense={**settings.dense, "kind": dense_index})
         real = real_path(directory)
         previous = _peek_manifest(real)
         generation = (current_generation(real) or 0) + 1
-        rows = NewRows.make(list(passages), embeddings, list(articles), settings.bm25, settings.title_in_passage,
-                            show_progress=show_progress)
-        dense = _build_dense(settings, rows.vectors)
+        articles = list(articles)
         keys, lines = _sorted_keys([a.doc_id for a in articles])
 
-        def fill(tmp: Path) -> list[dict[str, Any]]:
+        def fill(tmp: Path) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, int]]:
             name = _segment_name(generation)
-            write_segment(tmp / SEGMENTS / name, [rows], settings.dim)
+            seg_dir = tmp / SEGMENTS / name
+            n = write_segment(seg_dir, [RowStream(batches, articles, settings.bm25, settings.title_in_passage)], settings.dim)
+            if not n:
+                raise QAError("refusing to write an index with no passages")
             np.save(tmp / ARTICLE_KEYS, keys)
             np.save(tmp / ARTICLE_LINES, lines)
-            np.save(tmp / LIVE, np.ones(len(passages), bool))
+            np.save(tmp / LIVE, np.ones(n, bool))
+            dense = _build_dense(settings, np.load(seg_dir / EMBEDDINGS, mmap_mode="r"))
             dense.save(tmp / DENSE)
-            return [{"name": name, "rows": len(passages), "articles": len(articles)}]
+            return ([{"name": name, "rows": n, "articles": len(articles)}], dense.settings,
+                    {"articles": len(articles), "passages": n, "rows": n})
 
-        manifest = _write_generation(real, settings, dense.settings, generation, fill,
-                                     counts={"articles": len(articles), "passages": len(passages), "rows": len(passages)},
+        manifest = _write_generation(real, settings, generation, fill,
                                      previous={"created": previous["created"]} if previous and "created" in previous else None)
         return cls._open(Path(directory), manifest, mmap=None)
 
@@ -422,6 +443,7 @@ class IndexStore:
         dead_rows: Sequence[int] = (),
         new_passages: Sequence[Passage] = (),
         new_vectors: np.ndarray | None = None,
+        new_rows: Iterable[tuple[Sequence[Passage], np.ndarray]] | None = None,
         settings: IndexSettings | None = None,
         show_progress: bool = False,
     ) -> "IndexStore":
@@ -429,65 +451,81 @@ class IndexStore:
         the article table, ``dead_rows`` become tombstones, ``new_passages`` (with
         ``new_vectors``) are appended as new rows and added to the dense index. Kept segments
         are hard-linked; only the new rows are tokenized and written (plus any merge of trailing
-        segments the merge policy asks for). The caller holds :func:`write_lock`."""
+        segments the merge policy asks for). The caller holds :func:`write_lock`.
+
+        ``new_rows`` instead streams the new rows as ``(passages, vectors)`` batches, written as
+        they come (see :meth:`write_stream`); ``dead_rows`` is read once the stream is consumed,
+        so a builder may fill it while it streams."""
         settings = settings or self.settings
         real = real_path(self.directory)
         old_manifest = self.manifest
         generation = self.generation + 1
-        vectors = np.zeros((0, settings.dim), np.float32) if new_vectors is None else np.asarray(new_vectors, np.float32)
-        if len(vectors) != len(new_passages):
-            raise ValueError("one vector per new passage is required")
-        rows = NewRows.make(list(new_passages), vectors, list(upserts), settings.bm25, settings.title_in_passage,
-                            show_progress=show_progress)
-
-        live = np.array(self.live, dtype=bool, copy=True)
-        if len(dead_rows):
-            live[np.asarray(dead_rows, dtype=np.int64)] = False
-        live = np.concatenate([live, np.ones(len(rows), bool)])
-
-        # article key table: drop replaced and deleted keys, add the upserts at new global lines
+        if new_rows is None:
+            vectors = np.zeros((0, settings.dim), np.float32) if new_vectors is None else np.asarray(new_vectors, np.float32)
+            if len(vectors) != len(new_passages):
+                raise ValueError("one vector per new passage is required")
+            new_rows = _in_batches(list(new_passages), vectors)
+        upserts = list(upserts)
         art = self.articles
         assert isinstance(art, ArticleTable)
-        keys, lines = _update_keys(np.asarray(art.keys_array), np.asarray(art.lines_array, dtype=np.int64),
-                                   remove=[*deletes, *(a.doc_id for a in upserts)], add=[a.doc_id for a in upserts],
-                                   first_line=sum(s.n_articles for s in self.segments))
 
-        # merge policy: fold the trailing segments that are not much bigger than what is new
-        kept = list(self.segments)
-        merged: list[Segment] = []
-        size = len(rows)
-        while kept and size * MERGE_RATIO >= kept[-1].rows:
-            size += kept[-1].rows
-            merged.insert(0, kept.pop())
-        write_new = len(rows) > 0 or len(upserts) > 0
+        def fill(tmp: Path) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, int]]:
+            name = _segment_name(generation)
+            staged = tmp / SEGMENTS / f"{name}.new"
+            n_new = write_segment(staged, [RowStream(new_rows, upserts, settings.bm25, settings.title_in_passage)],
+                                  settings.dim)
+            live = np.array(self.live, dtype=bool, copy=True)
+            if len(dead_rows):
+                live[np.asarray(dead_rows, dtype=np.int64)] = False
+            live = np.concatenate([live, np.ones(n_new, bool)])
 
-        # dense: append onto the existing index unless its kind must change
-        wanted = settings.dense.get("kind", "auto")
-        threshold = int(settings.dense.get("threshold", DEFAULT_THRESHOLD))
-        ivf_threshold = int(settings.dense.get("ivf_threshold", IVF_THRESHOLD))
-        total = len(live)
-        target = choose_kind(total, wanted, threshold, ivf_threshold)
-        dense: DenseIndex | None = None
-        if target != self.dense.kind:
-            dense = _build_dense(settings, np.concatenate([np.asarray(self.embeddings, np.float32), rows.vectors]))
-        elif len(rows):
-            dense = DenseIndex.load(real / DENSE, mmap=False, settings=old_manifest.get("dense"))
-            dense.add(rows.vectors)
-        dense_settings = dense.settings if dense is not None else old_manifest["dense"]
-        if dense is not None and wanted == "auto":
-            dense.settings.update(requested="auto", threshold=threshold, ivf_threshold=ivf_threshold)
+            # article key table: drop replaced and deleted keys, add the upserts at new global lines
+            keys, lines = _update_keys(np.asarray(art.keys_array), np.asarray(art.lines_array, dtype=np.int64),
+                                       remove=[*deletes, *(a.doc_id for a in upserts)], add=[a.doc_id for a in upserts],
+                                       first_line=sum(s.n_articles for s in self.segments))
 
-        def fill(tmp: Path) -> list[dict[str, Any]]:
+            # merge policy: fold the trailing segments that are not much bigger than what is new
+            kept = list(self.segments)
+            merged: list[Segment] = []
+            size = n_new
+            while kept and size * MERGE_RATIO >= kept[-1].rows:
+                size += kept[-1].rows
+                merged.insert(0, kept.pop())
+            write_new = n_new > 0 or len(upserts) > 0
+
             segs = []
             for seg in kept:
                 link_segment(seg.directory, tmp / SEGMENTS / seg.name)
                 segs.append({"name": seg.name, "rows": seg.rows, "articles": seg.n_articles})
+            final = tmp / SEGMENTS / name
+            if merged:
+                write_segment(final, [*merged, Segment(staged, mmap=True)] if write_new else merged, settings.dim)
+                shutil.rmtree(staged)
+            elif write_new:
+                os.rename(staged, final)
+            else:
+                shutil.rmtree(staged)
             if merged or write_new:
-                name = _segment_name(generation)
-                parts: list[Segment | NewRows] = [*merged, rows] if write_new else list(merged)
-                write_segment(tmp / SEGMENTS / name, parts, settings.dim)
-                segs.append({"name": name, "rows": sum(s.rows for s in merged) + len(rows),
+                segs.append({"name": name, "rows": sum(s.rows for s in merged) + n_new,
                              "articles": sum(s.n_articles for s in merged) + len(upserts)})
+
+            # dense: append onto the existing index unless its kind must change
+            wanted = settings.dense.get("kind", "auto")
+            threshold = int(settings.dense.get("threshold", DEFAULT_THRESHOLD))
+            ivf_threshold = int(settings.dense.get("ivf_threshold", IVF_THRESHOLD))
+            target = choose_kind(len(live), wanted, threshold, ivf_threshold)
+            new_vectors = np.load(final / EMBEDDINGS, mmap_mode="r")[-n_new:] if n_new else np.zeros((0, settings.dim), np.float32)
+            dense: DenseIndex | None = None
+            if target != self.dense.kind:
+                dense = _build_dense(settings, np.concatenate([np.asarray(self.embeddings, np.float32), new_vectors]))
+            elif n_new:
+                dense = DenseIndex.load(real / DENSE, mmap=False, settings=old_manifest.get("dense"))
+                dense.add(new_vectors)
+            del new_vectors
+            dense_settings = dense.settings if dense is not None else old_manifest["dense"]
+            if dense is not None and wanted == "auto":
+                dense.settings.update(requested="auto", threshold=threshold, ivf_threshold=ivf_threshold)
+
             np.save(tmp / ARTICLE_KEYS, keys if len(keys) else np.zeros(0, "S1"))
             np.save(tmp / ARTICLE_LINES, lines)
             np.save(tmp / LIVE, live)
@@ -495,11 +533,9 @@ class IndexStore:
                 dense.save(tmp / DENSE)
             else:
                 os.link(real / DENSE, tmp / DENSE)
-            return segs
+            return segs, dense_settings, {"articles": int(len(keys)), "passages": int(live.sum()), "rows": int(len(live))}
 
-        manifest = _write_generation(real, settings, dense_settings, generation, fill,
-                                     counts={"articles": int(len(keys)), "passages": int(live.sum()), "rows": int(len(live))},
-                                     previous=old_manifest)
+        manifest = _write_generation(real, settings, generation, fill, previous=old_manifest)
         return type(self)._open(self.directory, manifest, mmap=None)
 
     # ----------------------------------------------------------------- read
@@ -577,6 +613,12 @@ def _update_keys(keys: np.ndarray, lines: np.ndarray, *, remove: Sequence[str], 
     return np.insert(keys, at, new_keys), np.insert(lines, at, new_lines)
 
 
+def _in_batches(passages: Sequence[Passage], vectors: np.ndarray) -> Iterator[tuple[Sequence[Passage], np.ndarray]]:
+    """Rows already in memory as :data:`STREAM_ROWS`-row batches (so they are tokenized per batch)."""
+    for a in range(0, len(passages), STREAM_ROWS):
+        yield passages[a:a + STREAM_ROWS], vectors[a:a + STREAM_ROWS]
+
+
 def _segment_name(generation: int) -> str:
     return f"g{generation:08d}"
 
@@ -587,18 +629,18 @@ def _build_dense(settings: IndexSettings, vectors: np.ndarray) -> DenseIndex:
                             ivf_threshold=int(settings.dense.get("ivf_threshold", IVF_THRESHOLD)))
 
 
-def _write_generation(real: Path, settings: IndexSettings, dense_settings: dict[str, Any], generation: int,
-                      fill: Callable[[Path], list[dict[str, Any]]], *, counts: dict[str, int],
+def _write_generation(real: Path, settings: IndexSettings, generation: int,
+                      fill: Callable[[Path], tuple[list[dict[str, Any]], dict[str, Any], dict[str, int]]], *,
                       previous: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write a complete generation into a temporary sibling folder (``fill`` puts the files there
-    and returns the segment list), add the manifest, fsync and swap it in. Hashes of hard-linked
+    and returns the segment list, the dense index's settings and the counts), add the manifest, fsync and swap it in. Hashes of hard-linked
     files are taken from ``previous`` instead of being recomputed."""
     real.parent.mkdir(parents=True, exist_ok=True)
     tmp = real.with_name(f"{real.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir()
-        segments = fill(tmp)
+        segments, dense_settings, counts = fill(tmp)
         old_files = (previous or {}).get("files", {})
         files = {}
         for p in _files(tmp):

@@ -73,32 +73,6 @@ def _no_progress(fraction: float, description: str) -> None:
     return None
 
 
-class _ProgressEmbedder:
-    """Wraps an :class:`Embedder` to report progress while a build embeds passages in batches."""
-
-    def __init__(self, inner: Embedder, report: Callable[[int, int], None]) -> None:
-        self._inner = inner
-        self._report = report
-        self.name = inner.name
-        self.backend = inner.backend
-
-    def __getattr__(self, name: str) -> Any:  # dim, count_tokens, ... come from the real model
-        return getattr(self._inner, name)
-
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
-        texts = list(texts)
-        total = len(texts)
-        if total == 0:
-            return self._inner.encode(texts, batch_size=batch_size, show_progress=False)
-        step = max(batch_size, 1) * 4
-        parts = []
-        self._report(0, total)
-        for start in range(0, total, step):
-            parts.append(self._inner.encode(texts[start:start + step], batch_size=batch_size, show_progress=False))
-            self._report(min(start + step, total), total)
-        return np.vstack(parts)
-
-
 class _Snapshot:
     """One loaded index generation with everything derived from it. Never mutated after load."""
 
@@ -402,10 +376,10 @@ class Engine:
         with self._write_lock:
             model = self._model_for_writes()
 
-            def on_batch(done: int, total: int) -> None:
-                progress(0.1 + 0.8 * done / total, f"embedding passages {done}/{total}")
+            def on_batch(fraction: float, embedded: int) -> None:
+                progress(0.1 + 0.8 * fraction, f"indexing: {fraction:.0%} of the text, {embedded:,} passages embedded")
 
-            report = builder.add_articles(articles, self.index_dir, embedder=_ProgressEmbedder(model, on_batch))  # type: ignore[arg-type]
+            report = builder.add_articles(articles, self.index_dir, embedder=model, progress=on_batch)
             if report.written:
                 progress(0.92, "loading the updated index")
                 self.refresh(force=True)

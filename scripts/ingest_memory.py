@@ -1,12 +1,15 @@
 """Peak RSS and time of `qa index` on one large generated file (issue 8: "a 20 MB file reached 3 GB").
 
-    python scripts/ingest_memory.py --mb 20 --format jsonl [--timeout 600] [--stage load]
+    python scripts/ingest_memory.py --mb 20 --format jsonl [--timeout 600] [--stage load|write] [--batch-size 32]
 
 Generates a file of unique news-like paragraphs (sample_corpus/ text with a counter, so no two
 passages share a content id), runs ``python -m qa index FILE --index TMP --quiet`` and samples the
 child's VmRSS / VmHWM from /proc every 0.2 s. ``--stage load`` measures only
 ``index.ingest.load_articles`` + chunking (no model), to split the peak between ingest and
-embedding/indexing. Prints one JSON line.
+embedding/indexing. ``--stage write`` runs the whole build (``index.builder.build_index``: ingest,
+chunking, BM25 term counts, segment files, dense index, manifest) with a model-free embedder
+(deterministic 384-dimensional vectors), i.e. everything but the model: minutes instead of hours
+on a small CPU. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -29,6 +32,25 @@ from index.chunking import ChunkSettings, chunk_articles
 arts = load_articles([sys.argv[1]])
 passages = chunk_articles(arts, ChunkSettings())
 print(len(arts), len(passages), file=sys.stderr)
+"""
+
+WRITE_ONLY = """
+import hashlib, sys
+import numpy as np
+from index.builder import build_index
+
+class Hash384:
+    name, dim, backend = "test/hash-384", 384, "torch"
+    def encode(self, texts, batch_size=64, show_progress=False):
+        out = np.empty((len(texts), self.dim), np.float32)
+        for i, t in enumerate(texts):
+            v = np.random.default_rng(int.from_bytes(hashlib.sha1(t.encode()).digest()[:8], "little")).standard_normal(self.dim)
+            out[i] = v / np.linalg.norm(v)
+        return out
+    def count_tokens(self, texts):
+        return [int(len(t.split()) * 1.3) + 1 for t in texts]
+
+print(build_index([sys.argv[1]], sys.argv[2], embedder=Hash384()).summary(), file=sys.stderr)
 """
 
 
@@ -79,17 +101,22 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=20)
     ap.add_argument("--format", choices=["txt", "jsonl"], default="jsonl")
     ap.add_argument("--timeout", type=float, default=600)
-    ap.add_argument("--stage", choices=["all", "load"], default="all")
+    ap.add_argument("--stage", choices=["all", "load", "write"], default="all")
+    ap.add_argument("--batch-size", type=int, default=None, help="passed to `qa index --batch-size` (the model's batch)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         f = Path(tmp) / f"big.{args.format}"
         n = make_file(f, args.mb, args.format)
         if args.stage == "load":
             cmd = [sys.executable, "-c", LOAD_ONLY, str(f)]
+        elif args.stage == "write":
+            cmd = [sys.executable, "-c", WRITE_ONLY, str(f), str(Path(tmp) / "idx")]
         else:
             cmd = [sys.executable, "-m", "qa", "index", str(f), "--index", str(Path(tmp) / "idx"), "--quiet"]
+            cmd += ["--batch-size", str(args.batch_size)] if args.batch_size else []
         result = peak_rss(cmd, args.timeout)
-        print(json.dumps({"mb": args.mb, "format": args.format, "records": n, "stage": args.stage, **result}))
+        print(json.dumps({"mb": args.mb, "format": args.format, "records": n, "stage": args.stage,
+                          "batch_size": args.batch_size, **result}))
 
 
 if __name__ == "__main__":

@@ -371,3 +371,15 @@ def test_root_cannot_be_framed_by_another_origin(server, page):
         assert len(page.frames) == 2
         assert page.frame_locator("iframe").locator("#qa-question").count() == 0  # blocked
         page.screenshot(path=str(ARTIFACTS / "ui-frame-refused.png"))
+
+
+def test_readers_do_not_see_the_upload_panel(server, page):
+    """Writes are on (a write key is set), but a visitor logged in with the read key never sees
+    "Add articles" (it would answer 403); the write key's holder does."""
+    log_in(page, server, KEY)
+    page.wait_for_selector("#qa-stats dd")
+    page.wait_for_timeout(1000)  # the page-load events have run
+    assert not page.locator("#qa-files").is_visible() and not page.locator("#qa-add").is_visible()
+    page.context.clear_cookies()
+    log_in(page, server, WRITE_KEY)
+    page.locator("#qa-add").wait_for(state="visible")

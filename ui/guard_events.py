@@ -5,7 +5,8 @@ signature plus a ``gr.Request`` parameter, so Gradio hands them the HTTP request
 ``/gradio_api/queue/join`` call. They re-check the caller's role from the session cookie, refuse
 text with lone surrogates, and (``writer``) replace the client's file list with the paths this
 session itself uploaded (:func:`ui.guard.checked_upload_paths`) and give the indexing job a time
-budget. A refusal is a ``gr.Error``: one line in the UI, nothing run.
+budget. A refusal is a ``gr.Error``: one line in the UI, nothing run. :func:`upload_panel` shows
+the upload panel to writers only.
 """
 
 from __future__ import annotations
@@ -106,3 +107,14 @@ def writer(guard: Guard, fn: Callable[..., Any], budget_s: float) -> Callable[..
         return fn(paths, *rest)
 
     return _with_request(fn, body)
+
+
+def upload_panel(guard: Guard) -> Callable[..., Any]:
+    """The page-load event that shows the "Add articles" panel (built hidden) only to visitors
+    with the write role: a reader never sees a form that would answer 403."""
+
+    def show_uploads(request: gr.Request) -> Any:
+        role, _ = request_role(guard, request)
+        return gr.update(visible=bool(guard.writes_enabled and role >= Role.WRITE))
+
+    return show_uploads

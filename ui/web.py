@@ -24,7 +24,7 @@ from qa.filters import SearchFilter
 from . import render
 from .config import ServeConfig
 from .guard import Guard  # security hooks (docs/security.md)
-from .guard_events import reader, writer  # security hooks
+from .guard_events import reader, upload_panel, writer  # security hooks
 
 log = logging.getLogger("ui.web")
 
@@ -134,6 +134,11 @@ def build_blocks(service: Engine, config: ServeConfig, *, uploads: bool = True, 
         if not files:
             return "Choose one or more files first.", stats_now(), None, sources_now()
         paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files]
+        total = sum(Path(p).stat().st_size for p in paths if Path(p).is_file())
+        if total > config.max_upload_mb * 2**20:
+            return (f"**Not added:** these files hold {total / 2**20:.1f} MB, over the {config.max_upload_mb} MB "
+                    "limit of one upload; nothing was changed (split them, or index them with `qa index`)"), \
+                stats_now(), None, sources_now()
         try:
             report = service.add_files(paths, lambda frac, desc: progress(frac, desc=desc))
         except QAError as exc:
@@ -175,8 +180,8 @@ def build_blocks(service: Engine, config: ServeConfig, *, uploads: bool = True, 
                                     info="hybrid fuses meaning (dense) and keywords (BM25)", elem_id="qa-mode")
                     k = gr.Slider(1, config.max_k, value=default_k, step=1, label="Passages (k)",
                                   info="how many retrieved passages the answer may quote", elem_id="qa-k")
-                if uploads:
-                    with gr.Group(elem_classes=["qa-panel"]):
+                if uploads:  # hidden until the page's load event finds the visitor may write
+                    with gr.Group(elem_classes=["qa-panel"], elem_id="qa-add-panel", visible=False) as add_panel:
                         gr.HTML('<h2 class="qa-panel__title">Add articles</h2>'
                                 '<p class="qa-panel__hint">.txt, .md, .html or .jsonl; headline, date and publisher '
                                 "are read from each file; only new passages are embedded.</p>", js_on_load=None)
@@ -202,7 +207,11 @@ def build_blocks(service: Engine, config: ServeConfig, *, uploads: bool = True, 
         ask.click(ask_fn, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
         question.submit(ask_fn, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
         if uploads:
-            add.click(add_fn, [files], [add_status, stats, files, sources], concurrency_limit=1, api_visibility="private")
+            # one indexing job at a time, in its own queue group: questions (their own group of 8)
+            # keep being answered while it runs; the uploader sees its progress in add_status
+            add.click(add_fn, [files], [add_status, stats, files, sources], concurrency_limit=1,
+                      concurrency_id="index-job", api_visibility="private")
+            demo.load(upload_panel(guard), None, [add_panel], api_visibility="private")
         demo.load(load_fn, None, [stats, sources], api_visibility="private")
     demo.queue(max_size=64)
     return demo

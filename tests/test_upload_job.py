@@ -1,0 +1,109 @@
+"""Issue 8: the UI's "Add articles" job, through the real HTTP routes (Gradio's upload route and
+``/gradio_api/queue/join``): questions keep being answered while an upload is indexed, an upload
+over the size budget changes nothing, and only writers see the upload panel."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+
+import pytest
+
+from qa.engine import Engine
+
+from test_security import KEY, WKEY, app_client, file_data, gradio_call, login, tree_digest
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+QUESTION = "Why did Russia withdraw its peacekeepers from Karabakh?"
+
+
+class GatedEmbedder:
+    """The real model, except that embedding the uploaded article's passages (they mention Lake
+    Sevan; questions do not) waits until the test opens the gate: an indexing job still running."""
+
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        self.inner, self.name, self.backend = inner, inner.name, inner.backend
+        self.indexing, self.gate = threading.Event(), threading.Event()
+
+    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        return getattr(self.inner, name)
+
+    def encode(self, texts, *, batch_size=64, show_progress=False):  # type: ignore[no-untyped-def]
+        if any("Sevan" in t for t in texts):
+            self.indexing.set()
+            assert self.gate.wait(120), "the test never opened the gate"
+        return self.inner.encode(texts, batch_size=batch_size, show_progress=show_progress)
+
+
+@pytest.fixture
+def gated(tmp_path, sample_index, embedder) -> Engine:
+    index = tmp_path / "qa-index"
+    shutil.copytree(sample_index, index)
+    return Engine(index, embedder=GatedEmbedder(embedder), max_k=20).load()
+
+
+def upload(client, path) -> str:  # type: ignore[no-untyped-def]
+    with path.open("rb") as fh:
+        r = client.post("/gradio_api/upload", files={"files": (path.name, fh, "text/plain")})
+    assert r.status_code == 200, r.text
+    return r.json()[0]
+
+
+def test_questions_are_answered_while_an_upload_is_indexed(gated, tmp_path):
+    emb = gated.embedder
+    article = tmp_path / "sevan_level.txt"
+    article.write_text("Lake Sevan water level reaches a ten-year high\n\nThe water level of Lake Sevan rose by 40 "
+                       "centimetres this spring, the Armenian environment ministry said on Monday.\n", encoding="utf-8")
+    with app_client(gated, allow_writes=True) as c:
+        c.get("/")  # this browser's session
+        uploaded = upload(c, article)
+        job: dict = {}
+        worker = threading.Thread(target=lambda: job.update(gradio_call(c, "on_add", [[file_data(uploaded)]], "uploader")))
+        worker.start()
+        try:
+            assert emb.indexing.wait(60), "the indexing job never started embedding"
+            t0 = time.monotonic()
+            msg = gradio_call(c, "on_ask", [QUESTION, "hybrid", 5, None, None, [], "relevance"], "reader")
+            waited = time.monotonic() - t0
+            still_running = worker.is_alive()
+        finally:
+            emb.gate.set()
+            worker.join(120)
+        assert msg["success"] is True, msg
+        assert "qa-cite" in msg["output"]["data"][0]  # a cited answer, not an error
+        assert still_running, "the question was answered only after the job ended"
+        assert waited < 60
+    assert job["success"] is True and "Added" in job["output"]["data"][0], job
+
+
+def test_an_upload_over_the_size_budget_changes_nothing(gated, tmp_path):
+    gated.embedder.gate.set()
+    paragraph = "The tram line to the airport will open in May, the mayor of Yerevan said.\n\n"
+    files = []
+    for name in ("part_one.txt", "part_two.txt"):  # 0.6 MB each: each under the 1 MB per-file limit
+        f = tmp_path / name
+        f.write_text("A long transport report\n\n" + paragraph * (600_000 // len(paragraph)), encoding="utf-8")
+        files.append(f)
+    before = tree_digest(gated.index_dir)
+    with app_client(gated, allow_writes=True, max_upload_mb=1) as c:
+        c.get("/")
+        uploaded = [upload(c, f) for f in files]
+        msg = gradio_call(c, "on_add", [[file_data(u) for u in uploaded]])
+    out = msg["output"]["data"][0]
+    assert msg["success"] is True and "Not added" in out and "1 MB" in out, out
+    assert tree_digest(gated.index_dir) == before
+
+
+@pytest.mark.parametrize(("key", "shown"), [(KEY, False), (WKEY, True)])
+def test_only_writers_get_the_upload_panel(gated, key, shown):
+    """Writes are on (a write key is set): a reader's page keeps the panel hidden, a writer's shows it."""
+    with app_client(gated, api_key=KEY, write_key=WKEY) as c:
+        login(c, key)
+        config = c.get("/config").json()
+        panel = next(comp for comp in config["components"] if comp.get("props", {}).get("elem_id") == "qa-add-panel")
+        assert panel["props"].get("visible") is False  # built hidden for everybody
+        msg = gradio_call(c, "show_uploads", [])
+    assert msg["success"] is True, msg
+    assert msg["output"]["data"][0]["visible"] is shown
