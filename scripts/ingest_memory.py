@@ -34,10 +34,11 @@ passages = chunk_articles(arts, ChunkSettings())
 print(len(arts), len(passages), file=sys.stderr)
 """
 
-WRITE_ONLY = """
-import hashlib, sys
+#: A model-free embedder (deterministic 384-d unit vectors from a hash of the text), as source for
+#: the child processes here and in tests/test_ingest_memory.py: the index path's own memory.
+HASH_EMBEDDER = """
+import hashlib
 import numpy as np
-from index.builder import build_index
 
 class Hash384:
     name, dim, backend = "test/hash-384", 384, "torch"
@@ -49,7 +50,11 @@ class Hash384:
         return out
     def count_tokens(self, texts):
         return [int(len(t.split()) * 1.3) + 1 for t in texts]
+"""
 
+WRITE_ONLY = HASH_EMBEDDER + """
+import sys
+from index.builder import build_index
 print(build_index([sys.argv[1]], sys.argv[2], embedder=Hash384()).summary(), file=sys.stderr)
 """
 

@@ -16,37 +16,21 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from ingest_memory import make_file  # noqa: E402
+from ingest_memory import HASH_EMBEDDER, make_file  # noqa: E402
 
 #: Peak RSS growth allowed for indexing the 4 MiB file below. The streaming build measured 39 MB
 #: on the 2-core dev machine; the previous all-at-once build 76 MB (it held every text, vector and
 #: token list of the input at once).
 GROWTH_LIMIT_MB = 60
 
-CHILD = r"""
-import hashlib, json, sys, time
+CHILD = HASH_EMBEDDER + r"""
+import json, sys, time
 from pathlib import Path
-import numpy as np
 
 def status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key):
             return int(line.split()[1]) // 1024
-
-class Hash384:
-    name = "test/hash-384"
-    dim = 384
-    backend = "torch"
-
-    def encode(self, texts, batch_size=64, show_progress=False):
-        out = np.empty((len(texts), self.dim), np.float32)
-        for i, t in enumerate(texts):
-            v = np.random.default_rng(int.from_bytes(hashlib.sha1(t.encode()).digest()[:8], "little")).standard_normal(self.dim)
-            out[i] = v / np.linalg.norm(v)
-        return out
-
-    def count_tokens(self, texts):
-        return [int(len(t.split()) * 1.3) + 1 for t in texts]
 
 from index.builder import build_index
 src, out = Path(sys.argv[1]), Path(sys.argv[2])
