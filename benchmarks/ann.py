@@ -31,62 +31,45 @@ EF = (128, 256, 512)
 NPROBE = (8, 16, 32, 64)
 
 
-def make_index(spec: str, d: int, n: int):  # type: ignore[no-untyped-def]
-    """``hnsw:M:efC`` or ``ivf:nlist|auto:fp16|flat``, exactly as :class:`index.dense.DenseIndex` builds them."""
-    import faiss
-
-    from index.dense import IVF_TRAIN_PER_LIST
+def build(spec: str, X: np.ndarray):  # type: ignore[no-untyped-def]
+    """``hnsw:M:efC`` or ``ivf:nlist|auto:fp16|flat``, built by the product's :meth:`DenseIndex.build`."""
+    from index.dense import DenseIndex
 
     kind, *rest = spec.split(":")
     if kind == "hnsw":
         m, efc = (int(x) for x in (rest + ["32", "80"])[:2])
-        index = faiss.IndexHNSWSQ(d, faiss.ScalarQuantizer.QT_fp16, m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = efc
-        return index, None
+        return DenseIndex.build(X, kind="hnsw", m=m, ef_construction=efc)
     if kind == "ivf":
         nl, storage = (rest + ["auto", "fp16"])[:2]
-        nlist = int(4 * np.sqrt(n)) if nl == "auto" else int(nl)
-        nlist = max(1, min(nlist, n // 39 or 1))
-        q = faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFScalarQuantizer(q, d, nlist, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT) \
-            if storage == "fp16" else faiss.IndexIVFFlat(q, d, nlist, faiss.METRIC_INNER_PRODUCT)
-        return index, IVF_TRAIN_PER_LIST * nlist
+        return DenseIndex.build(X, kind="ivf", nlist=None if nl == "auto" else int(nl), storage=storage)
     raise SystemExit(f"unknown index spec {spec!r}: use hnsw:M:efC or ivf:nlist:fp16|flat")
 
 
 def measure(spec: str, X: np.ndarray, Q: np.ndarray, truth: np.ndarray, knobs: dict[str, tuple[int, ...]]) -> list[dict[str, Any]]:
     import faiss
 
-    n, d = X.shape
+    from index.dense import DenseIndex
+
     t0 = time.perf_counter()
-    index, n_train = make_index(spec, d, n)
-    if n_train is not None:
-        sample = np.sort(np.random.default_rng(0).choice(n, min(n, n_train), replace=False))
-        index.train(X[sample])
-    elif isinstance(index, faiss.IndexHNSWSQ):
-        index.train(X[:1000])
-    index.add(X)
+    built = build(spec, X)
     build_s = time.perf_counter() - t0
-    R.log(f"{spec}: built in {build_s:.0f}s")
+    R.log(f"{spec}: built in {build_s:.0f}s ({built.settings})")
     rows = []
-    hnsw = spec.startswith("hnsw")
-    for value in knobs["ef" if hnsw else "nprobe"]:
-        if hnsw:
-            index.hnsw.efSearch = value
-        else:
-            faiss.extract_index_ivf(index).nprobe = value
+    knob = "ef_search" if built.kind == "hnsw" else "nprobe"
+    for value in knobs["ef" if built.kind == "hnsw" else "nprobe"]:
+        index = DenseIndex(built._index, {**built.settings, knob: value})  # the loader's way of applying a knob
         faiss.omp_set_num_threads(1)
         lat, found = [], []
         for q in Q:
             t = time.perf_counter()
-            _, ids = index.search(q[None], 10)
+            ids, _ = index.search(q[None], 10)
             lat.append((time.perf_counter() - t) * 1000)
             found.append(ids[0])
         faiss.omp_set_num_threads(os.cpu_count() or 1)
         recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)]))
-        rows.append({"index": spec, "knob": "ef_search" if hnsw else "nprobe", "value": value, "build_s": round(build_s, 1),
+        rows.append({"index": spec, "knob": knob, "value": value, "build_s": round(build_s, 1),
                      "recall_at_10": round(recall, 4), "p50_ms": round(R.pct(lat, 50), 3), "p99_ms": round(R.pct(lat, 99), 3)})
-        R.log(f"{spec} {rows[-1]['knob']}={value}: recall@10 {recall:.3f}, p50 {rows[-1]['p50_ms']:.2f} ms")
+        R.log(f"{spec} {knob}={value}: recall@10 {recall:.3f}, p50 {rows[-1]['p50_ms']:.2f} ms")
     return rows
 
 
