@@ -117,3 +117,19 @@ def test_cli_dense_index_flag(tmp_path: Path, embedder) -> None:  # type: ignore
     assert rc == 0
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
     assert manifest["dense"]["type"] == "hnsw" and manifest["settings"]["dense"]["kind"] == "hnsw"
+
+
+def test_search_knob_changes_in_place_and_bad_values_leave_the_manifest(tmp_path: Path) -> None:
+    from index.errors import QAError
+    from index.store import update_settings
+
+    arts, ps = _records(60)
+    settings = IndexSettings(model="m", dim=32, dense={"kind": "ivf"})
+    IndexStore.write(tmp_path / "idx", settings, arts, ps, _vectors(60))
+    m = update_settings(tmp_path / "idx", dense_search={"nprobe": 2})
+    assert m["dense"]["nprobe"] == 2 and IndexStore.load(tmp_path / "idx").dense.settings["nprobe"] == 2
+    before = (tmp_path / "idx" / "manifest.json").read_bytes()
+    for bad in ({"ef_search": 64}, {"nprobe": 0}, {"nprobe": "8"}, {"nprobe": True}):
+        with pytest.raises(QAError):
+            update_settings(tmp_path / "idx", dense_search=bad)
+    assert (tmp_path / "idx" / "manifest.json").read_bytes() == before
