@@ -225,6 +225,34 @@ class TermCounts:
         return cls(**{name: np.load(directory / f"{name}.npy", mmap_mode=mode) for name in cls.FILES})
 
 
+#: Methods whose scores are sums of non-negative per-term parts (no base score): MaxScore applies.
+_PRUNABLE = ("lucene", "robertson", "atire")
+#: A query whose posting lists hold fewer postings than this is scored exhaustively (cheap anyway).
+PRUNE_MIN_POSTINGS = 50_000
+#: MaxScore's first threshold comes from the highest-bound terms' lists, about this many postings.
+_SEED_POSTINGS = 20_000
+#: ... and its best ``_SEED_EXACT * k`` rows are scored exactly to raise that threshold.
+_SEED_EXACT = 4
+#: Below this many candidates, MaxScore stops filtering and scores them exactly.
+_EXACT_ROWS = 2000
+#: Posting lists at least this long keep their live count and bound cached per index object.
+_CACHE_MIN_POSTINGS = 4096
+
+
+@dataclass(frozen=True)
+class _QueryTerm:
+    """One query term of :meth:`LexicalIndex._terms`: its posting-list slices, one per segment
+    holding it, and its idf (times its query weight)."""
+
+    hash: int
+    slices: list[tuple[np.ndarray, np.ndarray, int, int]]  # (local rows, tf, segment start, segment rows)
+    idf: float
+
+    @property
+    def n_postings(self) -> int:
+        return sum(len(sl[0]) for sl in self.slices)
+
+
 class LexicalIndex:
     """BM25 over one or more :class:`TermCounts` blocks (segments), addressed by global row.
 
@@ -248,6 +276,11 @@ class LexicalIndex:
         b = settings.b
         #: per-row length normalisation ``1 - b + b * dl / avgdl`` (recomputed when the live set changes)
         self._norm = (1 - b + b * self._doclen.astype(np.float64) / self.avgdl).astype(np.float32)
+        #: each segment's CSC arrays as plain ndarrays (views of the memory maps: cheaper to slice)
+        self._arrays = [(np.asarray(p.terms), np.asarray(p.indptr), np.asarray(p.rows), np.asarray(p.tf)) for p in self._parts]
+        #: ``(term hash, "df" | "tfc")`` -> live postings / largest tf component, for long lists
+        #: (fixed while this object lives: the live set and lengths never change under it)
+        self._cache: dict[tuple[int, str], float] = {}
 
     @classmethod
     def build(cls, texts: Sequence[str], settings: BM25Settings = BM25Settings(), show_progress: bool = False) -> "LexicalIndex":
@@ -261,13 +294,13 @@ class LexicalIndex:
     def parts(self) -> list[TermCounts]:
         return list(self._parts)
 
-    def _postings(self, query: "str | Mapping[str, float]") -> tuple[np.ndarray, np.ndarray, float]:
-        """``(rows, partial scores)`` of every posting of the query's terms over live rows, and
-        the score every live row gets from non-occurrence (BM25L/BM25+ only; 0 otherwise).
-        Partial scores are relative to that base. A term repeated in the query counts once per
-        occurrence, as in bm25s; a term with no live posting is skipped, as bm25s skips terms
-        outside its vocabulary. ``query`` may also be ``{token: weight}`` (tokens as
-        :func:`tokenize` makes them): each term's BM25 then counts ``weight`` times."""
+    def _terms(self, query: "str | Mapping[str, float]") -> list[_QueryTerm]:
+        """The query's terms that have a live posting, in query order, each with its posting-list
+        slices (one per segment), idf (times its weight) and an upper bound on its contribution.
+        A term repeated in the query counts once per occurrence, as in bm25s; a term with no live
+        posting is skipped, as bm25s skips terms outside its vocabulary. ``query`` may also be
+        ``{token: weight}`` (tokens as :func:`tokenize` makes them): each term's BM25 then
+        counts ``weight`` times."""
         st = self.settings
         occurrences: dict[str, float] = {}
         if isinstance(query, str):
@@ -276,43 +309,202 @@ class LexicalIndex:
         else:  # already tokenized terms with weights (e.g. a query expanded by feedback)
             occurrences = {t: float(w) for t, w in query.items() if w > 0}
         if not occurrences or not self._parts:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0
+            return []
         hashes = np.fromiter((term_hash(t) for t in occurrences), dtype=np.uint64, count=len(occurrences))
-        blocks: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in occurrences]
-        for start, part in zip(self._starts, self._parts):
-            if not len(part.terms):
+        slices: list[list[tuple[np.ndarray, np.ndarray, int, int]]] = [[] for _ in occurrences]
+        for start, size, (terms, indptr, prow, ptf) in zip(self._starts, np.diff(self._starts), self._arrays):
+            if not len(terms):
                 continue
-            j = np.minimum(np.searchsorted(part.terms, hashes), len(part.terms) - 1)
-            for t in np.flatnonzero(part.terms[j] == hashes):
-                a, b = int(part.indptr[j[t]]), int(part.indptr[j[t] + 1])
+            j = np.minimum(np.searchsorted(terms, hashes), len(terms) - 1)
+            for t in np.flatnonzero(terms[j] == hashes):
+                a, b = int(indptr[j[t]]), int(indptr[j[t] + 1])
                 if b > a:
-                    blocks[t].append((part.rows[a:b] + start if start else part.rows[a:b], part.tf[a:b]))
+                    slices[t].append((prow[a:b], ptf[a:b], int(start), int(size)))
+        out: list[_QueryTerm] = []
+        for h, sl, mult in zip(hashes, slices, occurrences.values()):
+            df = self._live_postings(int(h), sl) if sl else 0
+            if not df:  # no live posting: as if outside the vocabulary
+                continue
+            idf = _idf(st.method, self._df(int(h), df), self.n_live) * mult  # a repeated query term counts per occurrence
+            out.append(_QueryTerm(int(h), sl, idf))
+        return out
+
+    def _materialize(self, term: _QueryTerm) -> tuple[np.ndarray, np.ndarray]:
+        """``(global rows, tf)`` of the term's live postings, rows ascending."""
+        parts = [(r + start if start else r, f) for r, f, start, _ in term.slices]
+        r = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
+        f = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
+        if self._live is not None:
+            keep = self._live[r]
+            r, f = r[keep], f[keep]
+        return r, f
+
+    def _live_postings(self, h: int, slices: list[tuple[np.ndarray, np.ndarray, int, int]]) -> int:
+        """How many of the term's postings are live (its df here); cached for long lists."""
+        n = sum(len(sl[0]) for sl in slices)
+        if self._live is None:
+            return n
+        if n >= _CACHE_MIN_POSTINGS and (h, "df") in self._cache:
+            return int(self._cache[(h, "df")])
+        df = int(sum(int(np.count_nonzero(self._live[r + start])) for r, _, start, _ in slices))
+        if n >= _CACHE_MIN_POSTINGS:
+            self._cache[(h, "df")] = df
+        return df
+
+    def _bound(self, term: _QueryTerm) -> float:
+        """An upper bound on what ``term`` adds to any row's score: its largest term-frequency
+        component over live rows (cached for long lists) times its idf, with room for float32
+        rounding. What MaxScore prunes with."""
+        key = (term.hash, "tfc")
+        tfc = self._cache.get(key)
+        if tfc is None:
+            r, f = self._materialize(term)
+            st = self.settings
+            tfc = float(_tfc_norm(st.method, f, self._norm[r], st.k1).max()) if len(r) else 0.0
+            if term.n_postings >= _CACHE_MIN_POSTINGS:
+                self._cache[key] = tfc
+        return tfc * float(np.float32(term.idf)) * (1 + 1e-5)
+
+    def _postings(self, query: "str | Mapping[str, float]") -> tuple[np.ndarray, np.ndarray, float]:
+        """``(rows, partial scores)`` of every posting of the query's terms over live rows, and
+        the score every live row gets from non-occurrence (BM25L/BM25+ only; 0 otherwise).
+        Partial scores are relative to that base (see :meth:`_terms` for ``query``)."""
+        st = self.settings
         tfc0 = float(_tfc_norm(st.method, np.zeros(1), np.ones(1), st.k1)[0]) if st.method in ("bm25l", "bm25+") else 0.0
         rows_out: list[np.ndarray] = []
         vals_out: list[np.ndarray] = []
         base = 0.0
-        for h, parts, mult in zip(hashes, blocks, occurrences.values()):
-            if not parts:
-                continue
-            r = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
-            f = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
-            if self._live is not None:
-                keep = self._live[r]
-                r, f = r[keep], f[keep]
-            if not len(r):  # no live posting: as if outside the vocabulary
-                continue
-            idf = _idf(st.method, self._df(int(h), len(r)), self.n_live) * mult  # a repeated query term counts per occurrence
+        for term in self._terms(query):
+            r, f = self._materialize(term)
             v = _tfc_norm(st.method, f, self._norm[r], st.k1)
-            v *= np.float32(idf)
+            v *= np.float32(term.idf)
             if tfc0:
-                v -= np.float32(idf * tfc0)  # relative to the non-occurrence score every row gets
-                base += idf * tfc0
+                v -= np.float32(term.idf * tfc0)  # relative to the non-occurrence score every row gets
+                base += term.idf * tfc0
             rows_out.append(r)
             vals_out.append(v)
         if not rows_out:
             return np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0
         rows = rows_out[0] if len(rows_out) == 1 else np.concatenate(rows_out)
         return rows.astype(np.int64, copy=False), (vals_out[0] if len(vals_out) == 1 else np.concatenate(vals_out)), base
+
+    def _contrib(self, term: _QueryTerm, cand: np.ndarray) -> np.ndarray:
+        """What ``term`` adds to the score of each of the live rows ``cand`` (ascending, unique),
+        float64, zero where the row is not in its list. The list is probed by binary search when
+        the candidates are few next to it, else read once against a mask of the candidates;
+        either way the term-frequency component is computed for the matches only."""
+        st = self.settings
+        out = np.zeros(len(cand), dtype=np.float64)
+        idf = np.float32(term.idf)
+        for rows, tf, start, size in term.slices:
+            lo, hi = np.searchsorted(cand, (start, start + size))
+            if lo == hi:
+                continue
+            loc = (cand[lo:hi] - start).astype(rows.dtype, copy=False)
+            if (hi - lo) * 32 < len(rows):  # few candidates: binary search in the list
+                pos = np.searchsorted(rows, loc)
+                pos[pos == len(rows)] = 0
+                hit = np.flatnonzero(rows[pos] == loc)
+                pos = pos[hit]
+            else:  # many: one pass over the list against a mask of the candidates
+                seen = np.zeros(size, dtype=bool)
+                seen[loc] = True
+                pos = np.flatnonzero(seen[rows])
+                hit = np.searchsorted(loc, rows[pos])
+            if not len(hit):
+                continue
+            v = _tfc_norm(st.method, tf[pos], self._norm[cand[lo + hit]], st.k1)
+            v *= idf
+            out[lo + hit] = v
+        return out
+
+    def _score_rows(self, terms: Sequence[_QueryTerm], cand: np.ndarray) -> np.ndarray:
+        """Exact BM25 of the live rows ``cand`` (ascending, unique), list by list through
+        :meth:`_contrib`. Contributions are added in query-term order in float64, as
+        :meth:`search`'s bincount adds them, so the scores are identical."""
+        s = np.zeros(len(cand), dtype=np.float64)
+        for term in terms:
+            s += self._contrib(term, cand)
+        return s
+
+    def _partial(self, terms: Sequence[_QueryTerm], mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, partial scores)``: the live (and allowed) rows in any of ``terms``' lists,
+        ascending, with the sum of those terms' contributions only."""
+        st = self.settings
+        rs, vs = [], []
+        for term in terms:
+            r, f = self._materialize(term)
+            v = _tfc_norm(st.method, f, self._norm[r], st.k1)
+            v *= np.float32(term.idf)
+            rs.append(r)
+            vs.append(v)
+        rows = rs[0] if len(rs) == 1 else np.concatenate(rs)
+        vals = vs[0] if len(vs) == 1 else np.concatenate(vs)
+        if mask is not None:
+            keep = mask[rows]
+            rows, vals = rows[keep], vals[keep]
+        if len(rows) * 16 > len(self):  # long lists: a dense bincount beats sorting them
+            acc = np.bincount(rows, weights=vals, minlength=len(self))
+            cand = np.flatnonzero(acc)
+            return cand, acc[cand]
+        cand, inverse = np.unique(rows, return_inverse=True)
+        return cand.astype(np.int64, copy=False), np.bincount(inverse, weights=vals)
+
+    def _search_pruned(self, terms: list[_QueryTerm], k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-``k`` candidates and scores by MaxScore (Turtle & Flood, 1995).
+
+        1. The terms with the highest upper bounds (usually the rarest) are scored alone: the
+           ``k``-th best of these partial scores is a threshold no final top-``k`` score is below.
+        2. The terms with the smallest bounds whose bounds add up to less than the threshold are
+           *non-essential*: a row found only in their lists cannot reach the top ``k``, so their
+           long lists (common words) are never read whole.
+        3. The essential lists are scored; a row whose partial score plus every non-essential
+           bound is below the (raised) threshold is dropped, and the survivors get their exact
+           score by probing every list (:meth:`_score_rows`).
+        Every row that could tie or beat the ``k``-th score survives, as in the exhaustive path."""
+        ub = np.array([self._bound(t) for t in terms])
+        mask = None if allowed is None else np.asarray(allowed, dtype=bool)
+        seed: list[int] = []
+        n = 0
+        for i in np.argsort(-ub, kind="stable"):  # highest bound first, until a few candidates
+            seed.append(int(i))
+            n += terms[i].n_postings
+            if n >= _SEED_POSTINGS:
+                break
+
+        def kth(v: np.ndarray) -> float:
+            return float(np.partition(v, len(v) - k)[len(v) - k]) if len(v) >= k else 0.0
+
+        cand, part = self._partial([terms[i] for i in seed], mask)
+        theta = kth(part)
+        if len(cand) > k:  # the seed's best rows scored exactly: a much higher threshold
+            top = np.sort(np.argpartition(-part, min(len(cand), _SEED_EXACT * k) - 1)[: _SEED_EXACT * k])
+            theta = max(theta, kth(self._score_rows(terms, cand[top])))
+        asc = np.argsort(ub, kind="stable")
+        cum = np.cumsum(ub[asc])
+        # strictly below the threshold, with a margin so float32 rounding cannot make a tie
+        n_skip = int(np.searchsorted(cum, theta * (1 - 1e-5), side="left"))
+        essential = sorted(int(i) for i in asc[n_skip:])
+        rest = float(cum[n_skip - 1]) if n_skip else 0.0
+        if set(essential) != set(seed):
+            cand, part = self._partial([terms[i] for i in essential], mask)
+            theta = max(theta, kth(part))
+        else:
+            part = part.copy()
+        keep = part + rest >= theta * (1 - 1e-5)
+        cand, part = cand[keep], part[keep]
+        # the non-essential terms, largest bound first, each drops the rows it cannot lift enough
+        for i in asc[:n_skip][::-1]:
+            if len(cand) <= _EXACT_ROWS:
+                break
+            part += self._contrib(terms[i], cand)
+            rest -= float(ub[i])
+            theta = max(theta, kth(part))
+            keep = part + rest >= theta * (1 - 1e-5)
+            cand, part = cand[keep], part[keep]
+        s = self._score_rows(terms, cand)
+        keep = s > 0
+        return cand[keep], s[keep]
 
     def _df(self, term: int, live_postings: int) -> int:
         """Document frequency of the term with hash ``term``: its live postings here. (A shard of
@@ -339,6 +531,11 @@ class LexicalIndex:
         ``allowed`` (boolean mask over rows, True = may be returned) filters the candidates
         before the top-k cut; it does not change the statistics. Only the posting lists of the
         query's terms are touched, so the cost follows the number of matching passages."""
+        if self.settings.method in _PRUNABLE:
+            terms = self._terms(query)
+            if len(terms) > 1 and sum(t.n_postings for t in terms) >= PRUNE_MIN_POSTINGS:
+                cand, cs = self._search_pruned(terms, k, allowed)
+                return self._top(cand, cs, k)
         rows, vals, base = self._postings(query)
         if base:  # BM25L / BM25+: every live row has a score
             s = np.bincount(rows, weights=vals, minlength=len(self)) + base
@@ -363,6 +560,10 @@ class LexicalIndex:
                 cs = np.bincount(inverse, weights=vals)
                 keep = cs > 0
                 cand, cs = cand[keep], cs[keep]
+        return self._top(cand, cs, k)
+
+    @staticmethod
+    def _top(cand: np.ndarray, cs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         cs = cs.astype(np.float32)
         k = min(k, len(cand))
         if k <= 0:
