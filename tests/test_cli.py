@@ -80,3 +80,29 @@ def test_binary_file_exit_2(tmp_path, capsys):
     assert "binary" in capsys.readouterr().err
     assert not (tmp_path / "idx").exists()
 
+
+
+def test_serve_settings_table_matches_the_parser_and_the_environment():
+    """Every flag and variable that ``ui/config.py``'s settings table and the README's settings
+    table name exists: the flag on ``qa serve``, the variable in ``ServeConfig.from_env``; and a
+    flag reaches the config (``--max-upload-mb`` was once documented but missing)."""
+    import inspect
+    import re
+
+    import ui.config
+    from qa.cli import build_parser
+
+    serve = next(a for a in build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "serve")[1]
+    options = {o for a in serve._actions for o in a.option_strings}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("**Settings** come from the environment"):]
+    table = table[: table.index("\n\n", table.index("| env |"))]
+    documented = set(re.findall(r"--[a-z][a-z-]+", ui.config.__doc__ + table))
+    assert documented and documented <= options, documented - options
+    source = inspect.getsource(ui.config.ServeConfig.from_env)
+    variables = set(re.findall(r"QA_[A-Z_]+", ui.config.__doc__ + table))
+    assert {v for v in variables if f'"{v}"' not in source} == set()
+    from qa.cli.serve_cmd import serve_config
+
+    config = serve_config(build_parser().parse_args(["serve", "--max-upload-mb", "7", "--index-budget", "9"]))
+    assert (config.max_upload_mb, config.index_budget_s) == (7, 9)

@@ -43,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--header-timeout", type=positive_int, default=None, metavar="S",
                    help="seconds a client has to send a request's headers; slower ones are cut (default 10; "
                         "$QA_HEADER_TIMEOUT_S)")
+    p.add_argument("--max-upload-mb", type=positive_int, default=None, metavar="MB",
+                   help="largest UI upload in MB, each file and one 'Add articles' in all (default 50; $QA_MAX_UPLOAD_MB)")
     p.add_argument("--index-budget", type=positive_int, default=None, metavar="S",
                    help="seconds one UI upload may spend indexing before it is abandoned (default 600; $QA_INDEX_BUDGET_S)")
     p.add_argument("--threads", type=positive_int, default=None,
@@ -75,15 +77,20 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(args: argparse.Namespace) -> int:
+def serve_config(args: argparse.Namespace):  # noqa: ANN201 - ui.config.ServeConfig, imported lazily
+    """The server's settings: the ``QA_*`` environment, overridden by the flags given."""
     from ui.config import ServeConfig
 
-    config = ServeConfig.from_env(
+    return ServeConfig.from_env(
         index_dir=args.index, host=args.host, port=args.port, api_key=args.api_key,
         cors_origins=args.cors_origins, max_k=args.max_k, max_body_bytes=args.max_body_bytes,
         allow_writes=args.allow_writes, write_key=args.write_key, header_timeout_s=args.header_timeout,
-        index_budget_s=args.index_budget,
+        index_budget_s=args.index_budget, max_upload_mb=args.max_upload_mb,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    config = serve_config(args)
     from index.embedding import set_threads
 
     # One thread per request unless asked: concurrent requests already run in parallel threads,
