@@ -66,3 +66,22 @@ def test_backend_is_recorded_in_the_manifest(tmp_path) -> None:  # type: ignore[
     m = json.loads((tmp_path / "idx" / "manifest.json").read_text())
     assert m["settings"]["embedding_backend"] == "onnx"
     assert m["settings"]["model"].endswith("all-MiniLM-L6-v2")  # the model name check is unchanged
+
+
+def test_token_batches_bound_rows_times_width_squared() -> None:
+    """Long passages go in smaller batches (attention's memory grows with rows x width^2), every
+    row exactly once, in the given longest-first order; a row longer than the budget goes alone."""
+    from index.embedding import ATTENTION_BUDGET, token_batches
+
+    rng = np.random.default_rng(0)
+    lengths = [int(x) for x in rng.integers(3, 257, size=500)] + [5000]
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches = list(token_batches(order, lengths, 64))
+    assert [i for b in batches for i in b] == order
+    for b in batches:
+        width = lengths[b[0]]
+        assert len(b) <= 64 and (len(b) == 1 or len(b) * width * width <= ATTENTION_BUDGET)
+    assert batches[0] == [order[0]]  # the 5,000-piece row alone
+    assert max(len(b) for b in batches) == 64  # short rows still fill whole batches
+    assert min(len(b) for b in batches[1:]) < 16  # 256-piece rows do not
+    assert list(token_batches(order, lengths, 8, budget=10**12)) == [order[i:i + 8] for i in range(0, len(order), 8)]
