@@ -132,3 +132,12 @@ def test_zscore_fusion_by_hand() -> None:
     assert z[4] == pytest.approx(0.5 * -1.2247 + 0.5 * -1, abs=1e-3)  # missing from dense: its lowest z
     top = ranking.Setting("zscore").fuse(rankings, 4)
     assert [r for r, _ in top] == sorted(z, key=lambda r: (-z[r], r))
+
+
+def test_bm25_prune_tiny() -> None:
+    """benchmarks/bm25_prune.py: MaxScore and exhaustive BM25 give identical top-k on every query
+    (the script exits non-zero otherwise), through the script as a user runs it."""
+    res = run_script("bm25_prune.py", "--tiny", "--json")
+    assert res["prune_min_postings"] == 0 and res["queries"] >= 3
+    for row in res["rows"]:
+        assert row["identical"] == row["searches"] > 0 and row["maxscore"]["p50_ms"] > 0
