@@ -73,6 +73,11 @@ LONG_PENALTY = 0.002
 #: A unit that brings its context sentence is as similar to the question as the better of the
 #: sentence alone and the whole unit ("He did so at the request of ..." carries its subject's event).
 UNIT_DENSE = False
+#: "Why"/"how" questions: a unit whose own sentence states a reason or manner (a strong cue, 1.0) and
+#: brings the sentence before it as context ranks by the better of the two sentences' similarity
+#: ("Putin agreed to withdraw ... . He did so at the request of ...": the event matches the
+#: question, the reason follows). Ranking only; verification still judges the sentence itself.
+REASON_CONTEXT = True
 #: A typed question's units that carry its answer type rank before all others.
 TYPED_FIRST = True
 #: Encode each sentence alone (deterministic vectors; see Answerer._encode).
@@ -560,6 +565,8 @@ class Answerer:
             vwords = [(tok(w), lm) for w, lm in zip(analysis.focus_verbs, lemmas[len(analysis.focus_nouns):])]
             verb_cov = np.array([lemma_coverage(vwords, terms, [t.lemma for t in tg.tokens])
                                  for terms, tg in zip(unit_terms, tags)])
+        if REASON_CONTEXT and analysis.answer_type in ("reason", "manner"):
+            unit_dense = self._reason_context(analysis, candidates, unit_dense, typed)
         length = np.array([max(0, len(c.text.split()) - LONG_WORDS) for c in candidates])
         rank_base = blend(unit_dense, lexical)
         final = rank_base + TYPE_WEIGHT * typed + FOCUS_WEIGHT * focus + VERB_WEIGHT * verb_cov - LONG_PENALTY * length
@@ -578,6 +585,23 @@ class Answerer:
         return scored, sent[order]
 
     # ---------------------------------------------------------------- helpers
+    def _reason_context(self, a: QuestionAnalysis, candidates: Sequence[Candidate], unit_dense: np.ndarray,
+                        typed: np.ndarray) -> np.ndarray:
+        """``unit_dense`` with :data:`REASON_CONTEXT` applied (a new array when anything changes)."""
+        idx = [i for i, c in enumerate(candidates) if c.core_start > c.start and typed[i] >= 1.0]
+        if not idx:
+            return unit_dense
+        cores = [candidates[i].core for i in idx]
+        strong = [i for i, c, tg in zip(idx, cores, tag_many(cores))
+                  if type_evidence(a, c, tg, self._tokenize).score >= 1.0]  # the cue is in the sentence itself
+        if not strong:
+            return unit_dense
+        q = self._encode([a.question])[0]
+        context = self._encode([candidates[i].text[: candidates[i].core_start - candidates[i].start] for i in strong])
+        out = unit_dense.copy()
+        out[strong] = np.maximum(out[strong], context @ q)
+        return out
+
     def _verb_coverage(self, a: QuestionAnalysis, s: ScoredSentence) -> float:
         """Share of the question's verbs the unit restates (lemma or stem)."""
         lemmas = a.focus_lemmas[len(a.focus_nouns):]

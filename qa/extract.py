@@ -125,9 +125,14 @@ def relation_holds(relation: tuple[str, str], text: str, stem: Stemmer, window: 
     words = [stem(w)[0] if stem(w) else w for w in raw]
     # X (the role: president, minister) must be the same word, singular or plural: "Foreign
     # Ministry" is not a "foreign minister"; Y (the place or body) may be any word of its family
-    x = _singular(relation[0]) if EXACT_ROLE else None
+    # of a role of several words ("foreign minister"), every word, in order, ending at the head
+    role = relation[0].split()
+    head = role[-1]
+    x = _singular(head) if EXACT_ROLE else None
     xs = [i for i, w in enumerate(raw) if _singular(w) == x] if EXACT_ROLE else \
-        [i for i, w in enumerate(words) if _same_word(w, stem(relation[0])[0] if stem(relation[0]) else relation[0])]
+        [i for i, w in enumerate(words) if _same_word(w, stem(head)[0] if stem(head) else head)]
+    before = role[:-1]
+    xs = [i for i in xs if i >= len(before) and raw[i - len(before):i] == before]
     ys = [i for i, w in enumerate(words) if _same_word(w, y)]
     return any(abs(i - j) <= window for i in xs for j in ys)
 

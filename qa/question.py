@@ -10,7 +10,7 @@ part-of-speech tags of :mod:`qa.tagger`, and returns a :class:`QuestionAnalysis`
   "according to ..." tail); ``focus_nouns``: its nouns and names; ``asked_noun``: for "how
   many/much", the noun whose quantity is asked ("troops" in "how many Russian troops ...");
   ``focus_verbs``: its verbs; ``year``: a year the question names; ``relation``: for "who/what is the X of Y", the pair
-  (X, Y) that an answer sentence must state together.
+  (X, Y) that an answer sentence must state together (X may be several words: "foreign minister").
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ ACCORDING_TAIL = re.compile(r",?\s+(according\s+to|as\s+reported\s+by)\s+[^,?]*"
 RELATION = re.compile(r"^(who|what)\s+(is|was|are|were)\s+(the\s+)?(?P<x>[\w-]+(\s+[\w-]+){0,2}?)\s+(of|in)\s+(the\s+)?"
                       r"(?P<y>[\w'’-]+(\s+[\w'’-]+){0,2}?)\s*$",
                       re.I)
+#: Words before a role that do not name it ("the *current* leader", "the *new* head"): a relation's
+#: X keeps the others ("foreign minister", "prime minister", "defence minister").
+ROLE_FILLERS = frozenset("current present new former then acting incumbent sitting top".split())
 TIME_UNIT = re.compile(r"(second|minute|hour|day|week|month|year|decade|centur(y|ie))s?")
 YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 
@@ -141,7 +144,8 @@ def analyze(question: str, tagged: Tagged | None = None) -> QuestionAnalysis:
     relation = None
     m = RELATION.match(core)
     if m and answer_type in ("person", "place", "thing", "entity"):
-        relation = (m.group("x").split()[-1].lower(), m.group("y").split()[-1].lower())
+        role = [w.lower() for w in m.group("x").split() if w.lower() not in ROLE_FILLERS]
+        relation = (" ".join(role) or m.group("x").split()[-1].lower(), m.group("y").split()[-1].lower())
     if qtype == "how_many" and TIME_UNIT.fullmatch(asked.lower()):
         answer_type = "duration"  # "how many days ...": a length of time, not a count of things
     return QuestionAnalysis(question=question, qtype=qtype, answer_type=answer_type, focus=focus, focus_nouns=nouns, focus_verbs=verbs,

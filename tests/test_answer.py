@@ -344,6 +344,9 @@ def test_answer_metrics_on_both_splits(answers: dict[str, Answer]) -> None:
     fresh = report.metrics["fresh"]  # below the 0.94 / 0.90 evidence targets: see docs
     assert fresh["refused_offtopic"] == 1.0 and fresh["refused_unanswerable"] >= 0.99
     assert fresh["evidence_in_answer"] >= 0.83 and fresh["evidence_in_first"] >= 0.83 and fresh["answered_confident"] >= 0.91
+    # fresh2, written blind (third round): far below the targets, see docs/answering.md; only the
+    # off-topic refusals hold there
+    assert report.metrics["fresh2"]["refused_offtopic"] == 1.0
 
 
 def test_a_verbless_best_sentence_needs_a_higher_score(engine) -> None:  # type: ignore[no-untyped-def]

@@ -55,6 +55,8 @@ def test_focus_asked_noun_year_and_relation() -> None:
 
     a = analyze("Who is the president of Armenia?")
     assert a.relation == ("president", "armenia") and a.answer_type == "person"
+    assert analyze("Who is the foreign minister of Armenia?").relation == ("foreign minister", "armenia")
+    assert analyze("Who is the current leader of Azerbaijan?").relation == ("leader", "azerbaijan")
     a = analyze("What is the GDP of Armenia?")
     assert a.relation == ("gdp", "armenia") and a.typed  # a relation makes a "what" question typed
     assert analyze("What did Pashinyan call a strategic mistake?").typed is False
