@@ -15,19 +15,25 @@ from typing import Any
 
 import numpy as np
 
-from index.embedding import _SORT_WINDOW, SentenceTransformerEmbedder
+from index.embedding import _SORT_WINDOW, ATTENTION_BUDGET, SentenceTransformerEmbedder, token_batches
 
 #: Model batches per Ray Data batch handed to one embedding actor.
 GROUPS_PER_TASK = 8
 
 
-def single_process_batches(lengths: Sequence[int], batch_size: int, window: int = _SORT_WINDOW) -> list[list[int]]:
+def single_process_batches(lengths: Sequence[int], batch_size: int, window: int = _SORT_WINDOW,
+                           budget: int | None = None) -> list[list[int]]:
     """The row groups :class:`index.embedding.SentenceTransformerEmbedder` embeds together: rows
-    sorted longest first within windows of ``window`` rows, cut every ``batch_size`` rows."""
+    sorted longest first within windows of ``window`` rows, cut every ``batch_size`` rows or, for
+    the ONNX backends (``budget``: :data:`index.embedding.ATTENTION_BUDGET`), where
+    :func:`index.embedding.token_batches` cuts them (int8 vectors depend on the batch)."""
     out: list[list[int]] = []
     for w0 in range(0, len(lengths), window):
         order = sorted(range(w0, min(w0 + window, len(lengths))), key=lambda i: -lengths[i])
-        out.extend(order[b0:b0 + batch_size] for b0 in range(0, len(order), batch_size))
+        if budget is None:
+            out.extend(order[b0:b0 + batch_size] for b0 in range(0, len(order), batch_size))
+        else:
+            out.extend(token_batches(order, lengths, batch_size, budget))
     return out
 
 
@@ -102,7 +108,8 @@ class RayEmbedder:
         workers, resources, device = self._plan()
         cap = self._local.max_tokens
         lengths = [min(n, cap) for n in self._local.count_tokens(texts)]
-        groups = single_process_batches(lengths, batch_size)
+        groups = single_process_batches(lengths, batch_size,
+                                        budget=None if self._local.backend == "torch" else ATTENTION_BUDGET)
         workers = max(1, min(workers, len(groups)))
         self.last_workers = workers
         blocks = max(workers, -(-len(groups) // self.groups_per_task))
