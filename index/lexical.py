@@ -365,19 +365,25 @@ class LexicalIndex:
                 self._cache[key] = tfc
         return tfc * float(np.float32(term.idf)) * (1 + 1e-5)
 
-    def _postings(self, query: "str | Mapping[str, float]") -> tuple[np.ndarray, np.ndarray, float]:
-        """``(rows, partial scores)`` of every posting of the query's terms over live rows, and
-        the score every live row gets from non-occurrence (BM25L/BM25+ only; 0 otherwise).
-        Partial scores are relative to that base (see :meth:`_terms` for ``query``)."""
+    def _values(self, term: _QueryTerm) -> tuple[np.ndarray, np.ndarray]:
+        """``(global rows, float32 contributions)`` of the term's live postings, rows ascending."""
+        st = self.settings
+        r, f = self._materialize(term)
+        v = _tfc_norm(st.method, f, self._norm[r], st.k1)
+        v *= np.float32(term.idf)
+        return r, v
+
+    def _postings(self, terms: Sequence[_QueryTerm]) -> tuple[np.ndarray, np.ndarray, float]:
+        """``(rows, partial scores)`` of every posting of ``terms`` (see :meth:`_terms`) over
+        live rows, and the score every live row gets from non-occurrence (BM25L/BM25+ only; 0
+        otherwise). Partial scores are relative to that base."""
         st = self.settings
         tfc0 = float(_tfc_norm(st.method, np.zeros(1), np.ones(1), st.k1)[0]) if st.method in ("bm25l", "bm25+") else 0.0
         rows_out: list[np.ndarray] = []
         vals_out: list[np.ndarray] = []
         base = 0.0
-        for term in self._terms(query):
-            r, f = self._materialize(term)
-            v = _tfc_norm(st.method, f, self._norm[r], st.k1)
-            v *= np.float32(term.idf)
+        for term in terms:
+            r, v = self._values(term)
             if tfc0:
                 v -= np.float32(term.idf * tfc0)  # relative to the non-occurrence score every row gets
                 base += term.idf * tfc0
@@ -429,17 +435,9 @@ class LexicalIndex:
 
     def _partial(self, terms: Sequence[_QueryTerm], mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """``(rows, partial scores)``: the live (and allowed) rows in any of ``terms``' lists,
-        ascending, with the sum of those terms' contributions only."""
-        st = self.settings
-        rs, vs = [], []
-        for term in terms:
-            r, f = self._materialize(term)
-            v = _tfc_norm(st.method, f, self._norm[r], st.k1)
-            v *= np.float32(term.idf)
-            rs.append(r)
-            vs.append(v)
-        rows = rs[0] if len(rs) == 1 else np.concatenate(rs)
-        vals = vs[0] if len(vs) == 1 else np.concatenate(vs)
+        ascending, with the sum of those terms' contributions only (all of them: the exact
+        scores). Contributions are summed per row in term order, in float64."""
+        rows, vals, _ = self._postings(terms)
         if mask is not None:
             keep = mask[rows]
             rows, vals = rows[keep], vals[keep]
@@ -450,7 +448,7 @@ class LexicalIndex:
             cand = np.flatnonzero(seen)
             return cand, acc[cand]
         cand, inverse = np.unique(rows, return_inverse=True)
-        return cand.astype(np.int64, copy=False), np.bincount(inverse, weights=vals)
+        return cand.astype(np.int64, copy=False), np.bincount(inverse, weights=vals, minlength=len(cand))
 
     def _search_pruned(self, terms: list[_QueryTerm], k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-``k`` candidates and scores by MaxScore (Turtle & Flood, 1995).
@@ -491,8 +489,6 @@ class LexicalIndex:
         if set(essential) != set(seed):
             cand, part = self._partial([terms[i] for i in essential], mask)
             theta = max(theta, kth(part))
-        else:
-            part = part.copy()
         keep = part + rest >= theta * (1 - 1e-5)
         cand, part = cand[keep], part[keep]
         # the non-essential terms, largest bound first, each drops the rows it cannot lift enough
@@ -516,7 +512,7 @@ class LexicalIndex:
     def scores(self, query: "str | Mapping[str, float]") -> np.ndarray:
         """BM25 score of every row for ``query`` (zeros where no term matches; tombstones 0);
         ``query`` is text or ``{token: weight}``."""
-        rows, vals, base = self._postings(query)
+        rows, vals, base = self._postings(self._terms(query))
         s = np.bincount(rows, weights=vals, minlength=len(self)) + base
         if self._live is not None and base:
             s[~self._live] = 0.0
@@ -533,35 +529,22 @@ class LexicalIndex:
         ``allowed`` (boolean mask over rows, True = may be returned) filters the candidates
         before the top-k cut; it does not change the statistics. Only the posting lists of the
         query's terms are touched, so the cost follows the number of matching passages."""
-        if self.settings.method in _PRUNABLE:
-            terms = self._terms(query)
-            if len(terms) > 1 and sum(t.n_postings for t in terms) >= PRUNE_MIN_POSTINGS:
-                cand, cs = self._search_pruned(terms, k, allowed)
-                return self._top(cand, cs, k)
-        rows, vals, base = self._postings(query)
-        if base:  # BM25L / BM25+: every live row has a score
+        terms = self._terms(query)
+        if (self.settings.method in _PRUNABLE and len(terms) > 1
+                and sum(t.n_postings for t in terms) >= PRUNE_MIN_POSTINGS):
+            cand, cs = self._search_pruned(terms, k, allowed)
+        elif self.settings.method in _PRUNABLE:  # no base score: only rows in some list can score
+            cand, cs = self._partial(terms, None if allowed is None else np.asarray(allowed, dtype=bool))
+            keep = cs > 0
+            cand, cs = cand[keep], cs[keep]
+        else:  # BM25L / BM25+: every live row has a score
+            rows, vals, base = self._postings(terms)
             s = np.bincount(rows, weights=vals, minlength=len(self)) + base
             ok = np.ones(len(self), bool) if self._live is None else self._live.copy()
             if allowed is not None:
                 ok &= np.asarray(allowed, dtype=bool)
             cand = np.flatnonzero(ok & (s > 0))
             cs = s[cand]
-        else:
-            if allowed is not None and len(rows):
-                keep = np.asarray(allowed, dtype=bool)[rows]
-                rows, vals = rows[keep], vals[keep]
-            if len(rows) == 0:
-                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-            if len(rows) * 16 > len(self):
-                # long posting lists (common terms, big index): a dense bincount beats sorting them
-                s = np.bincount(rows, weights=vals, minlength=len(self))
-                cand = np.flatnonzero(s > 0)
-                cs = s[cand]
-            else:
-                cand, inverse = np.unique(rows, return_inverse=True)
-                cs = np.bincount(inverse, weights=vals)
-                keep = cs > 0
-                cand, cs = cand[keep], cs[keep]
         return self._top(cand, cs, k)
 
     @staticmethod
