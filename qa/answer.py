@@ -70,28 +70,12 @@ RERANK_DEPTH = 20
 #: sentences also match every question a little).
 LONG_WORDS = 40
 LONG_PENALTY = 0.002
-#: A unit that brings its context sentence is as similar to the question as the better of the
-#: sentence alone and the whole unit ("He did so at the request of ..." carries its subject's event).
-UNIT_DENSE = False
-#: "Why"/"how" questions: a unit whose own sentence states a reason or manner (a strong cue, 1.0) and
-#: brings the sentence before it as context ranks by the better of the two sentences' similarity
-#: ("Putin agreed to withdraw ... . He did so at the request of ...": the event matches the
-#: question, the reason follows). Ranking only; verification still judges the sentence itself.
-REASON_CONTEXT = True
-#: A typed question's units that carry its answer type rank before all others.
-TYPED_FIRST = True
-#: Encode each sentence alone (deterministic vectors; see Answerer._encode).
-ENCODE_ALONE = True
-#: Focus words match by lemma as well as by stem ("sent" / "send", "fled" / "flee").
-USE_LEMMAS = True
 #: A typed question's best unit that restates none of the question's verbs (by lemma or stem)
 #: needs at least this blended score (it may answer another event: "In which city was the 2020
 #: Karabakh ceasefire agreement signed?" -> "... after the second Karabakh war in 2020, Yerevan went
 #: a path of distancing from Moscow"). Chosen on the tune split; the manifest's ``answer.verbless_min``
 #: overrides it.
 VERBLESS_MIN = 0.525
-#: Weight of the share of the question's verbs (by lemma) a unit restates, in ``final``.
-VERB_WEIGHT = 0.0
 #: Closest units listed as ``related`` when the answer is not confident.
 RELATED = 3
 #: Share of the lexical coverage in a sentence's score (the rest is the embedding cosine).
@@ -511,7 +495,7 @@ class Answerer:
         focus = [t for n in analysis.focus_nouns for t in tok(n)]
         texts = [tok(h.passage.text) + tok(h.article.title or "") for h in hits]
         verbs = missing_focus([t for v in analysis.focus_verbs for t in tok(v)], texts)
-        if verbs and lemmas and USE_LEMMAS:
+        if verbs and lemmas:
             verb_lemmas = analysis.focus_lemmas[len(analysis.focus_nouns):]
             have = {s for text in texts for s in text}
             verbs = [v for v, lm in zip(analysis.focus_verbs, verb_lemmas)
@@ -534,16 +518,9 @@ class Answerer:
         if not candidates:
             return [], np.zeros((0, 0), dtype=np.float32)
         analysis = analysis or analyze(question)
-        n = len(candidates)
-        with_context = [i for i, c in enumerate(candidates) if c.core_start > c.start] if UNIT_DENSE else []
-        vecs = self._encode([question] + [c.core for c in candidates] + [candidates[i].text for i in with_context])
-        q, sent = vecs[0], vecs[1:n + 1]
+        vecs = self._encode([question] + [c.core for c in candidates])
+        q, sent = vecs[0], vecs[1:]
         dense = sent @ q
-        unit_dense = dense.copy()  # ranking only: verification judges the sentence itself
-        if with_context:
-            unit_dense[with_context] = np.maximum(dense[with_context], vecs[n + 1:] @ q)
-            if UNIT_DENSE != "rank":
-                dense = unit_dense
         tok = self._tokenize
         unit_terms = [tok(c.text) for c in candidates]
         lexical = lexical_coverage(question_terms(question, tok), unit_terms)
@@ -553,23 +530,15 @@ class Answerer:
         evidence = [type_evidence(analysis, c.text, t, tok) for c, t in zip(candidates, tags)]
         typed = np.array([e.score for e in evidence])
         lemmas = analysis.focus_lemmas
-        if USE_LEMMAS and len(lemmas) == len(analysis.focus_nouns) + len(analysis.focus_verbs):
+        if len(lemmas) == len(analysis.focus_nouns) + len(analysis.focus_verbs):
             words = [(tok(w), lm) for w, lm in zip((*analysis.focus_nouns, *analysis.focus_verbs), lemmas)]
             words = [(st, lm) for st, lm in words if st or lm]
             focus = np.array([lemma_coverage(words, terms, [t.lemma for t in tg.tokens])
                               for terms, tg in zip(unit_terms, tags)])
         else:
             focus = np.array([focus_coverage(focus_stems, terms) for terms in unit_terms])
-        verb_cov = np.zeros(len(candidates))
-        if VERB_WEIGHT and analysis.focus_verbs and len(lemmas) == len(analysis.focus_nouns) + len(analysis.focus_verbs):
-            vwords = [(tok(w), lm) for w, lm in zip(analysis.focus_verbs, lemmas[len(analysis.focus_nouns):])]
-            verb_cov = np.array([lemma_coverage(vwords, terms, [t.lemma for t in tg.tokens])
-                                 for terms, tg in zip(unit_terms, tags)])
-        if REASON_CONTEXT and analysis.answer_type in ("reason", "manner"):
-            unit_dense = self._reason_context(analysis, candidates, unit_dense, typed)
         length = np.array([max(0, len(c.text.split()) - LONG_WORDS) for c in candidates])
-        rank_base = blend(unit_dense, lexical)
-        final = rank_base + TYPE_WEIGHT * typed + FOCUS_WEIGHT * focus + VERB_WEIGHT * verb_cov - LONG_PENALTY * length
+        final = base + TYPE_WEIGHT * typed + FOCUS_WEIGHT * focus - LONG_PENALTY * length
         if self.reranker is not None:
             from .rerank import rerank_scores
 
@@ -578,30 +547,13 @@ class Answerer:
             final = final.copy()
             final[top] += RERANK_WEIGHT * probs
         # a typed question's answer must carry its type: units that do come first
-        eligible = typed >= TYPED_MIN if analysis.typed and TYPED_FIRST else np.ones(len(final), dtype=bool)
+        eligible = typed >= TYPED_MIN if analysis.typed else np.ones(len(final), dtype=bool)
         order = np.lexsort((-final, ~eligible))
         scored = [ScoredSentence(candidates[i], float(dense[i]), float(lexical[i]), float(base[i]), float(typed[i]),
                                  float(focus[i]), float(final[i]), evidence[i].items) for i in order]
         return scored, sent[order]
 
     # ---------------------------------------------------------------- helpers
-    def _reason_context(self, a: QuestionAnalysis, candidates: Sequence[Candidate], unit_dense: np.ndarray,
-                        typed: np.ndarray) -> np.ndarray:
-        """``unit_dense`` with :data:`REASON_CONTEXT` applied (a new array when anything changes)."""
-        idx = [i for i, c in enumerate(candidates) if c.core_start > c.start and typed[i] >= 1.0]
-        if not idx:
-            return unit_dense
-        cores = [candidates[i].core for i in idx]
-        strong = [i for i, c, tg in zip(idx, cores, tag_many(cores))
-                  if type_evidence(a, c, tg, self._tokenize).score >= 1.0]  # the cue is in the sentence itself
-        if not strong:
-            return unit_dense
-        q = self._encode([a.question])[0]
-        context = self._encode([candidates[i].text[: candidates[i].core_start - candidates[i].start] for i in strong])
-        out = unit_dense.copy()
-        out[strong] = np.maximum(out[strong], context @ q)
-        return out
-
     def _verb_coverage(self, a: QuestionAnalysis, s: ScoredSentence) -> float:
         """Share of the question's verbs the unit restates (lemma or stem)."""
         lemmas = a.focus_lemmas[len(a.focus_nouns):]
@@ -634,7 +586,7 @@ class Answerer:
             # sentence's vector depends (by up to 0.006 in cosine) on the batch it was encoded in, so
             # batched encoding made an answer depend on which questions came before it.
             enc = self.searcher.embedder.encode
-            fresh = np.vstack([enc([t]) for t in missing]) if ENCODE_ALONE else enc(missing)
+            fresh = np.vstack([enc([t]) for t in missing])
             found.update(zip(missing, fresh))
             with self._lock:
                 self._cache.update(zip(missing, fresh))

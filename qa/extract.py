@@ -49,10 +49,6 @@ CUE_WINDOW = 8
 REASON_WORDS = 6
 #: "to" + verb at most this many words after a verb of the question states its purpose.
 PURPOSE_WINDOW = 6
-#: "where" needs the place after a preposition ("in the city of Goris"); "which country" does not.
-LOCATIVE_ONLY_WHERE = True
-#: "the X of Y": X must be the same word (singular/plural), not only the same 5-letter family.
-EXACT_ROLE = True
 #: "how many X": the number may stand this many tokens before X when only a noun phrase's words
 #: (adjectives, numbers, "and", names) lie between ("85 American, Armenian and Georgian military participants").
 NP_LOOKAHEAD = 8
@@ -123,16 +119,12 @@ def relation_holds(relation: tuple[str, str], text: str, stem: Stemmer, window: 
     y = stem(relation[1])[0] if stem(relation[1]) else relation[1]
     raw = _words(text)
     words = [stem(w)[0] if stem(w) else w for w in raw]
-    # X (the role: president, minister) must be the same word, singular or plural: "Foreign
-    # Ministry" is not a "foreign minister"; Y (the place or body) may be any word of its family
-    # of a role of several words ("foreign minister"), every word, in order, ending at the head
-    role = relation[0].split()
-    head = role[-1]
-    x = _singular(head) if EXACT_ROLE else None
-    xs = [i for i, w in enumerate(raw) if _singular(w) == x] if EXACT_ROLE else \
-        [i for i, w in enumerate(words) if _same_word(w, stem(head)[0] if stem(head) else head)]
-    before = role[:-1]
-    xs = [i for i in xs if i >= len(before) and raw[i - len(before):i] == before]
+    # X (the role: president, foreign minister) must be the same words, in order, the last one
+    # singular or plural: a "Foreign Ministry" is not a "foreign minister". Y (the place or body)
+    # may be any word of its family.
+    *before, head = relation[0].split()
+    xs = [i for i, w in enumerate(raw) if _singular(w) == _singular(head)
+          and i >= len(before) and raw[i - len(before):i] == before]
     ys = [i for i, w in enumerate(words) if _same_word(w, y)]
     return any(abs(i - j) <= window for i in xs for j in ys)
 
@@ -271,8 +263,8 @@ def _entity_evidence(a: QuestionAnalysis, text: str, tagged: Tagged) -> TypeEvid
         return TypeEvidence(0.4, tuple(orgs)) if orgs else TypeEvidence(0.0)
     if t == "place":
         places = [e for e in tagged.entities if e.label in PLACE_LABELS and _new(e.text, qwords)]
-        located = [e.text for e in places if (LOCATIVE_ONLY_WHERE and a.qtype != "where")
-                   or LOCATIVE.search(text[max(0, e.start - 20):e.start])]
+        # "where" needs the place after a preposition ("in the city of Goris"); "which country" does not
+        located = [e.text for e in places if a.qtype != "where" or LOCATIVE.search(text[max(0, e.start - 20):e.start])]
         if located:
             return TypeEvidence(1.0, tuple(located))
         return TypeEvidence(0.6, tuple(e.text for e in places)) if places else TypeEvidence(0.0)
