@@ -24,16 +24,13 @@ GROUPS_PER_TASK = 8
 def single_process_batches(lengths: Sequence[int], batch_size: int, window: int = _SORT_WINDOW,
                            budget: int | None = None) -> list[list[int]]:
     """The row groups :class:`index.embedding.SentenceTransformerEmbedder` embeds together: rows
-    sorted longest first within windows of ``window`` rows, cut every ``batch_size`` rows or, for
-    the ONNX backends (``budget``: :data:`index.embedding.ATTENTION_BUDGET`), where
-    :func:`index.embedding.token_batches` cuts them (int8 vectors depend on the batch)."""
+    sorted longest first within windows of ``window`` rows, cut by :func:`index.embedding.token_batches`
+    (every ``batch_size`` rows; for the ONNX backends also at ``budget``,
+    :data:`index.embedding.ATTENTION_BUDGET`: int8 vectors depend on the batch)."""
     out: list[list[int]] = []
     for w0 in range(0, len(lengths), window):
         order = sorted(range(w0, min(w0 + window, len(lengths))), key=lambda i: -lengths[i])
-        if budget is None:
-            out.extend(order[b0:b0 + batch_size] for b0 in range(0, len(order), batch_size))
-        else:
-            out.extend(token_batches(order, lengths, batch_size, budget))
+        out.extend(token_batches(order, lengths, batch_size, budget if budget is not None else 1 << 62))
     return out
 
 
