@@ -9,6 +9,7 @@ search; the API never answers 5xx and every error has the one shape.
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from pathlib import Path
@@ -17,6 +18,10 @@ import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
 schemathesis = pytest.importorskip("schemathesis")
+# schemathesis loads its OpenAPI machinery lazily (inside ``from_asgi``); load it now, at collection.
+# Loaded later, after a test has hit a RecursionError (100k-deep JSON), CPython 3.11.7's parser can
+# fail on it with "SystemError: AST constructor recursion depth mismatch" (seen once in CI).
+importlib.import_module("schemathesis.specs.openapi.schemas")
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
