@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from qa.answer import (  # noqa: E402
-    DEFAULT_THRESHOLD, NOT_CONFIDENT_ANSWER, RELATIVE_FLOOR, Answer, Answerer, Candidate, ScoredSentence, blend,
+    NOT_CONFIDENT_ANSWER, RELATIVE_FLOOR, Answer, Answerer, Candidate, ScoredSentence, blend,
     compose, lexical_coverage, mmr_select, question_terms,
 )
 from qa.engine import Engine  # noqa: E402

@@ -7,12 +7,12 @@ Pipeline (see docs/answering.md):
 3. cut them into quotable units (``index.chunking.split_sentences`` over the article text, so
    every quote is ``article.text[start:end]`` exactly): a sentence that opens with a pronoun or
    connective brings the sentence before it; headings, captions and questions are never quoted;
-4. score each unit: cosine of question and sentence embeddings blended with IDF-weighted
-   lexical coverage (``score``), plus a bonus for answer-type evidence (:mod:`qa.extract`) and
-   for covering the question's focus nouns (``final``); an optional cross-encoder
-   (:mod:`qa.rerank`) adds its own relevance;
-5. verify the best unit (:mod:`qa.verify`); if it does not answer, say so and list the closest
-   units as ``related``;
+4. measure each unit: cosine of question and sentence embeddings blended with IDF-weighted
+   lexical coverage (``score``), answer-type evidence (:mod:`qa.extract`), focus and verb
+   coverage, its passage's rank ...; a learned linear ranker (:mod:`qa.learned`) turns the
+   measurements into ``final``; an optional cross-encoder (:mod:`qa.rerank`) adds its own relevance;
+5. verify the best unit (:mod:`qa.verify`): a learned answerability model gives the probability
+   that it answers; below the threshold, say so and list the closest units as ``related``;
 6. otherwise quote it first, then at most ``max_sentences - 1`` more that add a fact (one per
    article unless a second one brings a new answer; no filler below a clear answer).
 
@@ -26,7 +26,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -37,6 +37,7 @@ from index.records import Article, Hit
 
 from .extract import focus_coverage, lemma_coverage, missing_focus, type_evidence, word_matches
 from .filters import SearchFilter
+from .learned import UNIT_FEATURES, AnswerModel, default_answer_model
 from index.defaults import ASK_K, MAX_K
 
 from .query import validate_query
@@ -44,38 +45,24 @@ from .question import QuestionAnalysis, analyze
 from .tagger import tag_many
 from .verify import Verdict, verify
 
-#: Best-unit blended score below which the answer is "not confident" (the topic check).
-#: Calibrated on the ``tune`` split of eval/answer_questions.jsonl (docs/answering.md).
-DEFAULT_THRESHOLD = 0.42
-#: Answer-type evidence a typed question's best unit needs (qa.extract scores 0..1).
+#: Answer-type evidence at which a unit carries the type asked for (qa.extract scores 0..1).
 TYPED_MIN = 0.5
-#: Share of the question's focus nouns the best unit must contain.
-FOCUS_MIN = 0.20
-#: Weights of the answer-type evidence and the focus coverage in a unit's ``final`` score.
-TYPE_WEIGHT = 0.20
-FOCUS_WEIGHT = 0.10
 #: A unit joining the answer may carry its answer type at most this much less clearly than the first.
 FILLER_GAP = 0.4
 #: Share of the focus words a unit needs to join the answer after the first one.
 ADD_FOCUS_MIN = 0.5
-#: Added to the threshold when a verb of the question occurs in no retrieved passage.
-MISSING_VERB_RAISE = 0.13
+#: Blended score (topic) a unit needs to join the answer after the first one.
+JOIN_SCORE_MIN = 0.42
+#: A further unit joins the answer only if the ranker scores it within this of the best one (logit units).
+JOIN_GAP = 2.0
 #: Answer-scoring terms are stems cut to this many letters (withdraw / withdrawn, Russia / Russian).
 TERM_PREFIX = 6
-#: Weight of the optional cross-encoder's relevance (a probability) in ``final``.
-RERANK_WEIGHT = 0.3
+#: Weight of the optional cross-encoder's relevance (a probability) in ``final`` (the ranker's logit units).
+RERANK_WEIGHT = 2.0
 #: Units re-scored by the cross-encoder (the best by ``final``).
 RERANK_DEPTH = 20
-#: Units longer than this many words lose LONG_PENALTY per extra word (readability; long
-#: sentences also match every question a little).
+#: Words beyond which a unit counts as long (a ranker feature: long sentences match every question a little).
 LONG_WORDS = 40
-LONG_PENALTY = 0.002
-#: A typed question's best unit that restates none of the question's verbs (by lemma or stem)
-#: needs at least this blended score (it may answer another event: "In which city was the 2020
-#: Karabakh ceasefire agreement signed?" -> "... after the second Karabakh war in 2020, Yerevan went
-#: a path of distancing from Moscow"). Chosen on the tune split; the manifest's ``answer.verbless_min``
-#: overrides it.
-VERBLESS_MIN = 0.525
 #: Closest units listed as ``related`` when the answer is not confident.
 RELATED = 3
 #: Share of the lexical coverage in a sentence's score (the rest is the embedding cosine).
@@ -84,7 +71,8 @@ LEXICAL_WEIGHT = 0.2
 MMR_LAMBDA = 0.7
 #: Sentences at least this similar (cosine) to one already chosen are near-duplicates.
 DUPLICATE_SIMILARITY = 0.85
-#: A further sentence joins the answer only if it scores within this of the best one.
+#: The legacy pipeline's relative floor (benchmarks/ask_latency.py): a further sentence joined only
+#: if its blended score was within this of the best one.
 RELATIVE_FLOOR = 0.12
 #: Candidate sentences shorter than this many words (headings, captions) are skipped.
 MIN_WORDS = 5
@@ -225,22 +213,26 @@ class ScoredSentence:
     lexical: float  # IDF-weighted share of the question's terms the unit contains
     score: float  # the blend: the topic check of verification
     typed: float = 0.0  # answer-type evidence (qa.extract), 0..1
-    focus: float = 0.0  # share of the question's focus nouns the unit contains
-    final: float = 0.0  # score + type and focus bonuses (+ reranker): the ranking
+    focus: float = 0.0  # share of the question's focus nouns and verbs the unit contains
+    final: float = 0.0  # the learned ranker's score (+ reranker): the ranking
     items: tuple[str, ...] = ()  # the answer-bearing spans, to tell a new fact from a repeated one
+    verbs: float = 1.0  # share of the question's verbs the unit restates (1.0 when it has none)
+
+
+@dataclass(frozen=True)
+class Examination:
+    """Everything :meth:`Answerer.examine` found for one question: what ``ask`` decides on, and what
+    ``scripts/fit_answer_model.py`` learns from."""
+
+    analysis: QuestionAnalysis
+    hits: list[Hit]
+    scored: list[ScoredSentence]  # best ``final`` first
+    vectors: np.ndarray  # unit vectors of the scored units' sentences, same order
+    features: np.ndarray  # the answerability features of the best unit (ANSWER_FEATURES); empty without units
+    verdict: Verdict
 
 
 # --------------------------------------------------------------------------- pure steps
-def calibrate_threshold(answerable: Sequence[float], unanswerable: Sequence[float]) -> tuple[float, float]:
-    """``(threshold, margin)``: the midpoint between the weakest best-sentence score of an
-    answerable question and the strongest of an unanswerable one, and half the gap between them
-    (negative when the two sets overlap, i.e. no threshold separates them)."""
-    if not answerable or not unanswerable:
-        raise ValueError("calibration needs answerable and unanswerable questions")
-    lo, hi = max(unanswerable), min(answerable)
-    return (lo + hi) / 2.0, (hi - lo) / 2.0
-
-
 def is_answer_like(text: str, min_words: int = MIN_WORDS) -> bool:
     """False for headings, captions, questions and other sentences that cannot answer: fewer than
     ``min_words`` words, a question mark, no closing punctuation, or a caption opener."""
@@ -316,6 +308,25 @@ def candidate_sentences(hits: Sequence[Hit], splitter: Splitter = split_sentence
     return out
 
 
+def unit_matrix(a: QuestionAnalysis, units: Sequence[ScoredSentence]) -> np.ndarray:
+    """The ranker's features of each unit (rows), in :data:`qa.learned.UNIT_FEATURES` order."""
+    typed = 1.0 if a.typed else 0.0
+    rows = []
+    for u in units:
+        words = len(u.candidate.text.split())
+        rows.append((u.score, u.dense, u.lexical, u.typed * typed, typed * (u.typed >= TYPED_MIN), u.focus, u.verbs,
+                     max(0, words - LONG_WORDS) / 10.0, math.log1p(u.candidate.hit_index),
+                     float(u.candidate.core_start > u.candidate.start), min(words, LONG_WORDS) / LONG_WORDS))
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(UNIT_FEATURES))
+
+
+def answer_features(a: QuestionAnalysis, best: ScoredSentence, *, missing_nouns: float, missing_verbs: float) -> np.ndarray:
+    """The answerability features of the best unit, in :data:`qa.learned.ANSWER_FEATURES` order.
+    ``missing_nouns`` / ``missing_verbs``: shares of the question's nouns / verbs no retrieved passage mentions."""
+    return np.array([best.final, best.score, best.lexical, best.typed if a.typed else 1.0, best.focus, best.verbs,
+                     missing_nouns, missing_verbs, 1.0 if a.typed else 0.0], dtype=np.float64)
+
+
 def question_terms(question: str, tokenizer: Tokenizer) -> list[str]:
     """The question's content terms: its tokens without interrogatives and auxiliaries."""
     return tokenizer(" ".join(w for w in re.findall(r"\w+", question.lower()) if w not in QUESTION_WORDS))
@@ -380,9 +391,10 @@ def order_for_reading(chosen: Sequence[ScoredSentence]) -> list[ScoredSentence]:
 
 
 def select_units(scored: Sequence[ScoredSentence], similarity: np.ndarray, a: QuestionAnalysis, k: int, *,
-                 threshold: float, typed_min: float, floor: float = RELATIVE_FLOOR) -> list[ScoredSentence]:
-    """The best unit, then up to ``k - 1`` more by MMR that add something: each scores within
-    ``floor`` of the best and above ``threshold``, contains at least ``ADD_FOCUS_MIN`` of the
+                 min_score: float = JOIN_SCORE_MIN, typed_min: float = TYPED_MIN, gap: float = JOIN_GAP,
+                 ) -> list[ScoredSentence]:
+    """The best unit, then up to ``k - 1`` more by MMR that add something: each ranks within
+    ``gap`` of the best (``final``) and has a blended ``score`` of at least ``min_score``, contains at least ``ADD_FOCUS_MIN`` of the
     question's focus words and, for a typed question, carries its own answer of the type nearly
     as clearly as the best one (within ``FILLER_GAP``: no filler below a clear answer); a second
     unit from an already cited article must bring answer spans not quoted yet (a new fact) and
@@ -392,7 +404,7 @@ def select_units(scored: Sequence[ScoredSentence], similarity: np.ndarray, a: Qu
     best = scored[0]
     need = max(typed_min, best.typed - FILLER_GAP)  # below a clear answer, only nearly as clear ones: no filler
     pool = [i for i, s in enumerate(scored)
-            if i == 0 or (s.score >= threshold and s.final >= best.final - floor and (not a.typed or s.typed >= need))]
+            if i == 0 or (s.score >= min_score and s.final >= best.final - gap and (not a.typed or s.typed >= need))]
     rel = np.array([scored[i].final for i in pool])
     order = [pool[j] for j in mmr_select(rel, similarity[np.ix_(pool, pool)], len(pool))]
     chosen: list[ScoredSentence] = []
@@ -439,33 +451,33 @@ class Answerer:
     with its embedding model.
 
     ``searcher``: anything with ``search(query, k=, mode=, filters=)`` and ``embedder``
-    (:class:`Retriever`). ``threshold``: the blended score under which the answer is "not
-    confident" (default :data:`DEFAULT_THRESHOLD`, calibrated for the bundled model).
-    ``reranker``: an optional cross-encoder (:func:`qa.rerank.load_reranker`). Thread-safe.
+    (:class:`Retriever`). ``model``: the learned ranker and answerability model (default: the
+    bundled :func:`qa.learned.default_answer_model`, fitted for the bundled embedding model).
+    ``threshold``: the answerability probability under which the answer is "not confident"
+    (default: the model's). ``reranker``: an optional cross-encoder (:func:`qa.rerank.load_reranker`).
+    Thread-safe.
     """
 
     def __init__(self, searcher: Retriever, *, k: int = ASK_K, max_sentences: int = 3, threshold: float | None = None,
-                 reranker: Reranker | None = None) -> None:
+                 reranker: Reranker | None = None, model: AnswerModel | None = None) -> None:
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise ValueError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
         if isinstance(max_sentences, bool) or not isinstance(max_sentences, int) or not 1 <= max_sentences <= 20:
             raise ValueError(f"max_sentences must be an integer between 1 and 20, got {max_sentences!r}")
-        if threshold is not None and not (isinstance(threshold, (int, float)) and math.isfinite(threshold)):
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                                      or not math.isfinite(threshold)):
             raise ValueError(f"threshold must be a finite number, got {threshold!r}")
         if reranker is not None and not callable(getattr(reranker, "predict", None)):
             raise ValueError("reranker must have a predict(pairs) method (a sentence-transformers CrossEncoder)")
+        if model is not None and not isinstance(model, AnswerModel):
+            raise ValueError("model must be a qa.learned.AnswerModel")
         self.searcher = searcher
         self.k = k
         self.max_sentences = max_sentences
-        self.threshold = DEFAULT_THRESHOLD if threshold is None else float(threshold)
+        self.model = model or default_answer_model()
+        self.threshold = self.model.threshold if threshold is None else float(threshold)
         self.reranker = reranker
         store = getattr(searcher, "store", None)
-        stored = getattr(getattr(store, "settings", None), "answer", None) or {}
-        verbless = stored.get("verbless_min", VERBLESS_MIN) if isinstance(stored, dict) else VERBLESS_MIN
-        if isinstance(verbless, bool) or not isinstance(verbless, (int, float)) or not math.isfinite(verbless):
-            raise ValueError(f"the index's answer setting verbless_min must be a finite number, got {verbless!r}")
-        #: the manifest's ``answer.verbless_min`` (``qa``'s manifest settings) overrides VERBLESS_MIN
-        self.verbless_min = float(verbless)
         lexical = getattr(store, "lexical", None)
         self._bm25_settings: BM25Settings = getattr(lexical, "settings", None) or BM25Settings()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -474,46 +486,37 @@ class Answerer:
     # ---------------------------------------------------------------- public
     def ask(self, question: str, *, k: int | None = None, mode: str = "hybrid", filters: SearchFilter | None = None) -> Answer:
         """Retrieve, score and verify sentences, and compose a cited answer (or say it is not confident)."""
+        ex = self.examine(question, k=k, mode=mode, filters=filters)
+        question, analysis, scored, hits = ex.analysis.question, ex.analysis, ex.scored, ex.hits
+        if not ex.verdict.confident:
+            related = _related(scored, hits)
+            return Answer(question, NOT_CONFIDENT_ANSWER, False, [], hits, analysis.qtype, related, ex.verdict.reason)
+        chosen = select_units(scored, ex.vectors @ ex.vectors.T, analysis, self.max_sentences)
+        text, citations = compose(order_for_reading(chosen), hits)
+        return Answer(question, text, True, citations, hits, analysis.qtype, [], ex.verdict.reason)
+
+    def examine(self, question: str, *, k: int | None = None, mode: str = "hybrid",
+                filters: SearchFilter | None = None) -> Examination:
+        """Retrieve, score every unit and verify the best one: what :meth:`ask` composes from."""
         question, k = validate_query(question, self.k if k is None else k)
         hits = self.searcher.search(question, k=k, mode=mode, filters=filters)
         analysis = analyze(question)
         scored, vectors = self.score_sentences(question, hits, analysis)
-        verdict = self.verify(analysis, scored, hits, self._unit_lemmas(scored))
-        if not verdict.confident:
-            related = _related(scored, hits)
-            return Answer(question, NOT_CONFIDENT_ANSWER, False, [], hits, analysis.qtype, related, verdict.reason)
-        chosen = select_units(scored, vectors @ vectors.T, analysis, self.max_sentences,
-                              threshold=self.threshold, typed_min=TYPED_MIN)
-        text, citations = compose(order_for_reading(chosen), hits)
-        return Answer(question, text, True, citations, hits, analysis.qtype, [], verdict.reason)
-
-    def verify(self, analysis: QuestionAnalysis, scored: Sequence[ScoredSentence], hits: Sequence[Hit],
-               lemmas: set[str] | None = None) -> Verdict:
-        """Whether the best unit of ``scored`` answers (see :mod:`qa.verify`). ``lemmas``: the
-        lemmas of the candidate units; a verb of the question whose lemma occurs there is not missing."""
+        if not scored:
+            verdict = verify(self.model.answerable, None, threshold=self.threshold, analysis=analysis, missing=())
+            return Examination(analysis, hits, scored, vectors, np.zeros(0), verdict)
+        nouns, verbs = self._missing(analysis, hits, self._unit_lemmas(scored))
         tok = self._tokenize
-        focus = [t for n in analysis.focus_nouns for t in tok(n)]
-        texts = [tok(h.passage.text) + tok(h.article.title or "") for h in hits]
-        verbs = missing_focus([t for v in analysis.focus_verbs for t in tok(v)], texts)
-        if verbs and lemmas:
-            verb_lemmas = analysis.focus_lemmas[len(analysis.focus_nouns):]
-            have = {s for text in texts for s in text}
-            verbs = [v for v, lm in zip(analysis.focus_verbs, verb_lemmas)
-                     if not word_matches(tok(v), lm, have, lemmas)] if len(verb_lemmas) == len(analysis.focus_verbs) else verbs
-        best = scored[0] if scored else None
-        threshold = self.threshold + (MISSING_VERB_RAISE if verbs else 0.0)
-        if best is not None and self.verbless_min and analysis.typed and analysis.focus_verbs and \
-                self._verb_coverage(analysis, best) == 0.0:
-            threshold = max(threshold, self.verbless_min)
-        return verify(analysis, base=best.score if best else None, typed=best.typed if best else 0.0,
-                      focus=best.focus if best else 0.0, missing=missing_focus(focus, texts),
-                      threshold=threshold, typed_min=TYPED_MIN,
-                      focus_min=FOCUS_MIN)
+        n_nouns = len([t for n in analysis.focus_nouns for t in tok(n)])
+        row = answer_features(analysis, scored[0], missing_nouns=len(nouns) / max(1, n_nouns),
+                              missing_verbs=len(verbs) / max(1, len(analysis.focus_verbs)))
+        verdict = verify(self.model.answerable, row, threshold=self.threshold, analysis=analysis, missing=nouns + verbs)
+        return Examination(analysis, hits, scored, vectors, row, verdict)
 
     def score_sentences(self, question: str, hits: Sequence[Hit], analysis: QuestionAnalysis | None = None,
                         ) -> tuple[list[ScoredSentence], np.ndarray]:
-        """Candidate units of ``hits`` with their scores, best ``final`` first, and the unit vectors
-        of their sentences (rows in the same order). Used by :meth:`ask` and by calibration."""
+        """Candidate units of ``hits`` with their measurements, best ``final`` (the learned
+        ranker's score) first, and the unit vectors of their sentences (rows in the same order)."""
         candidates = candidate_sentences(hits)
         if not candidates:
             return [], np.zeros((0, 0), dtype=np.float32)
@@ -525,20 +528,25 @@ class Answerer:
         unit_terms = [tok(c.text) for c in candidates]
         lexical = lexical_coverage(question_terms(question, tok), unit_terms)
         base = blend(dense, lexical)
-        focus_stems = [t for n in (*analysis.focus_nouns, *analysis.focus_verbs) for t in tok(n)]
         tags = tag_many([c.text for c in candidates])
         evidence = [type_evidence(analysis, c.text, t, tok) for c, t in zip(candidates, tags)]
-        typed = np.array([e.score for e in evidence])
         lemmas = analysis.focus_lemmas
+        unit_lemmas = [[t.lemma for t in tg.tokens] for tg in tags]
         if len(lemmas) == len(analysis.focus_nouns) + len(analysis.focus_verbs):
             words = [(tok(w), lm) for w, lm in zip((*analysis.focus_nouns, *analysis.focus_verbs), lemmas)]
             words = [(st, lm) for st, lm in words if st or lm]
-            focus = np.array([lemma_coverage(words, terms, [t.lemma for t in tg.tokens])
-                              for terms, tg in zip(unit_terms, tags)])
+            focus = [lemma_coverage(words, terms, ul) for terms, ul in zip(unit_terms, unit_lemmas)]
+            verb_words = [(tok(w), lm) for w, lm in zip(analysis.focus_verbs, lemmas[len(analysis.focus_nouns):])]
+            verbs = [lemma_coverage(verb_words, terms, ul) if verb_words else 1.0
+                     for terms, ul in zip(unit_terms, unit_lemmas)]
         else:
-            focus = np.array([focus_coverage(focus_stems, terms) for terms in unit_terms])
-        length = np.array([max(0, len(c.text.split()) - LONG_WORDS) for c in candidates])
-        final = base + TYPE_WEIGHT * typed + FOCUS_WEIGHT * focus - LONG_PENALTY * length
+            focus_stems = [t for n in (*analysis.focus_nouns, *analysis.focus_verbs) for t in tok(n)]
+            focus = [focus_coverage(focus_stems, terms) for terms in unit_terms]
+            verb_stems = [t for v in analysis.focus_verbs for t in tok(v)]
+            verbs = [focus_coverage(verb_stems, terms) if verb_stems else 1.0 for terms in unit_terms]
+        units = [ScoredSentence(c, float(dense[i]), float(lexical[i]), float(base[i]), float(evidence[i].score),
+                                float(focus[i]), 0.0, evidence[i].items, float(verbs[i])) for i, c in enumerate(candidates)]
+        final = self.model.ranker.logit(unit_matrix(analysis, units))
         if self.reranker is not None:
             from .rerank import rerank_scores
 
@@ -546,22 +554,27 @@ class Answerer:
             probs = rerank_scores(self.reranker, question, [candidates[i].text for i in top])
             final = final.copy()
             final[top] += RERANK_WEIGHT * probs
-        # a typed question's answer must carry its type: units that do come first
-        eligible = typed >= TYPED_MIN if analysis.typed else np.ones(len(final), dtype=bool)
-        order = np.lexsort((-final, ~eligible))
-        scored = [ScoredSentence(candidates[i], float(dense[i]), float(lexical[i]), float(base[i]), float(typed[i]),
-                                 float(focus[i]), float(final[i]), evidence[i].items) for i in order]
+        if analysis.typed:  # a typed question's answer must carry its type: units that do come first
+            eligible = np.array([u.typed >= TYPED_MIN for u in units])
+            order = np.lexsort((-final, ~eligible))
+        else:
+            order = np.argsort(-final, kind="stable")
+        scored = [replace(units[i], final=float(final[i])) for i in order]
         return scored, sent[order]
 
     # ---------------------------------------------------------------- helpers
-    def _verb_coverage(self, a: QuestionAnalysis, s: ScoredSentence) -> float:
-        """Share of the question's verbs the unit restates (lemma or stem)."""
-        lemmas = a.focus_lemmas[len(a.focus_nouns):]
-        if not a.focus_verbs or len(lemmas) != len(a.focus_verbs):
-            return 1.0
-        tg = tag_many([s.candidate.text])[0]
-        words = [(self._tokenize(w), lm) for w, lm in zip(a.focus_verbs, lemmas)]
-        return lemma_coverage(words, self._tokenize(s.candidate.text), [t.lemma for t in tg.tokens])
+    def _missing(self, analysis: QuestionAnalysis, hits: Sequence[Hit], lemmas: set[str]) -> tuple[list[str], list[str]]:
+        """The question's noun stems and verbs that no retrieved passage mentions (a verb counts as
+        mentioned when its stem or its lemma occurs there)."""
+        tok = self._tokenize
+        texts = [tok(h.passage.text) + tok(h.article.title or "") for h in hits]
+        nouns = missing_focus([t for n in analysis.focus_nouns for t in tok(n)], texts)
+        verb_lemmas = analysis.focus_lemmas[len(analysis.focus_nouns):]
+        if len(verb_lemmas) != len(analysis.focus_verbs):
+            return nouns, missing_focus([t for v in analysis.focus_verbs for t in tok(v)], texts)
+        have = {s for text in texts for s in text}
+        verbs = [v for v, lm in zip(analysis.focus_verbs, verb_lemmas) if not word_matches(tok(v), lm, have, lemmas)]
+        return nouns, verbs
 
     @staticmethod
     def _unit_lemmas(scored: Sequence[ScoredSentence]) -> set[str]:

@@ -72,37 +72,49 @@ class QuestionAnalysis:
 
 
 def question_type(question: str) -> tuple[str, str]:
-    """``(qtype, answer_type)`` from the wording alone (see the module docstring)."""
+    """``(qtype, answer_type)`` from the wording alone (see the module docstring).
+
+    The earliest question phrase decides ("How did X respond *when* ..." asks how, not when);
+    at the same position the more specific reading wins ("what *year*" is when, not what)."""
     q = " ".join(question.lower().split())
-    if re.search(r"\bwhy\b", q) or REASON_PHRASE.search(q):
-        return "why", "reason"
+    found: list[tuple[int, int, str, str]] = []  # (position, priority, qtype, answer_type)
+
+    def first(pattern: str | re.Pattern[str], priority: int, qtype: str, answer_type: str) -> None:
+        m = re.search(pattern, q)
+        if m:
+            found.append((m.start(), priority, qtype, answer_type))
+
+    first(r"\bwhy\b", 0, "why", "reason")
+    first(REASON_PHRASE, 0, "why", "reason")
     m = re.search(r"\bhow\s+(many|much|long|old|often|far)\b", q)
     if m:
         word = m.group(1)
-        if word == "many":
-            return "how_many", "quantity"
         if word == "much":
-            return "how_much", "money" if MONEY_WORDS.search(q) else "quantity"
-        if word in ("long", "old"):
-            return "how_long", "duration"
-        return "how_many", "quantity"
-    if re.search(r"\bwhen\b", q) or WHEN_PHRASE.search(q):
-        return "when", "date"
-    if re.search(r"\bwhere\b", q) or WHERE_PHRASE.search(q):
-        return "where", "place"
-    if re.search(r"\b(who|whom|whose)\b", q):
-        return "who", "person"
-    if re.search(r"\bhow\b", q):
-        return "how", "manner"
+            kind = ("how_much", "money" if MONEY_WORDS.search(q) else "quantity")
+        elif word in ("long", "old"):
+            kind = ("how_long", "duration")
+        else:
+            kind = ("how_many", "quantity")
+        found.append((m.start(), 1, *kind))
+    first(r"\bwhen\b", 2, "when", "date")
+    first(WHEN_PHRASE, 2, "when", "date")
+    first(r"\bwhere\b", 3, "where", "place")
+    first(WHERE_PHRASE, 3, "where", "place")
+    first(r"\b(who|whom|whose)\b", 4, "who", "person")
+    first(r"\bhow\b", 5, "how", "manner")
     m = re.search(r"\b(which|what)\s+(\w+)", q)
     if m:
         qtype = m.group(1)
         noun = m.group(2).rstrip("s") if m.group(2) not in ("is", "was") else ""
         if m.group(2) in PLACE_NOUNS or noun in PLACE_NOUNS:
-            return qtype, "place"
-        if m.group(2) in PERSON_NOUNS or noun in PERSON_NOUNS:
-            return qtype, "person"
-        return qtype, "entity" if qtype == "which" else "thing"
+            found.append((m.start(), 6, qtype, "place"))
+        elif m.group(2) in PERSON_NOUNS or noun in PERSON_NOUNS:
+            found.append((m.start(), 6, qtype, "person"))
+        else:
+            found.append((m.start(), 6, qtype, "entity" if qtype == "which" else "thing"))
+    if found:
+        _, _, qtype, answer_type = min(found)
+        return qtype, answer_type
     if q.split(" ", 1)[0] in AUXILIARIES:
         return "yes_no", "any"
     return "other", "any"

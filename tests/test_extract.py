@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from index.lexical import tokenize
 from qa.extract import focus_coverage, lemma_coverage, missing_focus, relation_holds, type_evidence
+from qa.learned import ANSWER_FEATURES, LinearModel
 from qa.question import analyze
 from qa.tagger import MODEL_PACKAGE, tag
 from qa.verify import verify
@@ -96,15 +99,20 @@ def test_focus_coverage_and_missing_focus() -> None:
 
 def test_verify_says_which_check_failed() -> None:
     why = analyze("why did Russia withdraw peacekeepers?")
-    what = analyze("What did Pashinyan call a strategic mistake?")
-    kw = {"threshold": 0.4, "typed_min": 0.5, "focus_min": 0.2}
-    assert verify(why, base=0.6, typed=1.0, focus=0.5, missing=[], **kw).confident
-    assert "0.300 < 0.400" in verify(why, base=0.3, typed=1.0, focus=0.5, missing=[], **kw).reason
-    assert "gdp" in verify(why, base=0.6, typed=1.0, focus=0.5, missing=["gdp"], **kw).reason
-    assert not verify(why, base=0.6, typed=1.0, focus=0.1, missing=[], **kw).confident
-    assert "no reason" in verify(why, base=0.6, typed=0.3, focus=0.5, missing=[], **kw).reason
-    assert verify(what, base=0.6, typed=0.0, focus=0.5, missing=[], **kw).confident  # untyped: no type needed
-    assert not verify(what, base=None, typed=0.0, focus=0.0, missing=[], **kw).confident
+    # a stand-in answerability model: only the answer-type evidence counts (logit = 4 * (typed - 0.5))
+    names = ANSWER_FEATURES
+    coef = tuple(4.0 if f == "typed" else 0.0 for f in names)
+    model = LinearModel(names, tuple(0.5 if f == "typed" else 0.0 for f in names), (1.0,) * len(names), coef, 0.0)
+    row = np.array([1.0 if f == "typed" else 0.0 for f in names])
+    ok = verify(model, row, threshold=0.5, analysis=why, missing=[])
+    assert ok.confident and ok.probability > 0.8
+    weak = row.copy()
+    weak[names.index("typed")] = 0.1
+    no = verify(model, weak, threshold=0.5, analysis=why, missing=[])
+    assert not no.confident and "carries no reason" in no.reason and "< 0.50" in no.reason
+    assert "gdp" in verify(model, weak, threshold=0.5, analysis=why, missing=["gdp"]).reason
+    assert not verify(model, None, threshold=0.5, analysis=why, missing=[]).confident
+    assert verify(model, weak, threshold=0.0, analysis=why, missing=[]).confident
 
 
 def test_focus_words_match_by_lemma_as_well_as_stem() -> None:

@@ -37,14 +37,17 @@ def test_rerank_scores_are_probabilities() -> None:
     assert rerank_scores(_Prefers("b"), "q", []).shape == (0,)
 
 
-def test_reranker_moves_the_sentence_it_prefers_first(engine) -> None:  # type: ignore[no-untyped-def]
+def test_reranker_moves_the_sentence_it_prefers_first(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import qa.answer
+
     q = "What did Pashinyan call a strategic mistake?"
-    plain = Answerer(engine).ask(q)
-    word = "dependence and reliance only on Russia"  # the answer in another article, ranked lower
+    plain = Answerer(engine).examine(q)
+    word = plain.scored[1].candidate.text  # the runner-up
+    monkeypatch.setattr(qa.answer, "RERANK_WEIGHT", 10.0)  # the ranker's logit gap here is 3.4
     fake = _Prefers(word)
-    reranked = Answerer(engine, reranker=fake).ask(q)
+    reranked = Answerer(engine, reranker=fake).examine(q)
     assert fake.pairs and all(pair[0] == q for pair in fake.pairs)
-    assert word not in plain.citations[0].quote and word in reranked.citations[0].quote
+    assert word not in plain.scored[0].candidate.text and word in reranked.scored[0].candidate.text
 
 
 def test_a_real_cross_encoder_loads_from_a_local_folder(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]

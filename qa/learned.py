@@ -1,0 +1,164 @@
+"""Two small logistic models learned from the question set: which unit answers, and whether it does.
+
+The answer pipeline (:mod:`qa.answer`) measures each quotable unit of the retrieved passages
+(cosine to the question, lexical coverage, answer-type evidence, focus and verb coverage, the
+rank of its passage ...). Two linear models over those measurements replace hand-set weights
+and thresholds, which did not carry over to questions worded by other people:
+
+- the **ranker** scores every unit (:data:`UNIT_FEATURES`); the best-scoring unit is quoted first;
+- the **answerability** model reads the best unit and the question (:data:`ANSWER_FEATURES`) and
+  gives the probability that the unit answers it; below ``threshold`` the answer is "not
+  confident".
+
+Both are :class:`LinearModel` (standardised features, coefficients, intercept), stored together
+as an :class:`AnswerModel` in a small JSON file. The bundled one, ``qa/answer_model.json``, was
+fitted by ``scripts/fit_answer_model.py`` on the ``tune``, ``fresh`` and ``fresh2`` splits of
+``eval/answer_questions.jsonl`` with the bundled embedding model (docs/answering.md);
+``heldout`` and ``fresh3`` were never used. Fitting needs scikit-learn; scoring is numpy only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT_VERSION = 1
+#: Measurements of one quotable unit, in the ranker's column order (see ``qa.answer.unit_matrix``).
+UNIT_FEATURES = ("score", "dense", "lexical", "typed", "eligible", "focus", "verbs", "long", "passage_rank",
+                 "context", "length")
+#: Measurements of the best unit and the question, in the answerability model's column order.
+ANSWER_FEATURES = ("ranker", "score", "lexical", "typed", "focus", "verbs", "missing_nouns", "missing_verbs",
+                   "typed_question")
+DEFAULT_PATH = Path(__file__).with_name("answer_model.json")
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """``logit(x) = intercept + sum(coef * (x - mean) / scale)`` over named features."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+
+    def __post_init__(self) -> None:
+        n = len(self.features)
+        if not n or any(len(v) != n for v in (self.mean, self.scale, self.coef)):
+            raise ValueError("a linear model needs one mean, scale and coefficient per feature")
+        numbers = (*self.mean, *self.scale, *self.coef, self.intercept)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in numbers):
+            raise ValueError("a linear model's numbers must be finite")
+        if any(s <= 0 for s in self.scale):
+            raise ValueError("a linear model's scales must be positive")
+
+    def logit(self, x: np.ndarray) -> np.ndarray:
+        """Scores of the rows of ``x`` (one column per feature)."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != len(self.features):
+            raise ValueError(f"expected {len(self.features)} feature columns, got shape {x.shape}")
+        z = (x - np.array(self.mean)) / np.array(self.scale)
+        return z @ np.array(self.coef) + self.intercept
+
+    def prob(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logit(x)))
+
+    def contributions(self, row: Sequence[float]) -> dict[str, float]:
+        """Each feature's share of one row's logit (the coefficient times the standardised value)."""
+        return {f: c * (v - m) / s for f, v, m, s, c in zip(self.features, row, self.mean, self.scale, self.coef)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
+                "coef": list(self.coef), "intercept": self.intercept}
+
+    @classmethod
+    def from_dict(cls, d: Any, expected: Sequence[str]) -> LinearModel:
+        if not isinstance(d, dict):
+            raise ValueError("a linear model must be a JSON object")
+        try:
+            model = cls(tuple(d["features"]), tuple(map(float, d["mean"])), tuple(map(float, d["scale"])),
+                        tuple(map(float, d["coef"])), float(d["intercept"]))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"a linear model needs features, mean, scale, coef and intercept ({exc})") from exc
+        if model.features != tuple(expected):
+            raise ValueError(f"features {list(model.features)} do not match this version's {list(expected)}")
+        return model
+
+
+@dataclass(frozen=True)
+class AnswerModel:
+    """The ranker, the answerability model and its probability threshold, with where they came from."""
+
+    ranker: LinearModel
+    answerable: LinearModel
+    threshold: float = 0.5
+    trained_on: str = ""  # e.g. "eval/answer_questions.jsonl: tune, fresh, fresh2 (160 questions)"
+    embedding_model: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or \
+                not math.isfinite(self.threshold):
+            raise ValueError(f"threshold must be a finite number, got {self.threshold!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": FORMAT_VERSION, "threshold": self.threshold, "trained_on": self.trained_on,
+                "embedding_model": self.embedding_model, "ranker": self.ranker.to_dict(),
+                "answerable": self.answerable.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> AnswerModel:
+        if not isinstance(d, dict) or d.get("version") != FORMAT_VERSION:
+            raise ValueError(f"not an answer model of format version {FORMAT_VERSION}")
+        return cls(LinearModel.from_dict(d.get("ranker"), UNIT_FEATURES),
+                   LinearModel.from_dict(d.get("answerable"), ANSWER_FEATURES),
+                   d.get("threshold", 0.5), str(d.get("trained_on", "")), str(d.get("embedding_model", "")))
+
+    def save(self, path: str | Path) -> None:
+        """Write the model as JSON (to a temporary file first, then renamed: never half-written)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+
+def load_answer_model(path: str | Path) -> AnswerModel:
+    """An answer model from a JSON file; a one-line ``ValueError`` when it is missing or malformed."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read answer model {path}: {exc}") from exc
+    try:
+        return AnswerModel.from_dict(data)
+    except ValueError as exc:
+        raise ValueError(f"answer model {path}: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def default_answer_model() -> AnswerModel:
+    """The bundled model (``qa/answer_model.json``), read once."""
+    return load_answer_model(DEFAULT_PATH)
+
+
+def fit_linear(x: np.ndarray, y: Sequence[int], features: Sequence[str], *, c: float = 1.0) -> LinearModel:
+    """L2-regularised logistic regression (scikit-learn) on standardised columns of ``x``."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.asarray(x, dtype=np.float64)
+    labels = np.asarray(y, dtype=int)
+    if x.ndim != 2 or x.shape[1] != len(features) or len(labels) != len(x):
+        raise ValueError(f"expected rows of {len(features)} features and one label per row, got {x.shape} and {len(labels)}")
+    if len(set(labels.tolist())) < 2:
+        raise ValueError("fitting needs positive and negative examples")
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0  # a constant column: left as is (its coefficient ends up 0)
+    reg = LogisticRegression(C=c, max_iter=5000).fit((x - mean) / scale, labels)
+    return LinearModel(tuple(features), tuple(float(v) for v in mean), tuple(float(v) for v in scale),
+                       tuple(float(v) for v in reg.coef_[0]), float(reg.intercept_[0]))

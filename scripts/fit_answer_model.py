@@ -1,0 +1,65 @@
+"""Fit the answer model (learned ranker + answerability, qa/learned.py) on a question set.
+
+    python scripts/fit_answer_model.py --index qa-index                  # writes qa/answer_model.json
+    python scripts/fit_answer_model.py --index DIR --splits tune --out /tmp/model.json --c 0.5
+
+The questions (default eval/answer_questions.jsonl) are asked over ``--index`` (build it from
+sample_corpus/ with ``qa index sample_corpus --index DIR``); only the ``--splits`` named are used
+(default tune, fresh and fresh2: never heldout or fresh3, which are reported as unseen). The model
+is fitted for the index's embedding model: refit it when you index with another one. Prints one
+JSON line (questions, units, the training top-1 rate) and writes the model atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from qa.answer_eval import SPLITS, load_answer_cases  # noqa: E402
+from qa.answer_fit import fit_answer_model  # noqa: E402
+from qa.engine import Engine  # noqa: E402
+from qa.learned import DEFAULT_PATH  # noqa: E402
+
+DEFAULT_SPLITS = "tune,fresh,fresh2"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--index", required=True, help="index folder (qa index sample_corpus --index DIR)")
+    ap.add_argument("--questions", default=str(ROOT / "eval" / "answer_questions.jsonl"))
+    ap.add_argument("--splits", default=DEFAULT_SPLITS, help=f"comma-separated splits to fit on (default {DEFAULT_SPLITS})")
+    ap.add_argument("--out", default=str(DEFAULT_PATH), help="model file to write (default: the bundled qa/answer_model.json)")
+    ap.add_argument("--c", type=float, default=1.0, help="inverse L2 regularisation strength (default 1.0)")
+    ap.add_argument("--threshold", type=float, default=0.5, help="answerability probability to answer (default 0.5)")
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N questions of each kind (a quick run)")
+    args = ap.parse_args(argv)
+    splits = [s for s in args.splits.split(",") if s]
+    bad = [s for s in splits if s not in SPLITS]
+    if bad or not splits:
+        print(f"fit_answer_model: unknown split(s) {', '.join(bad) or '(none)'}; choose from {', '.join(SPLITS)}", file=sys.stderr)
+        return 2
+    cases = [c for c in load_answer_cases(args.questions) if c.split in splits]
+    if args.limit:
+        seen: dict[str, int] = {}
+        cases = [c for c in cases if seen.setdefault(c.kind, 0) < args.limit and not seen.update({c.kind: seen[c.kind] + 1})]
+    engine = Engine.open(args.index)
+    trained_on = f"{Path(args.questions).name}: {', '.join(splits)} ({len(cases)} questions)"
+    try:
+        report = fit_answer_model(engine, cases, c=args.c, threshold=args.threshold, trained_on=trained_on,
+                                  embedding_model=engine.model_name)
+    except ValueError as exc:
+        print(f"fit_answer_model: {exc}", file=sys.stderr)
+        return 2
+    report.model.save(args.out)
+    print(json.dumps({"out": str(args.out), "questions": report.questions, "units": report.units,
+                      "train_top1": round(report.train_top1, 4), "trained_on": trained_on}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

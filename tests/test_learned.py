@@ -1,0 +1,94 @@
+"""The learned answer model (qa.learned): the bundled file, its validation, and fitting it end to end."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.learned import (
+    ANSWER_FEATURES,
+    DEFAULT_PATH,
+    UNIT_FEATURES,
+    AnswerModel,
+    LinearModel,
+    default_answer_model,
+    fit_linear,
+    load_answer_model,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_bundled_model_loads_and_was_fitted_on_the_tuning_splits_only() -> None:
+    m = default_answer_model()
+    assert m.ranker.features == UNIT_FEATURES and m.answerable.features == ANSWER_FEATURES
+    assert m.threshold == 0.5 and m.embedding_model.endswith("all-MiniLM-L6-v2")
+    assert "tune, fresh, fresh2" in m.trained_on and "heldout" not in m.trained_on and "fresh3" not in m.trained_on
+    # what the model learned: answer-type evidence raises a unit's rank and the answerability
+    assert dict(zip(m.ranker.features, m.ranker.coef))["typed"] > 0
+    assert dict(zip(m.answerable.features, m.answerable.coef))["typed"] > 0
+    assert load_answer_model(DEFAULT_PATH) == m
+
+
+def test_linear_model_validates_and_scores() -> None:
+    m = LinearModel(("a", "b"), (1.0, 0.0), (2.0, 1.0), (2.0, -1.0), 0.5)
+    assert m.logit(np.array([[3.0, 1.0]])) == pytest.approx([0.5 + 2.0 * 1.0 - 1.0])
+    assert m.prob(np.array([[1.0, 0.0]])) == pytest.approx([1 / (1 + np.exp(-0.5))])
+    assert m.contributions([3.0, 1.0]) == pytest.approx({"a": 2.0, "b": -1.0})
+    with pytest.raises(ValueError, match="feature columns"):
+        m.logit(np.zeros((1, 3)))
+    for bad in ({"coef": (1.0,)}, {"scale": (0.0, 1.0)}, {"intercept": float("nan")}):
+        kw = {"features": ("a", "b"), "mean": (0.0, 0.0), "scale": (1.0, 1.0), "coef": (1.0, 1.0), "intercept": 0.0} | bad
+        with pytest.raises(ValueError):
+            LinearModel(**kw)  # type: ignore[arg-type]
+
+
+def test_answer_model_files_round_trip_and_bad_ones_are_one_line_errors(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    default_answer_model().save(path)
+    assert load_answer_model(path) == default_answer_model() and not (tmp_path / "m.json.tmp").exists()
+    d = json.loads(path.read_text())
+    d["ranker"]["features"] = d["ranker"]["features"][::-1]
+    path.write_text(json.dumps(d))
+    with pytest.raises(ValueError, match="do not match"):
+        load_answer_model(path)
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="cannot read answer model"):
+        load_answer_model(path)
+    with pytest.raises(ValueError, match="cannot read"):
+        load_answer_model(tmp_path / "missing.json")
+    path.write_text(json.dumps({"version": 99}))
+    with pytest.raises(ValueError, match="format version"):
+        load_answer_model(path)
+    with pytest.raises(ValueError, match="threshold"):
+        AnswerModel(default_answer_model().ranker, default_answer_model().answerable, float("inf"))
+
+
+def test_fit_linear_learns_the_separating_direction() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2))
+    y = (x[:, 0] > 0).astype(int)
+    m = fit_linear(x, y, ("signal", "noise"))
+    assert m.coef[0] > 3 * abs(m.coef[1])
+    assert ((m.prob(x) >= 0.5) == y.astype(bool)).mean() > 0.95
+    with pytest.raises(ValueError, match="positive and negative"):
+        fit_linear(x, np.ones(200), ("signal", "noise"))
+
+
+def test_fit_answer_model_script_runs_tiny(sample_index: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """scripts/fit_answer_model.py end to end on 3 questions of each kind (so a refactor cannot break it unseen)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import fit_answer_model
+
+    out = tmp_path / "model.json"
+    assert fit_answer_model.main(["--index", str(sample_index), "--splits", "tune", "--limit", "3", "--out", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["questions"] == 15 and report["units"] > 100 and report["train_top1"] >= 0.5
+    model = load_answer_model(out)
+    assert "tune (15 questions)" in model.trained_on
+    assert fit_answer_model.main(["--index", str(sample_index), "--splits", "nope", "--out", str(out)]) == 2
+    assert "unknown split" in capsys.readouterr().err
