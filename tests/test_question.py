@@ -32,6 +32,12 @@ TABLE = [
     ("Did Russia withdraw its troops?", "yes_no", "any"),
     ("Is Armenia leaving the CSTO?", "yes_no", "any"),
     ("Tell me about Karabakh", "other", "any"),
+    # the earliest question phrase decides: "when" / "where" later in the sentence is a clause
+    ("How did the CSTO respond when Armenia asked it for help?", "how", "manner"),
+    ("In the view of analysts, how was the invasion made possible?", "how", "manner"),
+    ("Who was detained when the protests began?", "who", "person"),
+    ("what day of the week did Russia summon the ambassador?", "when", "date"),
+    ("Since what year has the situation stayed unchanged?", "when", "date"),
 ]
 
 
