@@ -398,7 +398,7 @@ def select_units(scored: Sequence[ScoredSentence], similarity: np.ndarray, a: Qu
     question's focus words and, for a typed question, carries its own answer of the type nearly
     as clearly as the best one (within ``FILLER_GAP``: no filler below a clear answer); a second
     unit from an already cited article must bring answer spans not quoted yet (a new fact) and
-    share no sentence with a quoted one. ``scored`` is best first; ``similarity`` is over its rows."""
+    share no sentence with a quoted one; a third one from the same article never joins. ``scored`` is best first; ``similarity`` is over its rows."""
     if not scored:
         return []
     best = scored[0]
@@ -415,6 +415,8 @@ def select_units(scored: Sequence[ScoredSentence], similarity: np.ndarray, a: Qu
         cited = [c for c in chosen if c.candidate.doc_id == s.candidate.doc_id]
         if any(c.candidate.start < s.candidate.end and s.candidate.start < c.candidate.end for c in cited):
             continue  # shares a sentence with a quoted unit
+        if len(cited) >= 2:
+            continue  # at most one further fact from an article already cited
         if cited:
             quoted = {x.lower() for c in cited for x in c.items}
             if not a.typed or not s.items or {x.lower() for x in s.items} <= quoted:
@@ -554,11 +556,7 @@ class Answerer:
             probs = rerank_scores(self.reranker, question, [candidates[i].text for i in top])
             final = final.copy()
             final[top] += RERANK_WEIGHT * probs
-        if analysis.typed:  # a typed question's answer must carry its type: units that do come first
-            eligible = np.array([u.typed >= TYPED_MIN for u in units])
-            order = np.lexsort((-final, ~eligible))
-        else:
-            order = np.argsort(-final, kind="stable")
+        order = np.argsort(-final, kind="stable")
         scored = [replace(units[i], final=float(final[i])) for i in order]
         return scored, sent[order]
 

@@ -12,9 +12,10 @@ and thresholds, which did not carry over to questions worded by other people:
 
 Both are :class:`LinearModel` (standardised features, coefficients, intercept), stored together
 as an :class:`AnswerModel` in a small JSON file. The bundled one, ``qa/answer_model.json``, was
-fitted by ``scripts/fit_answer_model.py`` on the ``tune``, ``fresh`` and ``fresh2`` splits of
+fitted by ``scripts/fit_answer_model.py`` on the ``tune``, ``tune2``, ``fresh`` and ``fresh2`` splits of
 ``eval/answer_questions.jsonl`` with the bundled embedding model (docs/answering.md);
-``heldout`` and ``fresh3`` were never used. Fitting needs scikit-learn; scoring is numpy only.
+``heldout`` and ``fresh3`` were never used. The ranker is fitted pair-wise (:func:`fit_pairwise`),
+the answerability model point-wise (:func:`fit_linear`). Fitting needs scikit-learn; scoring is numpy only.
 """
 
 from __future__ import annotations
@@ -144,6 +145,59 @@ def load_answer_model(path: str | Path) -> AnswerModel:
 def default_answer_model() -> AnswerModel:
     """The bundled model (``qa/answer_model.json``), read once."""
     return load_answer_model(DEFAULT_PATH)
+
+
+def fit_pairwise(groups: Sequence[tuple[np.ndarray, Sequence[int]]], features: Sequence[str], *, c: float = 1.0,
+                 ) -> LinearModel:
+    """A ranker from groups of rows (one group per question, labels 1 for rows that answer it):
+    logistic regression on the differences of every (answering, not answering) pair of a group,
+    both ways round, without intercept (RankNet-style), on columns standardised over all rows."""
+    from sklearn.linear_model import LogisticRegression
+
+    mats = [np.asarray(x, dtype=np.float64) for x, _ in groups]
+    if not mats or any(m.ndim != 2 or m.shape[1] != len(features) for m in mats):
+        raise ValueError(f"expected groups of rows with {len(features)} features")
+    allx = np.vstack(mats)
+    mean = allx.mean(axis=0)
+    scale = allx.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    diffs = []
+    for m, (_, labels) in zip(mats, groups):
+        z = (m - mean) / scale
+        lab = np.asarray(labels, dtype=bool)
+        if lab.any() and (~lab).any():
+            diffs.append((z[lab][:, None, :] - z[~lab][None, :, :]).reshape(-1, len(features)))
+    if not diffs:
+        raise ValueError("fitting a ranker needs a group with rows that answer and rows that do not")
+    d = np.vstack(diffs)
+    reg = LogisticRegression(C=c, max_iter=5000, fit_intercept=False).fit(
+        np.vstack([d, -d]), np.r_[np.ones(len(d), dtype=int), np.zeros(len(d), dtype=int)])
+    return LinearModel(tuple(features), tuple(float(v) for v in mean), tuple(float(v) for v in scale),
+                       tuple(float(v) for v in reg.coef_[0]), 0.0)
+
+
+def balanced_threshold(x: np.ndarray, y: Sequence[int], *, c: float = 1.0, folds: int = 5) -> float:
+    """The probability threshold that maximises balanced accuracy ((TPR + TNR) / 2) of out-of-fold
+    predictions (``folds``-fold cross-validation of :func:`fit_linear`'s model): answering right
+    and refusing count alike, whatever the share of answerable questions in the training set."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    x = np.asarray(x, dtype=np.float64)
+    labels = np.asarray(y, dtype=int)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    z = (x - x.mean(axis=0)) / scale
+    k = int(min(folds, np.bincount(labels, minlength=2).min()))
+    if k < 2:
+        raise ValueError("choosing a threshold needs at least two examples of each label")
+    p = cross_val_predict(LogisticRegression(C=c, max_iter=5000), z, labels,
+                          cv=StratifiedKFold(k, shuffle=True, random_state=0), method="predict_proba")[:, 1]
+    pos, neg = p[labels == 1], p[labels == 0]
+    candidates = np.unique(np.r_[p, 0.5])
+    score = [(np.mean(pos >= t) + np.mean(neg < t)) / 2 for t in candidates]
+    best = float(candidates[int(np.argmax(score))])
+    return round(best, 4)
 
 
 def fit_linear(x: np.ndarray, y: Sequence[int], features: Sequence[str], *, c: float = 1.0) -> LinearModel:

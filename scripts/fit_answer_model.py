@@ -5,7 +5,7 @@
 
 The questions (default eval/answer_questions.jsonl) are asked over ``--index`` (build it from
 sample_corpus/ with ``qa index sample_corpus --index DIR``); only the ``--splits`` named are used
-(default tune, fresh and fresh2: never heldout or fresh3, which are reported as unseen). The model
+(default tune, tune2, fresh and fresh2: never heldout or fresh3, which are reported as unseen). The model
 is fitted for the index's embedding model: refit it when you index with another one. Prints one
 JSON line (questions, units, the training top-1 rate) and writes the model atomically.
 """
@@ -25,7 +25,7 @@ from qa.answer_fit import fit_answer_model  # noqa: E402
 from qa.engine import Engine  # noqa: E402
 from qa.learned import DEFAULT_PATH  # noqa: E402
 
-DEFAULT_SPLITS = "tune,fresh,fresh2"
+DEFAULT_SPLITS = "tune,tune2,fresh,fresh2"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--splits", default=DEFAULT_SPLITS, help=f"comma-separated splits to fit on (default {DEFAULT_SPLITS})")
     ap.add_argument("--out", default=str(DEFAULT_PATH), help="model file to write (default: the bundled qa/answer_model.json)")
     ap.add_argument("--c", type=float, default=1.0, help="inverse L2 regularisation strength (default 1.0)")
-    ap.add_argument("--threshold", type=float, default=0.5, help="answerability probability to answer (default 0.5)")
+    ap.add_argument("--threshold", type=float, default=None,
+                    help="answerability probability to answer (default: the one that maximises balanced accuracy "
+                         "in 5-fold cross-validation)")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N questions of each kind (a quick run)")
     args = ap.parse_args(argv)
     splits = [s for s in args.splits.split(",") if s]

@@ -83,7 +83,7 @@ def test_load_answer_cases(tmp_path: Path) -> None:
 
 def test_qa_eval_reports_answer_metrics_and_saves_the_table(sample_index, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     lines = [json.loads(x) for x in (ROOT / "eval" / "answer_questions.jsonl").read_text(encoding="utf-8").splitlines()]
-    keep = [q for q in lines if q["id"] in ("w02", "n01", "u01", "o01")]
+    keep = [q for q in lines if q["id"] in ("w02", "n04", "u01", "o01")]
     path = tmp_path / "four.jsonl"
     path.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in keep), encoding="utf-8")
     out = tmp_path / "out"
@@ -93,8 +93,8 @@ def test_qa_eval_reports_answer_metrics_and_saves_the_table(sample_index, tmp_pa
     assert (m["n_answerable"], m["n_refuse"]) == (2, 2)
     assert m["evidence_in_answer"] == 1.0 and m["refused_unanswerable"] == 1.0 and m["refused_offtopic"] == 1.0
     rows = list(csv.DictReader((out / "answers.csv").open(encoding="utf-8")))
-    assert [r["id"] for r in rows] == ["w02", "n01", "u01", "o01"]
-    assert "nearly 2,000 troops in 2020" in rows[1]["answer"]
+    assert [r["id"] for r in rows] == ["w02", "n04", "u01", "o01"]
+    assert "$170 billion" in rows[1]["answer"]
 
 
 def test_ask_latency_benchmark_runs_tiny(sample_index) -> None:  # type: ignore[no-untyped-def]

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def format_answer(answer: Answer, width: int = 100) -> str:
     lines = [textwrap.fill(answer.answer, width=width)]
     if not answer.confident:
-        lines.append("(not confident: no retrieved sentence answers the question well enough)")
+        lines.append(f"(not confident: {answer.reason or 'no retrieved sentence answers the question well enough'})")
         if answer.related:
             lines.append("")
             lines.append("Related:")
