@@ -427,3 +427,11 @@ def test_cli_ask_errors_exit_2_with_one_line(question, index, capsys, sample_ind
     assert main(["ask", question, "--index", directory]) == 2
     err = capsys.readouterr().err
     assert err.startswith("qa: error:") and err.count("\n") == 1
+
+
+def test_every_example_the_ui_offers_is_answered_with_a_citation(engine) -> None:  # type: ignore[no-untyped-def]
+    from ui.web import EXAMPLES
+
+    for q in EXAMPLES:
+        ans = engine.ask(q)
+        assert ans.confident and ans.citations, (q, ans.reason)

@@ -197,7 +197,8 @@ def test_embed_refused_on_an_origin_outside_the_allow_list(server, page):
 
 # --------------------------------------------------------------------------- issue 10: a reader's UI
 ALWAGHT_TITLE = "Russia-Armenia Relations Hit by Differences over Karabakh Dispute"
-STRAINED = "Why are relations between Russia and Armenia strained?"
+#: answered with a citation of the Alwaght article (the UI tests need a cited answer)
+ALWAGHT_Q = "How much have the US and Europe spent equipping Ukraine with weapons?"
 
 
 def ask_ui(page, question: str) -> None:
@@ -215,9 +216,9 @@ def ask_ui(page, question: str) -> None:
 def card_meta(page) -> list[tuple[str, str]]:
     """(headline, "publisher · date") of every source card, cited and folded ones alike."""
     cards = page.locator("#qa-cards article.qa-card")
-    return [(c.locator(".qa-card__title").inner_text().strip(),
-             c.locator(".qa-card__meta").inner_text().strip() if c.locator(".qa-card__meta").count() else "")
-            for c in cards.all()]
+    return [(" ".join((c.locator(".qa-card__title").text_content() or "").split()),
+             " ".join((c.locator(".qa-card__meta").text_content() or "").split()) if c.locator(".qa-card__meta").count() else "")
+            for c in cards.all()]  # text_content: folded cards' text too
 
 
 def test_ui_source_cards_one_per_article_with_headline_publisher_date(server, page):
@@ -230,7 +231,7 @@ def test_ui_source_cards_one_per_article_with_headline_publisher_date(server, pa
         text = chip.inner_text().strip()
         assert text.endswith("?") and "..." not in text and "…" not in text
         assert chip.evaluate("b => b.scrollWidth <= b.clientWidth + 1")  # nothing clipped
-    ask_ui(page, STRAINED)
+    ask_ui(page, ALWAGHT_Q)
     meta = card_meta(page)
     titles = [t for t, _ in meta]
     assert len(titles) == len(set(titles)), titles  # one card per article
@@ -268,7 +269,7 @@ def test_ui_filters_by_publisher_and_date(server, page):
     assert not any(n.endswith(".txt") for n in names)
     page.locator("[role=listbox] [role=option]", has_text="Alwaght").first.click()
     page.locator("#qa-header-wrap").click()  # close the list
-    ask_ui(page, STRAINED)
+    ask_ui(page, ALWAGHT_Q)
     meta = card_meta(page)
     assert meta and all(m == "Alwaght · 11 Sep 2023" for _, m in meta), meta
     page.screenshot(path=str(ARTIFACTS / "ui-filter-publisher.png"), full_page=True)
@@ -298,13 +299,13 @@ def test_embed_resizes_its_iframe_to_the_content(server, page, wiki_port):
         page.goto(wiki, wait_until="networkidle")
         iframe = page.locator("iframe#newsqa")
         frame = page.frame_locator("iframe#newsqa")
-        frame.locator("#qa-q").fill(STRAINED)
+        frame.locator("#qa-q").fill(ALWAGHT_Q)
         frame.locator("#qa-go").click()
         frame.locator("#qa-answer a.qa-cite").first.wait_for()
         assert ALWAGHT_TITLE in frame.locator("#qa-sources").inner_text()
         assert "Alwaght · 11 Sep 2023" in frame.locator("#qa-sources").inner_text()
         # the host page grew the iframe to the widget's content: no scrollbar inside the widget
-        page.wait_for_function("() => document.getElementById('newsqa').getBoundingClientRect().height > 400")
+        page.wait_for_function("() => document.getElementById('newsqa').getBoundingClientRect().height > 250")  # from 170
         inner = page.frame_locator("iframe#newsqa").locator("html")
         content = inner.evaluate("e => Math.ceil(e.getBoundingClientRect().height)")
         viewport = inner.evaluate("() => window.innerHeight")

@@ -54,11 +54,11 @@ def test_cli_until_source_and_newest(sample_index, capsys):
 
 
 def test_cli_ask_with_filters_and_readable_byline(sample_index, capsys):
-    out = cli_json(capsys, "ask", "Why are relations between Russia and Armenia strained?", "--index", str(sample_index),
-                   "--source", "Alwaght")
+    q = "How much have the US and Europe spent equipping Ukraine with weapons?"
+    out = cli_json(capsys, "ask", q, "--index", str(sample_index), "--source", "Alwaght")
     assert out["citations"] and {c["doc_id"] for c in out["citations"]} == ALWAGHT
-    assert main(["ask", "Why are relations between Russia and Armenia strained?", "--index", str(sample_index),
-                 "--source", "Alwaght"]) == 0
+    assert {r["doc_id"] for r in out["results"]} == ALWAGHT
+    assert main(["ask", q, "--index", str(sample_index), "--source", "Alwaght"]) == 0
     text = capsys.readouterr().out
     assert "[1] Russia-Armenia Relations Hit by Differences over Karabakh Dispute · Alwaght · 2023-09-11" in text
 
@@ -93,7 +93,7 @@ def test_api_dates_sort_and_ask(client):
     assert r["results"] and {x["doc_id"] for x in r["results"]} == DATED_2024
     r = client.post("/api/search", json={"query": "Armenia", "k": 20, "sort": "newest"}).json()
     assert r["results"][0]["date"].startswith("2024-04-22")
-    a = client.post("/api/ask", json={"question": "Why are relations between Russia and Armenia strained?",
+    a = client.post("/api/ask", json={"question": "How much have the US and Europe spent equipping Ukraine with weapons?",
                                       "since": "2023-09-01", "until": "2023-09-30"}).json()
     assert a["citations"] and {c["doc_id"] for c in a["citations"]} == ALWAGHT
     assert a["citations"][0]["date"] == "2023-09-11" and a["citations"][0]["source"] == "Alwaght"

@@ -16,7 +16,7 @@ from test_security import KEY, WKEY, app_client, file_data, gradio_call, login, 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-QUESTION = "Why did Russia withdraw its peacekeepers from Karabakh?"
+QUESTION = "Why did Russia withdraw from Karabakh?"  # answered with a citation (the test needs one)
 
 
 class GatedEmbedder:

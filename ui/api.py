@@ -91,7 +91,7 @@ class SearchRequest(FilterFields):
 
 class AskRequest(FilterFields):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"question": "Why did Russia withdraw its peacekeepers from Karabakh?"},
+        {"question": "Why did Russia withdraw from Karabakh?"},
         {"question": "Why are relations between Russia and Armenia strained?", "source": ["Alwaght"]}]})
 
     question: Text = Field(description=f"the question (at most {MAX_QUERY_CHARS} characters)")

@@ -30,7 +30,7 @@ log = logging.getLogger("ui.web")
 
 #: Shown under the question box; all answerable from sample_corpus/.
 EXAMPLES = [
-    "Why did Russia withdraw its peacekeepers from Karabakh?",
+    "Why did Russia withdraw from Karabakh?",
     "Where will Russian troops remain in Armenia after the withdrawal?",
     "How many Armenians fled Karabakh after Azerbaijan's September offensive?",
     "What did Pashinyan call relying solely on Russia for security?",
