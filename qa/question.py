@@ -1,6 +1,6 @@
 """Question analysis: what kind of question, what kind of answer, and what it is about.
 
-:func:`analyze` reads a question with a few ordered patterns (first match wins) and the
+:func:`analyze` reads a question with a few patterns (the earliest question phrase wins) and the
 part-of-speech tags of :mod:`qa.tagger`, and returns a :class:`QuestionAnalysis`:
 
 - ``qtype``: why, how, how_many, how_much, how_long, when, where, who, which, what, yes_no, other;
