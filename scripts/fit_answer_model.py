@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from index.errors import QAError  # noqa: E402
 from qa.answer_eval import SPLITS, load_answer_cases  # noqa: E402
 from qa.answer_fit import fit_answer_model  # noqa: E402
 from qa.engine import Engine  # noqa: E402
@@ -45,16 +46,24 @@ def main(argv: list[str] | None = None) -> int:
     if bad or not splits:
         print(f"fit_answer_model: unknown split(s) {', '.join(bad) or '(none)'}; choose from {', '.join(SPLITS)}", file=sys.stderr)
         return 2
-    cases = [c for c in load_answer_cases(args.questions) if c.split in splits]
-    if args.limit:
-        seen: dict[str, int] = {}
-        cases = [c for c in cases if seen.setdefault(c.kind, 0) < args.limit and not seen.update({c.kind: seen[c.kind] + 1})]
-    engine = Engine.open(args.index)
-    trained_on = f"{Path(args.questions).name}: {', '.join(splits)} ({len(cases)} questions)"
+    if not args.c > 0 or (args.threshold is not None and not 0.0 <= args.threshold <= 1.0):
+        print("fit_answer_model: --c must be > 0 and --threshold between 0 and 1", file=sys.stderr)
+        return 2
     try:
+        cases = [c for c in load_answer_cases(args.questions) if c.split in splits]
+        if args.limit:
+            per_kind: dict[str, int] = {}
+            kept = []
+            for c in cases:
+                per_kind[c.kind] = per_kind.get(c.kind, 0) + 1
+                if per_kind[c.kind] <= args.limit:
+                    kept.append(c)
+            cases = kept
+        engine = Engine.open(args.index)
+        trained_on = f"{Path(args.questions).name}: {', '.join(splits)} ({len(cases)} questions)"
         report = fit_answer_model(engine, cases, c=args.c, threshold=args.threshold, trained_on=trained_on,
                                   embedding_model=engine.model_name)
-    except ValueError as exc:
+    except (QAError, ValueError) as exc:  # a missing or corrupt index or question file, too few questions
         print(f"fit_answer_model: {exc}", file=sys.stderr)
         return 2
     report.model.save(args.out)

@@ -122,3 +122,8 @@ def test_fit_answer_model_script_runs_tiny(sample_index: Path, tmp_path: Path, c
     assert "tune (15 questions)" in model.trained_on
     assert fit_answer_model.main(["--index", str(sample_index), "--splits", "nope", "--out", str(out)]) == 2
     assert "unknown split" in capsys.readouterr().err
+    before = out.read_bytes()
+    assert fit_answer_model.main(["--index", str(tmp_path / "no-index"), "--splits", "tune", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fit_answer_model: ") and err.count("\n") == 1 and out.read_bytes() == before
+    assert fit_answer_model.main(["--index", str(sample_index), "--c", "0", "--out", str(out)]) == 2
