@@ -333,12 +333,15 @@ def set_search_knob(directory: Path, value: int) -> str | None:
 
 # ------------------------------------------------------------ serving child
 def open_engine(directory: Path, backend: str):  # type: ignore[no-untyped-def]
-    """The product's search object over ``directory``, loaded as ``qa serve`` loads it.
+    """The product's search object over ``directory``, loaded as ``qa serve`` loads it (one
+    embedding thread per query: ``qa serve``'s default, see qa/cli/serve_cmd.py).
 
     The only place the benchmark enters the library's front door: anything returned must offer
     ``warm_up()``, ``embedder`` and ``search(query, k=, mode=) -> [Hit]``."""
-    from index.embedding import SentenceTransformerEmbedder
+    from index.embedding import SentenceTransformerEmbedder, set_threads
     from qa import Engine
+
+    set_threads(1)
 
     return Engine.open(directory, embedder=SentenceTransformerEmbedder(backend=backend))
 
@@ -435,6 +438,9 @@ def serve_child(directory: Path, queries: list[str], backend: str, rank_bm25_max
     out["recall_at_10_vs_exact"] = recall
 
     # ---- baselines, interleaved with the candidate on the same queries
+    from index.embedding import set_threads
+
+    set_threads(None)  # the baseline keeps torch's default: every core (the engine's ONNX session keeps its 1)
     torch_emb = SentenceTransformerEmbedder(backend="torch")
     torch_emb.warm_up()
     baseline = ReferencePipeline(flat, store.passages, torch_emb, dense_get_scores_bm25(store.lexical))
@@ -595,7 +601,8 @@ def markdown(res: dict[str, Any], command: str) -> str:
         r = s["rss"]
         rb = s["baselines"].get("rank_bm25")
         rbs = f"{rb['p50_ms']:.0f} ms vs {rb['ours_p50_ms']:.1f} ms ({rb['speedup']:.0f}x)" if rb else "not run (too large)"
-        lines.append(f"| {label} | {dense} | {s['disk_mb']:.0f} MB | {s['write_s']:.0f} s | {s['load_s']:.2f} s | {s['ready_s']:.1f} s | "
+        write = "reused (--reuse)" if s["write_s"] != s["write_s"] else f"{s['write_s']:.0f} s"  # NaN: not written by this run
+        lines.append(f"| {label} | {dense} | {s['disk_mb']:.0f} MB | {write} | {s['load_s']:.2f} s | {s['ready_s']:.1f} s | "
                      f"{r['peak']:.0f} MB / {r.get('VmRSS', 0):.0f} MB ({r.get('RssAnon', 0):.0f} + {r.get('RssFile', 0):.0f}) | {rbs} |")
     return "\n".join(lines)
 
@@ -647,7 +654,11 @@ def main() -> None:
         print(json.dumps(serve_child(Path(args.serve_child), qs, args.backend, args.rank_bm25_max)))
         return
     res = run(args)
-    command = "python benchmarks/run.py " + " ".join(a for a in sys.argv[1:] if a not in ("--json", "--readme"))
+    argv = list(sys.argv[1:])
+    for i, a in enumerate(argv[:-1]):
+        if a == "--workdir":  # a machine's own path says nothing to a reader
+            argv[i + 1] = "W"
+    command = "python benchmarks/run.py " + " ".join(a for a in argv if a not in ("--json", "--readme"))
     table = markdown(res, command)
     if args.readme:
         update_readme(table, args.sizes.lower())

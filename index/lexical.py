@@ -7,13 +7,21 @@ over the *live* rows of every segment. So adding passages tokenizes only them, a
 replaced row (a tombstone in the ``live`` mask) stops counting at once, and scores equal those of
 bm25s (the reference, used in the tests) built from scratch over the live passages. Tokenizer:
 lower-case words, Lucene's English stop words, PyStemmer stemming.
+
+Search is term-at-a-time in compiled code (:mod:`index.bm25_kernels`): every posting of the
+query's lists is added to a float64 accumulator over the rows, then a heap picks the top k.
+Each long list's per-posting term-frequency components ("impacts") are computed once per loaded
+index and kept, so a query costs one multiply-add per posting. ``scores`` is the same formula
+in NumPy, the reference the compiled path must match bit for bit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -225,18 +233,23 @@ class TermCounts:
         return cls(**{name: np.load(directory / f"{name}.npy", mmap_mode=mode) for name in cls.FILES})
 
 
-#: Methods whose scores are sums of non-negative per-term parts (no base score): MaxScore applies.
-_PRUNABLE = ("lucene", "robertson", "atire")
-#: A query whose posting lists hold fewer postings than this is scored exhaustively (cheap anyway).
-PRUNE_MIN_POSTINGS = 50_000
-#: MaxScore's first threshold comes from the highest-bound terms' lists, about this many postings.
-_SEED_POSTINGS = 20_000
-#: ... and its best ``_SEED_EXACT * k`` rows are scored exactly to raise that threshold.
-_SEED_EXACT = 4
-#: Below this many candidates, MaxScore stops filtering and scores them exactly.
-_EXACT_ROWS = 2000
-#: Posting lists at least this long keep their live count and bound cached per index object.
+#: Methods whose scores are sums of non-negative per-term parts (no base score), ranked by the
+#: compiled kernels of :mod:`index.bm25_kernels`; the value is the kernel's formula code.
+_COMPILED = {"lucene": 0, "robertson": 0, "atire": 1}
+#: Search ranks by scanning every row once the query's lists hold more than 1/this of the rows
+#: (else it lists the rows hit and ranks those).
+_DENSE_SCAN = 4
+#: Working arrays kept for reuse per loaded index (more concurrent searches allocate their own).
+_SCRATCH_KEEP = 4
+#: Posting lists at least this long keep their live count and impacts per index object.
 _CACHE_MIN_POSTINGS = 4096
+
+
+def _kernels():  # type: ignore[no-untyped-def]
+    """:mod:`index.bm25_kernels`, imported on first search (numba takes ~0.4 s to import)."""
+    from . import bm25_kernels
+
+    return bm25_kernels
 
 
 @dataclass(frozen=True)
@@ -245,12 +258,23 @@ class _QueryTerm:
     holding it, and its idf (times its query weight)."""
 
     hash: int
-    slices: list[tuple[np.ndarray, np.ndarray, int, int]]  # (local rows, tf, segment start, segment rows)
+    #: (local rows, tf, segment start, segment rows, (segment, first posting)), one per segment
+    slices: list[tuple[np.ndarray, np.ndarray, int, int, tuple[int, int]]]
     idf: float
 
     @property
     def n_postings(self) -> int:
         return sum(len(sl[0]) for sl in self.slices)
+
+
+class _Scratch:
+    """One search's working arrays over every row: ``acc`` (float64, all 0 between uses) and
+    ``touched`` (the rows ``acc`` holds a value for)."""
+
+    def __init__(self, n: int) -> None:
+        self.acc = np.zeros(n, dtype=np.float64)
+        self.touched = np.empty(n, dtype=np.int64)
+        self.n = 0
 
 
 class LexicalIndex:
@@ -281,6 +305,13 @@ class LexicalIndex:
         #: ``(term hash, "df" | "tfc")`` -> live postings / largest tf component, for long lists
         #: (fixed while this object lives: the live set and lengths never change under it)
         self._cache: dict[tuple[int, str], float] = {}
+        self._live_arg = self._live if self._live is not None else np.zeros(0, dtype=bool)
+        self._k1 = np.float32(settings.k1)
+        self._k1p1 = np.float32(settings.k1 + 1)
+        self._scratch: list[_Scratch] = []
+        #: ``(segment, first posting)`` -> :meth:`_impacts` of a long list
+        self._impact_cache: dict[tuple[int, int], np.ndarray] = {}
+        self._scratch_lock = threading.Lock()
 
     @classmethod
     def build(cls, texts: Sequence[str], settings: BM25Settings = BM25Settings(), show_progress: bool = False) -> "LexicalIndex":
@@ -311,15 +342,15 @@ class LexicalIndex:
         if not occurrences or not self._parts:
             return []
         hashes = np.fromiter((term_hash(t) for t in occurrences), dtype=np.uint64, count=len(occurrences))
-        slices: list[list[tuple[np.ndarray, np.ndarray, int, int]]] = [[] for _ in occurrences]
-        for start, size, (terms, indptr, prow, ptf) in zip(self._starts, np.diff(self._starts), self._arrays):
+        slices: list[list[tuple[np.ndarray, np.ndarray, int, int, tuple[int, int]]]] = [[] for _ in occurrences]
+        for seg, (start, size, (terms, indptr, prow, ptf)) in enumerate(zip(self._starts, np.diff(self._starts), self._arrays)):
             if not len(terms):
                 continue
             j = np.minimum(np.searchsorted(terms, hashes), len(terms) - 1)
             for t in np.flatnonzero(terms[j] == hashes):
                 a, b = int(indptr[j[t]]), int(indptr[j[t] + 1])
                 if b > a:
-                    slices[t].append((prow[a:b], ptf[a:b], int(start), int(size)))
+                    slices[t].append((prow[a:b], ptf[a:b], int(start), int(size), (seg, a)))
         out: list[_QueryTerm] = []
         for h, sl, mult in zip(hashes, slices, occurrences.values()):
             df = self._live_postings(int(h), sl) if sl else 0
@@ -331,7 +362,7 @@ class LexicalIndex:
 
     def _materialize(self, term: _QueryTerm) -> tuple[np.ndarray, np.ndarray]:
         """``(global rows, tf)`` of the term's live postings, rows ascending."""
-        parts = [(r + start if start else r, f) for r, f, start, _ in term.slices]
+        parts = [(r + start if start else r, f) for r, f, start, _, _ in term.slices]
         r = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
         f = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
         if self._live is not None:
@@ -339,31 +370,32 @@ class LexicalIndex:
             r, f = r[keep], f[keep]
         return r, f
 
-    def _live_postings(self, h: int, slices: list[tuple[np.ndarray, np.ndarray, int, int]]) -> int:
+    def _live_postings(self, h: int, slices: list[tuple[np.ndarray, np.ndarray, int, int, tuple[int, int]]]) -> int:
         """How many of the term's postings are live (its df here); cached for long lists."""
         n = sum(len(sl[0]) for sl in slices)
         if self._live is None:
             return n
         if n >= _CACHE_MIN_POSTINGS and (h, "df") in self._cache:
             return int(self._cache[(h, "df")])
-        df = int(sum(int(np.count_nonzero(self._live[r + start])) for r, _, start, _ in slices))
+        df = int(sum(int(np.count_nonzero(self._live[r + start])) for r, _, start, _, _ in slices))
         if n >= _CACHE_MIN_POSTINGS:
             self._cache[(h, "df")] = df
         return df
 
-    def _bound(self, term: _QueryTerm) -> float:
-        """An upper bound on what ``term`` adds to any row's score: its largest term-frequency
-        component over live rows (cached for long lists) times its idf, with room for float32
-        rounding. What MaxScore prunes with."""
-        key = (term.hash, "tfc")
-        tfc = self._cache.get(key)
-        if tfc is None:
-            r, f = self._materialize(term)
-            st = self.settings
-            tfc = float(_tfc_norm(st.method, f, self._norm[r], st.k1).max()) if len(r) else 0.0
-            if term.n_postings >= _CACHE_MIN_POSTINGS:
-                self._cache[key] = tfc
-        return tfc * float(np.float32(term.idf)) * (1 + 1e-5)
+    def _impacts(self, sl: tuple[np.ndarray, np.ndarray, int, int, tuple[int, int]]) -> np.ndarray:
+        """Each posting's term-frequency component in one list slice (0 for tombstones), float32,
+        as :func:`_tfc_norm` computes it. Kept for long lists: they depend only on the live set
+        and the lengths, fixed for this object (at most 4 bytes a posting, for the lists queries
+        read)."""
+        rows, tf, start, _, key = sl
+        got = self._impact_cache.get(key)
+        if got is not None:
+            return got
+        imp = _kernels().impacts(rows, tf, start, self._live_arg, self._norm, self._k1, self._k1p1,
+                              _COMPILED[self.settings.method])
+        if len(rows) >= _CACHE_MIN_POSTINGS:
+            self._impact_cache[key] = imp
+        return imp
 
     def _values(self, term: _QueryTerm) -> tuple[np.ndarray, np.ndarray]:
         """``(global rows, float32 contributions)`` of the term's live postings, rows ascending."""
@@ -394,115 +426,26 @@ class LexicalIndex:
         rows = rows_out[0] if len(rows_out) == 1 else np.concatenate(rows_out)
         return rows.astype(np.int64, copy=False), (vals_out[0] if len(vals_out) == 1 else np.concatenate(vals_out)), base
 
-    def _contrib(self, term: _QueryTerm, cand: np.ndarray) -> np.ndarray:
-        """What ``term`` adds to the score of each of the live rows ``cand`` (ascending, unique),
-        float64, zero where the row is not in its list. The list is probed by binary search when
-        the candidates are few next to it, else read once against a mask of the candidates;
-        either way the term-frequency component is computed for the matches only."""
-        st = self.settings
-        out = np.zeros(len(cand), dtype=np.float64)
-        idf = np.float32(term.idf)
-        for rows, tf, start, size in term.slices:
-            lo, hi = np.searchsorted(cand, (start, start + size))
-            if lo == hi:
-                continue
-            loc = (cand[lo:hi] - start).astype(rows.dtype, copy=False)
-            if (hi - lo) * 32 < len(rows):  # few candidates: binary search in the list
-                pos = np.searchsorted(rows, loc)
-                pos[pos == len(rows)] = 0
-                hit = np.flatnonzero(rows[pos] == loc)
-                pos = pos[hit]
-            else:  # many: one pass over the list against a mask of the candidates
-                seen = np.zeros(size, dtype=bool)
-                seen[loc] = True
-                pos = np.flatnonzero(seen[rows])
-                hit = np.searchsorted(loc, rows[pos])
-            if not len(hit):
-                continue
-            v = _tfc_norm(st.method, tf[pos], self._norm[cand[lo + hit]], st.k1)
-            v *= idf
-            out[lo + hit] = v
-        return out
-
-    def _score_rows(self, terms: Sequence[_QueryTerm], cand: np.ndarray) -> np.ndarray:
-        """Exact BM25 of the live rows ``cand`` (ascending, unique), list by list through
-        :meth:`_contrib`. Contributions are added in query-term order in float64, as
-        :meth:`search`'s bincount adds them, so the scores are identical."""
-        s = np.zeros(len(cand), dtype=np.float64)
+    def _accumulate(self, terms: Sequence[_QueryTerm], sc: _Scratch, track: bool) -> None:
+        """Add every live posting of ``terms`` to ``sc.acc``, in term order (compiled); with
+        ``track``, list the rows hit in ``sc.touched``."""
         for term in terms:
-            s += self._contrib(term, cand)
-        return s
+            idf = np.float32(term.idf)
+            for sl in term.slices:
+                sc.n = _kernels().accumulate(sl[0], self._impacts(sl), sl[2], idf, sc.acc, sc.touched, sc.n, track)
 
-    def _partial(self, terms: Sequence[_QueryTerm], mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """``(rows, partial scores)``: the live (and allowed) rows in any of ``terms``' lists,
-        ascending, with the sum of those terms' contributions only (all of them: the exact
-        scores). Contributions are summed per row in term order, in float64."""
-        rows, vals, _ = self._postings(terms)
-        if mask is not None:
-            keep = mask[rows]
-            rows, vals = rows[keep], vals[keep]
-        if len(rows) * 16 > len(self):  # long lists: a dense bincount beats sorting them
-            acc = np.bincount(rows, weights=vals, minlength=len(self))
-            seen = np.zeros(len(self), dtype=bool)
-            seen[rows] = True  # (scanning a bool mask for the rows is ~3x cheaper than the float sums)
-            cand = np.flatnonzero(seen)
-            return cand, acc[cand]
-        cand, inverse = np.unique(rows, return_inverse=True)
-        return cand.astype(np.int64, copy=False), np.bincount(inverse, weights=vals, minlength=len(cand))
-
-    def _search_pruned(self, terms: list[_QueryTerm], k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Exact top-``k`` candidates and scores by MaxScore (Turtle & Flood, 1995).
-
-        1. The terms with the highest upper bounds (usually the rarest) are scored alone: the
-           ``k``-th best of these partial scores is a threshold no final top-``k`` score is below.
-        2. The terms with the smallest bounds whose bounds add up to less than the threshold are
-           *non-essential*: a row found only in their lists cannot reach the top ``k``, so their
-           long lists (common words) are never read whole.
-        3. The essential lists are scored; a row whose partial score plus every non-essential
-           bound is below the (raised) threshold is dropped, and the survivors get their exact
-           score by probing every list (:meth:`_score_rows`).
-        Every row that could tie or beat the ``k``-th score survives, as in the exhaustive path."""
-        ub = np.array([self._bound(t) for t in terms])
-        mask = None if allowed is None else np.asarray(allowed, dtype=bool)
-        seed: list[int] = []
-        n = 0
-        for i in np.argsort(-ub, kind="stable"):  # highest bound first, until a few candidates
-            seed.append(int(i))
-            n += terms[i].n_postings
-            if n >= _SEED_POSTINGS:
-                break
-
-        def kth(v: np.ndarray) -> float:
-            return float(np.partition(v, len(v) - k)[len(v) - k]) if len(v) >= k else 0.0
-
-        cand, part = self._partial([terms[i] for i in seed], mask)
-        theta = kth(part)
-        if len(cand) > k:  # the seed's best rows scored exactly: a much higher threshold
-            top = np.sort(np.argpartition(-part, min(len(cand), _SEED_EXACT * k) - 1)[: _SEED_EXACT * k])
-            theta = max(theta, kth(self._score_rows(terms, cand[top])))
-        asc = np.argsort(ub, kind="stable")
-        cum = np.cumsum(ub[asc])
-        # strictly below the threshold, with a margin so float32 rounding cannot make a tie
-        n_skip = int(np.searchsorted(cum, theta * (1 - 1e-5), side="left"))
-        essential = sorted(int(i) for i in asc[n_skip:])
-        rest = float(cum[n_skip - 1]) if n_skip else 0.0
-        if set(essential) != set(seed):
-            cand, part = self._partial([terms[i] for i in essential], mask)
-            theta = max(theta, kth(part))
-        keep = part + rest >= theta * (1 - 1e-5)
-        cand, part = cand[keep], part[keep]
-        # the non-essential terms, largest bound first, each drops the rows it cannot lift enough
-        for i in asc[:n_skip][::-1]:
-            if len(cand) <= _EXACT_ROWS:
-                break
-            part += self._contrib(terms[i], cand)
-            rest -= float(ub[i])
-            theta = max(theta, kth(part))
-            keep = part + rest >= theta * (1 - 1e-5)
-            cand, part = cand[keep], part[keep]
-        s = self._score_rows(terms, cand)
-        keep = s > 0
-        return cand[keep], s[keep]
+    @contextlib.contextmanager
+    def _borrow(self) -> Iterator[_Scratch]:
+        """Working arrays for one search: reused ones when free, else new. They go back only when
+        the search ended normally (its kernels reset ``acc``); after an error they are dropped."""
+        with self._scratch_lock:
+            sc = self._scratch.pop() if self._scratch else None
+        sc = sc or _Scratch(len(self))
+        sc.n = 0
+        yield sc
+        with self._scratch_lock:
+            if len(self._scratch) < _SCRATCH_KEEP:
+                self._scratch.append(sc)
 
     def _df(self, term: int, live_postings: int) -> int:
         """Document frequency of the term with hash ``term``: its live postings here. (A shard of
@@ -530,22 +473,31 @@ class LexicalIndex:
         before the top-k cut; it does not change the statistics. Only the posting lists of the
         query's terms are touched, so the cost follows the number of matching passages."""
         terms = self._terms(query)
-        if (self.settings.method in _PRUNABLE and len(terms) > 1
-                and sum(t.n_postings for t in terms) >= PRUNE_MIN_POSTINGS):
-            cand, cs = self._search_pruned(terms, k, allowed)
-        elif self.settings.method in _PRUNABLE:  # no base score: only rows in some list can score
-            cand, cs = self._partial(terms, None if allowed is None else np.asarray(allowed, dtype=bool))
-            keep = cs > 0
-            cand, cs = cand[keep], cs[keep]
-        else:  # BM25L / BM25+: every live row has a score
-            rows, vals, base = self._postings(terms)
-            s = np.bincount(rows, weights=vals, minlength=len(self)) + base
-            ok = np.ones(len(self), bool) if self._live is None else self._live.copy()
-            if allowed is not None:
-                ok &= np.asarray(allowed, dtype=bool)
-            cand = np.flatnonzero(ok & (s > 0))
-            cs = s[cand]
-        return self._top(cand, cs, k)
+        if self.settings.method in _COMPILED:  # no base score: only rows in some list can score
+            return self._search_all(terms, k, allowed)
+        # BM25L / BM25+: every live row has a score
+        rows, vals, base = self._postings(terms)
+        s = np.bincount(rows, weights=vals, minlength=len(self)) + base
+        ok = np.ones(len(self), bool) if self._live is None else self._live.copy()
+        if allowed is not None:
+            ok &= np.asarray(allowed, dtype=bool)
+        cand = np.flatnonzero(ok & (s > 0))
+        return self._top(cand, s[cand], k)
+
+    def _search_all(self, terms: Sequence[_QueryTerm], k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` by scoring every posting of ``terms`` (compiled: accumulate, then a heap)."""
+        k = min(k, len(self))
+        if k <= 0 or not terms:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        mask = np.zeros(0, dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
+        rows, scores = np.empty(k, dtype=np.int64), np.empty(k, dtype=np.float32)
+        # few postings: list the rows hit and rank those; many: rank by one pass over every row
+        dense = sum(t.n_postings for t in terms) * _DENSE_SCAN > len(self)
+        with self._borrow() as sc:
+            self._accumulate(terms, sc, track=not dense)
+            m = _kernels().top_k(sc.acc, sc.touched, sc.n, dense, mask, k, rows, scores)
+        order = np.lexsort((rows[:m], -scores[:m]))
+        return rows[order], scores[order]
 
     @staticmethod
     def _top(cand: np.ndarray, cs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -91,17 +91,7 @@ def test_settings_validated():
         BM25Settings(method="tfidf")
 
 
-# --- MaxScore pruning: the same top k as scoring every posting, on a real collection -------------
-
-def _both(lex: LexicalIndex, query: str, k: int, allowed=None, monkeypatch=None):  # noqa: ANN001, ANN202
-    import index.lexical as lexical
-
-    monkeypatch.setattr(lexical, "PRUNE_MIN_POSTINGS", 10**18)
-    full = lex.search(query, k, allowed=allowed)
-    monkeypatch.setattr(lexical, "PRUNE_MIN_POSTINGS", 0)
-    pruned = lex.search(query, k, allowed=allowed)
-    return full, pruned
-
+# --- compiled search: the same top k as the NumPy formula over every row, on a real collection ---
 
 @pytest.fixture(scope="module")
 def scifact_lexical():  # noqa: ANN201
@@ -118,38 +108,54 @@ def scifact_lexical():  # noqa: ANN201
     return LexicalIndex(BM25Settings(), LexicalIndex.build(texts).parts, live=live), queries
 
 
-@pytest.mark.parametrize("seed", [1, None])
+def _reference_top(lex: LexicalIndex, query: str, k: int, allowed=None):  # noqa: ANN001, ANN202
+    """Top k from :meth:`LexicalIndex.scores` (NumPy, every row scored), ties by row."""
+    s = lex.scores(query).astype(np.float64)
+    ok = s > 0
+    if allowed is not None:
+        ok &= allowed
+    cand = np.flatnonzero(ok)
+    return LexicalIndex._top(cand, s[cand], k)
+
+
+@pytest.mark.parametrize("dense", [True, False])
 @pytest.mark.parametrize("k", [1, 10, 100])
-def test_maxscore_returns_exactly_the_exhaustive_top_k(scifact_lexical, monkeypatch, k, seed):
-    """Pruned and exhaustive search give the same rows, scores and tie order for every query, with
-    tombstones and with an ``allowed`` filter; and the pruning really skips work (it reads fewer
-    postings whole), so the test cannot pass by never pruning. ``seed=1``: the threshold comes
-    from one list (on this small collection the default seed would read every list) and the
-    candidates are filtered list by list down to the end."""
+def test_compiled_search_returns_exactly_the_reference_top_k(scifact_lexical, monkeypatch, k, dense):
+    """The compiled search (impacts, float64 accumulator, heap) gives the same rows, scores and tie
+    order as the NumPy formula over every row, for every query, with tombstones and with an
+    ``allowed`` filter, both when it ranks the rows hit and when it scans every row. Twice over,
+    so the kept impacts and the reused working arrays are exercised too."""
     import index.lexical as lexical
 
+    monkeypatch.setattr(lexical, "_DENSE_SCAN", 10**9 if dense else 0)
+    monkeypatch.setattr(lexical, "_CACHE_MIN_POSTINGS", 200)  # keep the impacts of this small collection's longer lists
     lex, queries = scifact_lexical
-    if seed is not None:
-        monkeypatch.setattr(lexical, "_SEED_POSTINGS", seed)
-        monkeypatch.setattr(lexical, "_EXACT_ROWS", 0)  # and every non-essential list filters rows
     allowed = np.random.default_rng(0).random(len(lex)) < 0.5
-    read: set[int] = set()
-    orig = LexicalIndex._partial
+    compared = 0
+    for _ in range(2):
+        for q in queries:
+            for mask in (None, allowed):
+                want = _reference_top(lex, q, k, mask)
+                got = lex.search(q, k, allowed=mask)
+                assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), q
+                assert not np.isin(got[0], np.flatnonzero(~lex._live)).any()  # tombstones never returned
+                compared += len(want[0])
+    assert compared > 150 * k  # real results were compared, not empty lists
+    assert lex._impact_cache  # long lists kept their impacts
 
-    def counting(self, terms, mask):  # noqa: ANN001, ANN202
-        if lexical.PRUNE_MIN_POSTINGS == 0:  # the pruned search (the exhaustive one reads every list)
-            read.update(t.hash for t in terms)
-        return orig(self, terms, mask)
 
-    monkeypatch.setattr(LexicalIndex, "_partial", counting)
-    skipped = searches = 0
-    for q in queries:
-        for mask in (None, allowed):
-            read.clear()
-            (fr, fs), (pr, ps) = _both(lex, q, k, mask, monkeypatch)
-            assert np.array_equal(fr, pr) and np.array_equal(fs, ps), q
-            searches += 1
-            skipped += bool({t.hash for t in lex._terms(q)} - read)
-    if seed is not None:
-        # many searches never read some posting list whole (at k=100 of ~4k rows, a few)
-        assert skipped > (searches // 3 if k <= 10 else 0)
+@pytest.mark.parametrize("dense", [True, False])
+def test_compiled_search_ties_break_by_row(monkeypatch, dense):
+    """Rows with equal scores come in row order, and the k-th place goes to the lower row, also
+    when the lower row is reached last (the second query term's list)."""
+    import index.lexical as lexical
+
+    monkeypatch.setattr(lexical, "_DENSE_SCAN", 10**9 if dense else 0)
+    lex = LexicalIndex.build(["apple pie", "banana", "apple pie", "apple pie", "cherry"])
+    rows, scores = lex.search("apple", 2)
+    assert rows.tolist() == [0, 2] and scores[0] == scores[1]
+    rows, _ = lex.search("apple", 2, allowed=np.array([True, True, False, True, True]))
+    assert rows.tolist() == [0, 3]
+    lex = LexicalIndex.build(["cherry", "apple", "apple", "cherry", "banana"])
+    rows, scores = lex.search("apple cherry", 2)  # apple's rows 1, 2 come first, then cherry's 0, 3
+    assert rows.tolist() == [0, 1] and scores[0] == scores[1]
