@@ -18,6 +18,7 @@ from .errors import ArticleNotFoundError, IndexFormatError, IndexMissingError, Q
 from .ingest import load_articles
 from .lexical import BM25Settings
 from .progress import stage
+from .prompts import Prompts, embedder_prompts
 from .records import Article, Passage
 from .store import ArticleInfo, IndexSettings, IndexStore, write_lock
 
@@ -82,6 +83,7 @@ def add_articles(
     show_progress: bool = False,
     fusion: Mapping[str, Any] | None = None,
     progress: BuildProgress | None = None,
+    prompts: Prompts | None = None,
 ) -> BuildReport:
     """Add (or replace, by ``doc_id``) articles in the index at ``index_dir``, creating it if needed.
 
@@ -92,7 +94,10 @@ def add_articles(
     unless ``rebuild`` is true. ``dense_index`` (auto|flat|hnsw|ivf) may change at any update:
     the dense index is then rebuilt from the stored vectors. ``fusion`` (a validated
     ``qa.fusion.Fusion.to_dict()``) is recorded in the manifest; without it a new index records
-    :data:`~index.defaults.NEW_INDEX_FUSION` and an existing one keeps its own.
+    :data:`~index.defaults.NEW_INDEX_FUSION` and an existing one keeps its own. ``prompts``
+    (query/passage text put before what is embedded) default to the model's
+    (:func:`index.prompts.model_prompts`: E5's "query: "/"passage: ", none for the bundled model)
+    and are recorded in the manifest; an existing index keeps its own.
 
     The build streams: articles are chunked one at a time and their passages embedded and
     written :data:`EMBED_STEP` at a time into the new generation's folder, so memory is bounded by
@@ -127,6 +132,8 @@ def add_articles(
                                        settings.embedding_backend)):
                 if asked is not None and asked != have:
                     raise IndexFormatError(f"index {index_dir} uses another {name} ({have!r}); pass --rebuild to change it")
+            if prompts is not None and prompts.to_dict() != settings.prompts:
+                raise IndexFormatError(f"index {index_dir} uses other prompts ({settings.prompts!r}); pass --rebuild to change them")
             if dense_index is not None:
                 settings = replace(settings, dense={**settings.dense, "kind": dense_index})
             if fusion is not None:  # issue 13: `qa index --fusion` on an existing index
@@ -145,6 +152,7 @@ def add_articles(
                 title_in_passage=title_in_passage,
                 embedding_backend=resolve_backend(getattr(embedder, "backend", None) or "torch"),
                 dense={"kind": dense_index or "auto", "threshold": DEFAULT_THRESHOLD},
+                prompts=(prompts if prompts is not None else embedder_prompts(embedder)).to_dict(),
             )
             if fusion is not None:  # issue 13: else the new-index default (IndexSettings)
                 settings = replace(settings, fusion=dict(fusion))
@@ -227,7 +235,8 @@ class _EmbedJob:
                     vectors[i] = self.existing.embeddings[self.reuse[p.passage_id]]
         if todo:
             t = time.perf_counter()
-            vectors[todo] = self.embedder.encode([batch[i].index_text(self.settings.title_in_passage) for i in todo],
+            texts = [batch[i].index_text(self.settings.title_in_passage) for i in todo]
+            vectors[todo] = self.embedder.encode(Prompts.from_dict(self.settings.prompts).passages(texts),
                                                  batch_size=self.batch_size, show_progress=False)
             self.embed_s += time.perf_counter() - t
             self.embedded += len(todo)

@@ -26,13 +26,16 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from . import progress
 from .defaults import BACKENDS, DEFAULT_BACKEND, cache_dir, default_threads
 from .errors import QAError
+
+if TYPE_CHECKING:
+    from .prompts import Prompts
 
 # Never reach for the network: models come from disk.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -437,6 +440,9 @@ class SentenceTransformerEmbedder:
                 torch.set_num_threads(threads())
                 try:
                     self._model = SentenceTransformer(self._path, device=self.device, backend="torch")
+                    # prompts are the index's business (index.prompts, recorded in the manifest):
+                    # never a second one from the model's config
+                    self._model.default_prompt_name = None
                 except Exception as exc:  # OSError, ValueError, HF errors: all mean "cannot load"
                     raise QAError(f"cannot load embedding model {self.name!r} offline: {str(exc).splitlines()[0]}") from exc
             return self._model
@@ -453,6 +459,14 @@ class SentenceTransformerEmbedder:
                     raise QAError(f"cannot load embedding model {self.name!r} with backend {self.backend!r}: "
                                   f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
             return self._onnx
+
+    @property
+    def prompts(self) -> "Prompts":
+        """The model's query/passage prompts (:func:`index.prompts.model_prompts`)."""
+        from .prompts import model_prompts
+
+        path = Path(self._path)
+        return model_prompts(self.name, path if path.is_dir() else None)
 
     @property
     def dim(self) -> int:

@@ -33,6 +33,7 @@ from .dense import DEFAULT_THRESHOLD, IVF_THRESHOLD, KINDS, DenseIndex, choose_k
 from .embedding import default_backend, resolve_backend
 from .errors import IndexFormatError, IndexMissingError, QAError
 from .lexical import BM25Settings, LexicalIndex
+from .prompts import Prompts
 from .records import Article, Passage, index_text
 from .segments import EMBEDDINGS, LineFile, RowStream, Segment, doc_key, link_segment, write_segment
 
@@ -81,6 +82,9 @@ class IndexSettings:
     fusion: dict[str, Any] = field(default_factory=lambda: dict(NEW_INDEX_FUSION))
     #: Answer settings, e.g. ``{"threshold": 0.49}``; empty means the calibrated defaults.
     answer: dict[str, Any] = field(default_factory=dict)
+    #: Text put before every passage / query when embedding (:class:`index.prompts.Prompts`, e.g.
+    #: E5's ``{"query": "query: ", "passage": "passage: "}``); empty: none (the bundled model).
+    prompts: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,7 +101,15 @@ class IndexSettings:
             dense=dict(d.get("dense") or {"kind": "auto", "threshold": DEFAULT_THRESHOLD}),
             fusion=dict(d.get("fusion") or {}),  # none recorded: RRF (see Fusion.from_dict), not the new default
             answer=dict(d.get("answer") or {}),
+            prompts=_prompts(d.get("prompts")),
         )
+
+
+def _prompts(d: Any) -> dict[str, str]:
+    try:
+        return Prompts.from_dict(d).to_dict()
+    except QAError as exc:  # a bad manifest reads as an unreadable index
+        raise ValueError(str(exc)) from exc
 
 
 @dataclass(frozen=True)

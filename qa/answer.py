@@ -33,6 +33,7 @@ import numpy as np
 
 from index.chunking import split_sentences
 from index.lexical import BM25Settings, tokenize
+from index.prompts import Prompts
 from index.records import Article, Hit
 
 from .extract import focus_coverage, lemma_coverage, missing_focus, type_evidence, word_matches
@@ -523,7 +524,8 @@ class Answerer:
         if not candidates:
             return [], np.zeros((0, 0), dtype=np.float32)
         analysis = analysis or analyze(question)
-        vecs = self._encode([question] + [c.core for c in candidates])
+        prompts = getattr(self.searcher, "prompts", None) or Prompts()  # the index's (E5: "query: "/"passage: ")
+        vecs = self._encode(prompts.queries([question]) + prompts.passages([c.core for c in candidates]))
         q, sent = vecs[0], vecs[1:]
         dense = sent @ q
         tok = self._tokenize

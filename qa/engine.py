@@ -36,6 +36,7 @@ from index.builder import BuildReport
 from index.defaults import ASK_K, MAX_BATCH, MAX_K, RELOAD_INTERVAL_S, SEARCH_K, Mode, default_index_dir
 from index.embedding import Embedder, SentenceTransformerEmbedder
 from index.errors import IndexFormatError, IndexMissingError, QAError, QueryError
+from index.prompts import Prompts
 from index.ingest import load_articles
 from index.records import Article, Hit
 from index.segments import doc_key
@@ -137,6 +138,11 @@ class _BoundRetriever:
     @property
     def embedder(self) -> Embedder:
         return self._engine.embedder
+
+    @property
+    def prompts(self) -> Prompts:
+        """The index's query/passage prompts (the answerer embeds questions and sentences with them)."""
+        return Prompts.from_dict(self.store.settings.prompts)
 
     def search(self, query: str, k: int = SEARCH_K, mode: str | Mode = Mode.HYBRID,
                filters: SearchFilter | None = None) -> list[Hit]:
@@ -251,12 +257,13 @@ class Engine:
         answerer.ask("What happened?", k=1)
 
     # ------------------------------------------------------------------ retrieval
-    def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
+    def embed_queries(self, queries: Sequence[str], *, _snap: _Snapshot | None = None) -> np.ndarray:
         """Unit vectors for ``queries``, each embedded on its own: int8 dynamic quantisation scales
         activations per batch, so a vector would otherwise depend on the queries beside it, and a
         query must rank the same alone (``search``) as in a batch (``search_many``, evaluation)."""
-        vecs = self.embedder.encode(list(queries), batch_size=1)
-        dim = self._current()[0].store.settings.dim
+        settings = (_snap or self._current()[0]).store.settings  # the index's query prompt and dimension
+        vecs = self.embedder.encode(Prompts.from_dict(settings.prompts).queries(list(queries)), batch_size=1)
+        dim = settings.dim
         if vecs.shape[1] != dim:
             raise IndexFormatError(f"the query model gives {vecs.shape[1]}-d vectors, the index holds {dim}-d")
         return vecs
@@ -281,7 +288,7 @@ class Engine:
         pending = _side_pool().submit(bm25) if dense and lexical else None
         try:
             if dense:
-                vecs = self.embed_queries(queries)
+                vecs = self.embed_queries(queries, _snap=snap)
                 out["dense"] = store.dense.rankings(vecs, depth, allowed=allowed)
         finally:
             if pending is not None and "dense" not in out:

@@ -26,6 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None,
                    help="embedding backend (default onnx-int8, or the one the existing index was built with)")
     add_fusion_args(p, "recorded in the index's manifest (default: dbsf for a new index; an existing index keeps its own)")
+    p.add_argument("--query-prompt", default=None, metavar="TEXT",
+                   help="text put before every query when embedding (default: the model's own, e.g. E5's 'query: '; "
+                        "none for the bundled model). Giving either prompt sets both (the other empty)")
+    p.add_argument("--passage-prompt", default=None, metavar="TEXT",
+                   help="text put before every passage when embedding (default: the model's own, e.g. E5's 'passage: ')")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     from ..cluster.cli import add_args as add_cluster_args  # --ray: embed on a Ray cluster
 
@@ -42,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise QAError(str(exc)) from exc
     fusion = fusion_from_args(args, _recorded_fusion(index_dir(args), args.rebuild))
+    prompts = None
+    if args.query_prompt is not None or args.passage_prompt is not None:
+        from index.prompts import Prompts
+
+        prompts = Prompts(query=args.query_prompt or "", passage=args.passage_prompt or "")
     from ..cluster.cli import index_embedder
 
     # a line every few seconds when stderr is a log, not a terminal (bars need a terminal)
@@ -58,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             show_progress=not args.quiet and sys.stderr.isatty(),
             fusion=None if fusion is None else fusion.to_dict(),
+            prompts=prompts,
         )
     print(report.summary())
     return 0

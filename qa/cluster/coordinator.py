@@ -197,7 +197,7 @@ class ShardedEngine(Engine):
         wanted = {Mode.parse(m) for m in modes}
         dense = Mode.DENSE in wanted or Mode.HYBRID in wanted
         lexical = Mode.BM25 in wanted or Mode.HYBRID in wanted
-        vecs = self.embed_queries(queries) if dense else None
+        vecs = self.embed_queries(queries, _snap=snap) if dense else None
         return self.fleet(snap).rankings(vecs, list(queries) if lexical else None, depth, allowed)
 
     def close(self) -> None:
