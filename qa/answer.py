@@ -525,8 +525,10 @@ class Answerer:
             return [], np.zeros((0, 0), dtype=np.float32)
         analysis = analysis or analyze(question)
         prompts = getattr(self.searcher, "prompts", None) or Prompts()  # the index's (E5: "query: "/"passage: ")
-        vecs = self._encode(prompts.queries([question]) + prompts.passages([c.core for c in candidates]))
-        q, sent = vecs[0], vecs[1:]
+        sent = self._encode(prompts.passages([c.core for c in candidates]))
+        embed_queries = getattr(self.searcher, "embed_queries", None)
+        # the engine's vector of the question: the one its search just made (kept), not a second encoding
+        q = embed_queries([question])[0] if embed_queries is not None else self._encode(prompts.queries([question]))[0]
         dense = sent @ q
         tok = self._tokenize
         unit_terms = [tok(c.text) for c in candidates]

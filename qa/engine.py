@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 
 #: ``progress(fraction in [0, 1], description)``; called from the thread doing the work.
 ProgressCallback = Callable[[float, str], None]
+#: Query vectors an engine keeps (1.5 kB each with the bundled model).
+QUERY_CACHE = 1024
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,10 @@ class _BoundRetriever:
         """The index's query/passage prompts (the answerer embeds questions and sentences with them)."""
         return Prompts.from_dict(self.store.settings.prompts)
 
+    def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
+        """The engine's query vectors for this snapshot (kept: a question's search and answer share one)."""
+        return self._engine.embed_queries(queries, _snap=self._snap)
+
     def search(self, query: str, k: int = SEARCH_K, mode: str | Mode = Mode.HYBRID,
                filters: SearchFilter | None = None) -> list[Hit]:
         return self._engine._search_many(self._snap, [query], k, Mode.parse(mode), filters or NO_FILTER)[0]
@@ -177,6 +184,10 @@ class Engine:
         self._fixed = False  # an engine made by `over` serves one in-memory store
         self._watcher: threading.Thread | None = None
         self._stop = threading.Event()
+        #: query vectors by (model, backend, prompted text), newest last: a question is embedded
+        #: once for its search and its answer, and a repeated query not at all
+        self._query_vectors: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, **kwargs: Any) -> "Engine":
@@ -258,15 +269,34 @@ class Engine:
 
     # ------------------------------------------------------------------ retrieval
     def embed_queries(self, queries: Sequence[str], *, _snap: _Snapshot | None = None) -> np.ndarray:
-        """Unit vectors for ``queries``, each embedded on its own: int8 dynamic quantisation scales
-        activations per batch, so a vector would otherwise depend on the queries beside it, and a
-        query must rank the same alone (``search``) as in a batch (``search_many``, evaluation)."""
+        """Unit vectors for ``queries`` (with the index's query prompt), each embedded on its own:
+        int8 dynamic quantisation scales activations per batch, so a vector would otherwise depend
+        on the queries beside it, and a query must rank the same alone (``search``) as in a batch
+        (``search_many``, evaluation). The last :data:`QUERY_CACHE` vectors are kept, so the
+        answer to a question reuses its search's vector (the same one: same text, embedded alone)."""
         settings = (_snap or self._current()[0]).store.settings  # the index's query prompt and dimension
-        vecs = self.embedder.encode(Prompts.from_dict(settings.prompts).queries(list(queries)), batch_size=1)
-        dim = settings.dim
-        if vecs.shape[1] != dim:
-            raise IndexFormatError(f"the query model gives {vecs.shape[1]}-d vectors, the index holds {dim}-d")
-        return vecs
+        texts = Prompts.from_dict(settings.prompts).queries(list(queries))
+        embedder = self.embedder
+        model = (str(getattr(embedder, "name", "")), str(getattr(embedder, "backend", "")))
+        found: dict[str, np.ndarray] = {}
+        with self._query_lock:
+            for t in texts:
+                v = self._query_vectors.get((*model, t))
+                if v is not None:
+                    self._query_vectors.move_to_end((*model, t))
+                    found[t] = v
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            fresh = np.asarray(embedder.encode(missing, batch_size=1), dtype=np.float32)
+            if fresh.ndim != 2 or fresh.shape[1] != settings.dim:
+                raise IndexFormatError(f"the query model gives {fresh.shape[-1]}-d vectors, the index holds {settings.dim}-d")
+            found.update(zip(missing, fresh))
+            with self._query_lock:
+                for t, v in zip(missing, fresh):
+                    self._query_vectors[(*model, t)] = v
+                while len(self._query_vectors) > QUERY_CACHE:
+                    self._query_vectors.popitem(last=False)
+        return np.vstack([found[t] for t in texts])
 
     def rankings(self, queries: Sequence[str], depth: int, modes: Iterable[Mode] = (Mode.DENSE, Mode.BM25),
                  filters: SearchFilter | None = None, *, _snap: _Snapshot | None = None) -> dict[str, list[Ranking]]:
