@@ -5,7 +5,7 @@ much faster.
     python benchmarks/bm25_topk.py --tiny --json                              # smoke run (CI)
 
 ``compiled`` is ``LexicalIndex.search`` (numba: kept per-posting impacts, a float64 accumulator,
-a heap); ``numpy`` is ``LexicalIndex.scores`` (NumPy ``bincount`` over every posting of the
+a heap; forced at every size here, while the product uses it from ``COMPILED_MIN_ROWS`` rows); ``numpy`` is ``LexicalIndex.scores`` (NumPy ``bincount`` over every posting of the
 query's lists, the reference the tests hold the compiled path to) and the same top-k cut. Both
 run on one loaded index, interleaved query by query over ``--rounds`` rounds after one warm-up
 pass, so load on a shared machine hits both alike. Every query's rows and scores must be
@@ -26,7 +26,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import index.lexical as lexical  # noqa: E402
 from index.lexical import LexicalIndex  # noqa: E402
+
+lexical.COMPILED_MIN_ROWS = 0  # the compiled search at every size (small indexes default to NumPy)
 
 SHARED = ROOT.parent / "shared" / "data"
 

@@ -8,8 +8,9 @@ replaced row (a tombstone in the ``live`` mask) stops counting at once, and scor
 bm25s (the reference, used in the tests) built from scratch over the live passages. Tokenizer:
 lower-case words, Lucene's English stop words, PyStemmer stemming.
 
-Search is term-at-a-time in compiled code (:mod:`index.bm25_kernels`): every posting of the
-query's lists is added to a float64 accumulator over the rows, then a heap picks the top k.
+Search is term-at-a-time in compiled code (:mod:`index.bm25_kernels`, from
+:data:`COMPILED_MIN_ROWS` rows): every posting of the query's lists is added to a float64
+accumulator over the rows, then a heap picks the top k.
 Each long list's per-posting term-frequency components ("impacts") are computed once per loaded
 index and kept, so a query costs one multiply-add per posting. ``scores`` is the same formula
 in NumPy, the reference the compiled path must match bit for bit.
@@ -236,6 +237,10 @@ class TermCounts:
 #: Methods whose scores are sums of non-negative per-term parts (no base score), ranked by the
 #: compiled kernels of :mod:`index.bm25_kernels`; the value is the kernel's formula code.
 _COMPILED = {"lucene": 0, "robertson": 0, "atire": 1}
+#: Indexes with fewer rows are searched in NumPy (``scores`` and a top-k cut: the same results, well
+#: under a millisecond there), so a one-shot ``qa search`` on a small index never pays the ~1 s it
+#: takes to load the compiled kernels from numba's cache.
+COMPILED_MIN_ROWS = 50_000
 #: Search ranks by scanning every row once the query's lists hold more than 1/this of the rows
 #: (else it lists the rows hit and ranks those).
 _DENSE_SCAN = 4
@@ -473,9 +478,9 @@ class LexicalIndex:
         before the top-k cut; it does not change the statistics. Only the posting lists of the
         query's terms are touched, so the cost follows the number of matching passages."""
         terms = self._terms(query)
-        if self.settings.method in _COMPILED:  # no base score: only rows in some list can score
-            return self._search_all(terms, k, allowed)
-        # BM25L / BM25+: every live row has a score
+        if self.settings.method in _COMPILED and len(self) >= COMPILED_MIN_ROWS:
+            return self._search_all(terms, k, allowed)  # no base score: only rows in some list can score
+        # small indexes, and BM25L / BM25+ (every live row has a score): the NumPy formula over every row
         rows, vals, base = self._postings(terms)
         s = np.bincount(rows, weights=vals, minlength=len(self)) + base
         ok = np.ones(len(self), bool) if self._live is None else self._live.copy()

@@ -127,6 +127,7 @@ def test_compiled_search_returns_exactly_the_reference_top_k(scifact_lexical, mo
     so the kept impacts and the reused working arrays are exercised too."""
     import index.lexical as lexical
 
+    monkeypatch.setattr(lexical, "COMPILED_MIN_ROWS", 0)  # compiled at this size too
     monkeypatch.setattr(lexical, "_DENSE_SCAN", 10**9 if dense else 0)
     monkeypatch.setattr(lexical, "_CACHE_MIN_POSTINGS", 200)  # keep the impacts of this small collection's longer lists
     lex, queries = scifact_lexical
@@ -150,6 +151,7 @@ def test_compiled_search_ties_break_by_row(monkeypatch, dense):
     when the lower row is reached last (the second query term's list)."""
     import index.lexical as lexical
 
+    monkeypatch.setattr(lexical, "COMPILED_MIN_ROWS", 0)
     monkeypatch.setattr(lexical, "_DENSE_SCAN", 10**9 if dense else 0)
     lex = LexicalIndex.build(["apple pie", "banana", "apple pie", "apple pie", "cherry"])
     rows, scores = lex.search("apple", 2)
@@ -159,3 +161,18 @@ def test_compiled_search_ties_break_by_row(monkeypatch, dense):
     lex = LexicalIndex.build(["cherry", "apple", "apple", "cherry", "banana"])
     rows, scores = lex.search("apple cherry", 2)  # apple's rows 1, 2 come first, then cherry's 0, 3
     assert rows.tolist() == [0, 1] and scores[0] == scores[1]
+
+
+def test_small_indexes_are_searched_without_numba() -> None:
+    """Below ``COMPILED_MIN_ROWS`` rows the NumPy path serves (same results, see above), so a
+    one-shot search on a small index never loads the compiled kernels (~1 s from numba's cache)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from index.lexical import LexicalIndex; "
+            "lex = LexicalIndex.build(['apple pie', 'banana split', 'cherry pie']); "
+            "rows, _ = lex.search('pie', 2); assert rows.tolist() == [0, 2], rows; "
+            "assert 'index.bm25_kernels' not in sys.modules, 'kernels loaded'")
+    from conftest import ROOT
+
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
