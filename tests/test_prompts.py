@@ -97,9 +97,11 @@ def test_prompts_are_recorded_and_applied_to_passages_queries_and_questions(e5_l
     assert top.score == pytest.approx(float(np.max(np.asarray(store.embeddings) @ q_with)), abs=1e-4)
     answer = engine.ask(question)
     assert answer.citations or answer.related
-    embedded = list(engine._current()[1]._cache)  # what the answerer embedded: the question and sentences, prompted
-    assert "query: " + question in embedded
-    assert len(embedded) > 1 and all(t.startswith("passage: ") for t in embedded if t != "query: " + question)
+    # what was embedded: the question once, with the query prompt (kept by the engine, reused by the
+    # answerer), and the answer's sentences with the passage prompt
+    assert [t for _, _, t in engine._query_vectors] == ["query: " + question]
+    embedded = list(engine._current()[1]._cache)
+    assert embedded and all(t.startswith("passage: ") for t in embedded)
 
     # an existing index keeps its prompts: asking for others is an error, not a silent mix
     with pytest.raises(IndexFormatError, match="prompts"):
