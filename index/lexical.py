@@ -307,8 +307,8 @@ class LexicalIndex:
         self._norm = (1 - b + b * self._doclen.astype(np.float64) / self.avgdl).astype(np.float32)
         #: each segment's CSC arrays as plain ndarrays (views of the memory maps: cheaper to slice)
         self._arrays = [(np.asarray(p.terms), np.asarray(p.indptr), np.asarray(p.rows), np.asarray(p.tf)) for p in self._parts]
-        #: ``(term hash, "df" | "tfc")`` -> live postings / largest tf component, for long lists
-        #: (fixed while this object lives: the live set and lengths never change under it)
+        #: ``(term hash, "df")`` -> live postings, for long lists (fixed while this object lives:
+        #: the live set never changes under it)
         self._cache: dict[tuple[int, str], float] = {}
         self._live_arg = self._live if self._live is not None else np.zeros(0, dtype=bool)
         self._k1 = np.float32(settings.k1)

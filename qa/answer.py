@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -34,6 +32,7 @@ import numpy as np
 from index.chunking import split_sentences
 from index.lexical import BM25Settings, tokenize
 from index.prompts import Prompts
+from index.vector_cache import VectorCache
 from index.records import Article, Hit
 
 from .extract import focus_coverage, lemma_coverage, missing_focus, type_evidence, word_matches
@@ -483,8 +482,7 @@ class Answerer:
         store = getattr(searcher, "store", None)
         lexical = getattr(store, "lexical", None)
         self._bm25_settings: BM25Settings = getattr(lexical, "settings", None) or BM25Settings()
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache = VectorCache(EMBED_CACHE_SIZE)
 
     # ---------------------------------------------------------------- public
     def ask(self, question: str, *, k: int | None = None, mode: str = "hybrid", filters: SearchFilter | None = None) -> Answer:
@@ -587,27 +585,9 @@ class Answerer:
         return [t[:TERM_PREFIX] for t in tokenize(text, self._bm25_settings)]
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit vectors for ``texts``; only texts not seen before go to the model, in one batch."""
-        found: dict[str, np.ndarray] = {}
-        with self._lock:
-            for t in texts:
-                v = self._cache.get(t)
-                if v is not None:
-                    self._cache.move_to_end(t)
-                    found[t] = v
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
-        if missing:
-            # outside the lock: the slow part. One text per call: with the bundled int8 ONNX model a
-            # sentence's vector depends (by up to 0.006 in cosine) on the batch it was encoded in, so
-            # batched encoding made an answer depend on which questions came before it.
-            enc = self.searcher.embedder.encode
-            fresh = np.vstack([enc([t]) for t in missing])
-            found.update(zip(missing, fresh))
-            with self._lock:
-                self._cache.update(zip(missing, fresh))
-                while len(self._cache) > EMBED_CACHE_SIZE:
-                    self._cache.popitem(last=False)
-        return np.vstack([found[t] for t in texts]).astype(np.float32, copy=False)
+        """Unit vectors for ``texts``; only texts not seen before go to the model, one per call
+        (:class:`index.vector_cache.VectorCache`)."""
+        return self._cache.vectors(texts, self.searcher.embedder.encode)
 
 
 def _related(scored: Sequence[ScoredSentence], hits: Sequence[Hit], limit: int = RELATED) -> list[Citation]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from index.defaults import ASK_K, MAX_BATCH, MAX_K, RELOAD_INTERVAL_S, SEARCH_K,
 from index.embedding import Embedder, SentenceTransformerEmbedder
 from index.errors import IndexFormatError, IndexMissingError, QAError, QueryError
 from index.prompts import Prompts
+from index.vector_cache import VectorCache
 from index.ingest import load_articles
 from index.records import Article, Hit
 from index.segments import doc_key
@@ -184,10 +184,9 @@ class Engine:
         self._fixed = False  # an engine made by `over` serves one in-memory store
         self._watcher: threading.Thread | None = None
         self._stop = threading.Event()
-        #: query vectors by (model, backend, prompted text), newest last: a question is embedded
-        #: once for its search and its answer, and a repeated query not at all
-        self._query_vectors: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
-        self._query_lock = threading.Lock()
+        #: query vectors by prompted text (the embedder is fixed per engine): a question is
+        #: embedded once for its search and its answer, and a repeated query not at all
+        self._query_vectors = VectorCache(QUERY_CACHE)
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, **kwargs: Any) -> "Engine":
@@ -277,26 +276,10 @@ class Engine:
         settings = (_snap or self._current()[0]).store.settings  # the index's query prompt and dimension
         texts = Prompts.from_dict(settings.prompts).queries(list(queries))
         embedder = self.embedder
-        model = (str(getattr(embedder, "name", "")), str(getattr(embedder, "backend", "")))
-        found: dict[str, np.ndarray] = {}
-        with self._query_lock:
-            for t in texts:
-                v = self._query_vectors.get((*model, t))
-                if v is not None:
-                    self._query_vectors.move_to_end((*model, t))
-                    found[t] = v
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
-        if missing:
-            fresh = np.asarray(embedder.encode(missing, batch_size=1), dtype=np.float32)
-            if fresh.ndim != 2 or fresh.shape[1] != settings.dim:
-                raise IndexFormatError(f"the query model gives {fresh.shape[-1]}-d vectors, the index holds {settings.dim}-d")
-            found.update(zip(missing, fresh))
-            with self._query_lock:
-                for t, v in zip(missing, fresh):
-                    self._query_vectors[(*model, t)] = v
-                while len(self._query_vectors) > QUERY_CACHE:
-                    self._query_vectors.popitem(last=False)
-        return np.vstack([found[t] for t in texts])
+        vecs = self._query_vectors.vectors(texts, lambda one: embedder.encode(one, batch_size=1))
+        if vecs.shape[1] != settings.dim:
+            raise IndexFormatError(f"the query model gives {vecs.shape[1]}-d vectors, the index holds {settings.dim}-d")
+        return vecs
 
     def rankings(self, queries: Sequence[str], depth: int, modes: Iterable[Mode] = (Mode.DENSE, Mode.BM25),
                  filters: SearchFilter | None = None, *, _snap: _Snapshot | None = None) -> dict[str, list[Ranking]]:

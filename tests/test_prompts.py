@@ -99,7 +99,7 @@ def test_prompts_are_recorded_and_applied_to_passages_queries_and_questions(e5_l
     assert answer.citations or answer.related
     # what was embedded: the question once, with the query prompt (kept by the engine, reused by the
     # answerer), and the answer's sentences with the passage prompt
-    assert [t for _, _, t in engine._query_vectors] == ["query: " + question]
+    assert list(engine._query_vectors) == ["query: " + question]
     embedded = list(engine._current()[1]._cache)
     assert embedded and all(t.startswith("passage: ") for t in embedded)
 
