@@ -9,8 +9,9 @@ A question set is JSONL, one question per line::
 ``evidence`` lists phrases that occur literally in the articles (any one of them is a right
 answer); an empty list means the articles do not answer the question. ``kind`` groups the
 questions in the report (``unanswerable`` = on topic but not stated, ``offtopic``); ``split`` is
-``tune``, ``tune2``, ``heldout``, ``fresh``, ``fresh2`` or ``fresh3``. ``tune`` and ``tune2`` are for
-fitting and choosing settings; ``heldout`` and ``fresh3`` never are; ``fresh`` (written after
+``tune``, ``tune2``, ``heldout``, ``fresh``, ``fresh2``, ``fresh3`` or ``fresh4``. ``tune`` and ``tune2`` are for
+fitting and choosing settings; ``heldout``, ``fresh3`` and ``fresh4`` never are (``fresh4`` was written blind
+and frozen before round 5); ``fresh`` (written after
 ``heldout`` had been looked at) and ``fresh2`` (after ``fresh``) were unseen tests in their rounds
 and became training data of the learned answer model; see docs/answering.md.
 
@@ -32,7 +33,7 @@ from .answer import Answer
 
 ANSWERABLE_KINDS = ("why_how", "quantity_when", "who_where_which")
 REFUSE_KINDS = ("unanswerable", "offtopic")
-SPLITS = ("tune", "tune2", "heldout", "fresh", "fresh2", "fresh3")
+SPLITS = ("tune", "tune2", "heldout", "fresh", "fresh2", "fresh3", "fresh4")
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def judge(case: AnswerCase, answer: Answer) -> AnswerRow:
 
 
 def evaluate_answers(cases: Sequence[AnswerCase], ask: Callable[[str], Answer]) -> AnswerReport:
-    """Ask every question; metrics over all questions and per split (``tune``, ``tune2``, ``heldout``, ``fresh``, ``fresh2``, ``fresh3``)."""
+    """Ask every question; metrics over all questions and per split (:data:`SPLITS`)."""
     rows = [judge(c, ask(c.question)) for c in cases]
     metrics = {"all": summarize(rows)}
     for split in SPLITS:
