@@ -5,8 +5,9 @@
     python benchmarks/api_latency.py --index qa-index --tiny --json  # smoke run: 4 questions, 2 clients
 
 Questions are eval/sample_questions.jsonl, cycled. A first pass asks each distinct question once
-(unmeasured in the table, reported as "cold"): it loads what the server caches per sentence, so
-the table shows steady state. Prints a Markdown table of p50 / p95 / mean / max in milliseconds
+(unmeasured in the table, reported as "cold"): it loads what the server caches per sentence (and
+the engine's kept query vectors: a repeated question is not embedded again), so the table shows
+steady state for questions asked before. Prints a Markdown table of p50 / p95 / mean / max in milliseconds
 and throughput. Every request has a timeout; a failed request is counted and reported.
 """
 

@@ -72,8 +72,10 @@ def bench_queries(index_dir: Path, queries: list[str], clients: int, rounds: int
 
     embedder = embedder or SentenceTransformerEmbedder()
     # the 2 shards are the named ones `qa serve --replicas` uses: the replica measurement reuses them
-    engines = {1: open_sharded(index_dir, 1, embedder=embedder),
-               2: open_sharded(index_dir, 2, embedder=embedder, name_prefix=shard_prefix(index_dir), detached=True)}
+    # no kept query vectors: the rounds repeat the queries, and each should pay its embedding as a new one
+    engines = {1: open_sharded(index_dir, 1, embedder=embedder, query_cache=0),
+               2: open_sharded(index_dir, 2, embedder=embedder, name_prefix=shard_prefix(index_dir), detached=True,
+                               query_cache=0)}
     for e in engines.values():
         e.search_many(queries[:2], k=10)  # warm: model, shards, connections
     qps: dict[int, list[float]] = {1: [], 2: []}

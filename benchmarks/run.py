@@ -337,13 +337,15 @@ def open_engine(directory: Path, backend: str):  # type: ignore[no-untyped-def]
     embedding thread per query: ``qa serve``'s default, see qa/cli/serve_cmd.py).
 
     The only place the benchmark enters the library's front door: anything returned must offer
-    ``warm_up()``, ``embedder`` and ``search(query, k=, mode=) -> [Hit]``."""
+    ``warm_up()``, ``embedder`` and ``search(query, k=, mode=) -> [Hit]``. It keeps no query
+    vectors (``query_cache=0``): each mode is timed on the same queries, and a kept vector would
+    let the later modes skip the query embedding that a new query pays for."""
     from index.embedding import SentenceTransformerEmbedder, set_threads
     from qa import Engine
 
     set_threads(1)
 
-    return Engine.open(directory, embedder=SentenceTransformerEmbedder(backend=backend))
+    return Engine.open(directory, embedder=SentenceTransformerEmbedder(backend=backend), query_cache=0)
 
 
 Ranker = Callable[[str, int], list[tuple[int, float]]]

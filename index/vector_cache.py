@@ -32,6 +32,12 @@ class VectorCache:
         with self._lock:
             return iter(list(self._vectors))
 
+    def discard(self, texts: Sequence[str]) -> None:
+        """Forget the vectors of ``texts`` (those not kept are ignored)."""
+        with self._lock:
+            for t in texts:
+                self._vectors.pop(t, None)
+
     def vectors(self, texts: Sequence[str], encode: Encode) -> np.ndarray:
         """One float32 row per text: kept ones from the cache, the others from ``encode([text])``
         (outside the lock: the slow part), then kept."""

@@ -161,14 +161,17 @@ class Engine:
 
     ``max_k`` caps ``k`` (the HTTP API passes its lower limit); ``embedder`` shares an already
     loaded model; ``fusion`` and ``threshold`` override the manifest's settings for this engine
-    only (evaluation sweeps use this). Nothing is loaded until the first call or :meth:`load`.
+    only (evaluation sweeps use this); ``query_cache`` is how many query vectors it keeps
+    (benchmarks that time new queries pass 0). Nothing is loaded until the first call or :meth:`load`.
     """
 
     def __init__(self, index_dir: Path | str | None = None, *, embedder: Embedder | None = None, max_k: int = MAX_K,
                  answer_k: int = ASK_K, max_sentences: int = 3, threshold: float | None = None,
-                 fusion: Fusion | None = None, reranker: Any = None) -> None:
+                 fusion: Fusion | None = None, reranker: Any = None, query_cache: int = QUERY_CACHE) -> None:
         if isinstance(max_k, bool) or not isinstance(max_k, int) or not 1 <= max_k <= MAX_K:
             raise ValueError(f"max_k must be an integer between 1 and {MAX_K}, got {max_k!r}")
+        if isinstance(query_cache, bool) or not isinstance(query_cache, int) or query_cache < 0:
+            raise ValueError(f"query_cache must be an integer >= 0, got {query_cache!r}")
         self.index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
         self.max_k = max_k
         self.answer_k = min(answer_k, max_k)
@@ -186,7 +189,7 @@ class Engine:
         self._stop = threading.Event()
         #: query vectors by prompted text (the embedder is fixed per engine): a question is
         #: embedded once for its search and its answer, and a repeated query not at all
-        self._query_vectors = VectorCache(QUERY_CACHE)
+        self._query_vectors = VectorCache(query_cache)
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, **kwargs: Any) -> "Engine":
@@ -280,6 +283,12 @@ class Engine:
         if vecs.shape[1] != settings.dim:
             raise IndexFormatError(f"the query model gives {vecs.shape[1]}-d vectors, the index holds {settings.dim}-d")
         return vecs
+
+    def forget_queries(self, queries: Sequence[str]) -> None:
+        """Drop the kept vectors of ``queries``: their next search embeds them again, as new queries
+        (latency benchmarks time each question as if it had never been asked)."""
+        settings = self._current()[0].store.settings
+        self._query_vectors.discard(Prompts.from_dict(settings.prompts).queries(list(queries)))
 
     def rankings(self, queries: Sequence[str], depth: int, modes: Iterable[Mode] = (Mode.DENSE, Mode.BM25),
                  filters: SearchFilter | None = None, *, _snap: _Snapshot | None = None) -> dict[str, list[Ranking]]:

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import qa.engine as engine_module
 from index.embedding import SentenceTransformerEmbedder
 from qa import Engine
 
@@ -45,15 +44,48 @@ def test_a_question_is_embedded_once_for_search_and_answer(sample_index: Path, e
     assert len(counting.texts) > 1  # the answer's sentences were embedded (through the same model)
 
 
-def test_kept_query_vectors_change_nothing(sample_index: Path, embedder: SentenceTransformerEmbedder,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kept_query_vectors_change_nothing(sample_index: Path, embedder: SentenceTransformerEmbedder) -> None:
     """The same answer, to every score, with nothing kept (each use embeds afresh)."""
     kept = Engine.open(sample_index, embedder=embedder).ask(QUESTION)
-    monkeypatch.setattr(engine_module, "QUERY_CACHE", 0)
-    fresh_engine = Engine.open(sample_index, embedder=embedder)
+    fresh_engine = Engine.open(sample_index, embedder=embedder, query_cache=0)
     fresh = fresh_engine.ask(QUESTION)
     assert not fresh_engine._query_vectors  # really nothing kept
     assert fresh.to_dict() == kept.to_dict()  # text, citations with their scores, results, reason
     assert [c.passage_id for c in fresh.citations] == [c.passage_id for c in kept.citations]
     v1, v2 = fresh_engine.embed_queries([QUESTION, QUESTION])
     assert np.array_equal(v1, v2)
+
+
+def test_benchmarks_time_every_query_as_a_new_one(sample_index: Path, embedder: SentenceTransformerEmbedder) -> None:
+    """Latency benchmarks time each mode on the same queries: with ``query_cache=0`` (run.py,
+    index_and_query.py, cluster.py) or ``forget_queries`` (ask_latency.py) each timed search embeds
+    its query, as a query never asked before would; a kept vector would hide that cost."""
+    counting = CountingEmbedder(embedder)
+    engine = Engine.open(sample_index, embedder=counting, query_cache=0)
+    for mode in ("dense", "hybrid", "hybrid"):
+        engine.search(QUESTION, k=3, mode=mode)
+    assert counting.texts.count(QUESTION) == 3
+    counting.texts.clear()
+    kept = Engine.open(sample_index, embedder=counting)
+    kept.search(QUESTION, k=3)
+    kept.forget_queries([QUESTION, "never asked"])
+    kept.search(QUESTION, k=3)
+    assert counting.texts.count(QUESTION) == 2
+    with pytest.raises(ValueError, match="query_cache"):
+        Engine(sample_index, query_cache=-1)
+
+
+def test_run_benchmark_engine_keeps_no_query_vectors(sample_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    import index.embedding
+    from tests.conftest import ROOT
+
+    monkeypatch.setattr(index.embedding, "set_threads", lambda n: None)  # leave this process's threads alone
+
+    spec = importlib.util.spec_from_file_location("run_bench", ROOT / "benchmarks" / "run.py")
+    run = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(run)  # type: ignore[union-attr]
+    engine = run.open_engine(sample_index, "torch")
+    engine.search(QUESTION, k=3, mode="dense")
+    assert len(engine._query_vectors) == 0
