@@ -1,16 +1,23 @@
-"""Fit the answer model (:mod:`qa.learned`) on a question set over an index.
+"""Fit the answer model (:mod:`qa.learned`) on a question set over an index, and cross-validate it.
 
-Two steps, each a logistic regression:
+Every question is examined once (:func:`examine_cases`): the quotable units of its retrieved
+passages with their measurements (:func:`qa.answer.unit_matrix`), which of them contain one of its
+evidence phrases, and the shares of its words no passage mentions. From that, two logistic
+regressions (:func:`fit_examined`):
 
-1. **ranker**: the quotable units of each answerable question's retrieved passages
-   (:func:`qa.answer.unit_matrix`) form one group; every pair of a unit that contains one of
-   the question's evidence phrases and one that does not is an example (:func:`qa.learned.fit_pairwise`);
+1. **ranker**: the units of each answerable question form one group; every pair of a unit that
+   contains one of the question's evidence phrases and one that does not is an example
+   (:func:`qa.learned.fit_pairwise`);
 2. **answerability**: with the new ranker, every question is one example: the best unit's
    features (:func:`qa.answer.answer_features`), positive when the question is answerable and
    that unit contains its evidence (a confident answer must quote it), negative for on-topic
    unanswerable and off-topic questions and for answerable ones whose best unit misses it; its
    probability threshold maximises the balanced accuracy of out-of-fold predictions
    (:func:`qa.learned.balanced_threshold`) unless one is given.
+
+:func:`cross_validate` refits both on part of the questions and scores the rest: k-fold, and
+leaving out one split at a time. Each split was written by another person or in another round,
+so the second is the better estimate of how the model does on questions worded by someone new.
 
 ``scripts/fit_answer_model.py`` is the command line; the bundled ``qa/answer_model.json`` came
 from it (docs/answering.md). Pure of I/O except through the engine it is given.
@@ -27,6 +34,29 @@ from .answer import Answerer, Retriever, unit_matrix
 from .answer_eval import AnswerCase, contains_evidence
 from .learned import ANSWER_FEATURES, UNIT_FEATURES, AnswerModel, LinearModel, balanced_threshold, fit_linear, fit_pairwise
 
+#: Columns of :func:`qa.answer.unit_matrix` that the answerability features repeat (score, lexical, typed, focus, verbs).
+_SCORE, _LEXICAL, _TYPED, _FOCUS, _VERBS = (UNIT_FEATURES.index(f) for f in ("score", "lexical", "typed", "focus", "verbs"))
+
+
+@dataclass(frozen=True)
+class Examined:
+    """One question's measurements: what fitting and cross-validation learn from."""
+
+    case: AnswerCase
+    units: np.ndarray  # one row of UNIT_FEATURES per quotable unit
+    labels: np.ndarray  # 1 where the unit contains one of the question's evidence phrases
+    missing_nouns: float  # share of the question's nouns / verbs that no retrieved passage mentions
+    missing_verbs: float
+    typed: bool  # whether the question asks for a type of answer (a reason, a number ...)
+
+    def answer_row(self, final: np.ndarray) -> tuple[np.ndarray, int]:
+        """The answerability features of the unit the ranker scores best (``final``), and its row."""
+        b = int(np.argmax(final))
+        x = self.units[b]
+        row = np.array([final[b], x[_SCORE], x[_LEXICAL], x[_TYPED] if self.typed else 1.0, x[_FOCUS], x[_VERBS],
+                        self.missing_nouns, self.missing_verbs, float(self.typed)], dtype=np.float64)
+        return row, b
+
 
 @dataclass(frozen=True)
 class FitReport:
@@ -37,12 +67,67 @@ class FitReport:
     train_top1: float
 
 
+@dataclass(frozen=True)
+class CVRow:
+    """Held-out results of one cross-validation scheme (means over its folds' questions)."""
+
+    scheme: str  # "5-fold" or "without <split>"
+    questions: int
+    top1: float  # answerable questions whose best unit holds the evidence
+    right: float  # answerable questions answered with confidence, quoting the evidence first
+    answered: float  # answerable questions answered with confidence
+    refused_unanswerable: float
+    refused_offtopic: float
+
+
 def _neutral() -> AnswerModel:
-    """A stand-in model for the first step (it only orders units; the features do not depend on it)."""
+    """A stand-in model for examining (it only orders units; the measurements do not depend on it)."""
     n, m = len(UNIT_FEATURES), len(ANSWER_FEATURES)
     ranker = LinearModel(UNIT_FEATURES, (0.0,) * n, (1.0,) * n, (1.0,) + (0.0,) * (n - 1), 0.0)
     answerable = LinearModel(ANSWER_FEATURES, (0.0,) * m, (1.0,) * m, (0.0,) * m, 0.0)
     return AnswerModel(ranker, answerable)
+
+
+def examine_cases(retriever: Retriever, cases: Sequence[AnswerCase]) -> list[Examined]:
+    """Ask every question once over ``retriever`` and keep its measurements (questions without a
+    quotable unit are left out: nothing can be ranked or verified for them)."""
+    answerer = Answerer(retriever, model=_neutral())
+    out: list[Examined] = []
+    for case in cases:
+        ex = answerer.examine(case.question)
+        if not ex.scored:
+            continue
+        labels = np.array([int(case.answerable and contains_evidence(s.candidate.text, case.evidence)) for s in ex.scored])
+        missing = ANSWER_FEATURES.index("missing_nouns"), ANSWER_FEATURES.index("missing_verbs")
+        out.append(Examined(case, unit_matrix(ex.analysis, ex.scored), labels, float(ex.features[missing[0]]),
+                            float(ex.features[missing[1]]), ex.analysis.typed))
+    return out
+
+
+def fit_examined(examined: Sequence[Examined], *, c: float = 1.0, threshold: float | None = None,
+                 trained_on: str = "", embedding_model: str = "") -> FitReport:
+    """Fit the ranker, then the answerability model, on examined questions."""
+    if not any(e.case.answerable for e in examined) or all(e.case.answerable for e in examined):
+        raise ValueError("fitting needs answerable and unanswerable questions")
+    groups = [(e.units, e.labels.tolist()) for e in examined if e.case.answerable]
+    if not groups:
+        raise ValueError("no quotable sentence was retrieved for any answerable question")
+    ranker = fit_pairwise(groups, UNIT_FEATURES, c=c)
+    x: list[np.ndarray] = []
+    y: list[int] = []
+    top: list[bool] = []
+    for e in examined:
+        row, b = e.answer_row(ranker.logit(e.units))
+        hit = bool(e.case.answerable and e.labels[b])
+        if e.case.answerable:
+            top.append(hit)
+        x.append(row)
+        y.append(int(hit))
+    answerable = fit_linear(np.vstack(x), y, ANSWER_FEATURES, c=c)
+    if threshold is None:
+        threshold = balanced_threshold(np.vstack(x), y, c=c)
+    model = AnswerModel(ranker, answerable, threshold, trained_on, embedding_model)
+    return FitReport(model, len(x), int(sum(len(g[0]) for g in groups)), float(np.mean(top)) if top else 0.0)
 
 
 def fit_answer_model(retriever: Retriever, cases: Sequence[AnswerCase], *, c: float = 1.0, threshold: float | None = None,
@@ -50,34 +135,57 @@ def fit_answer_model(retriever: Retriever, cases: Sequence[AnswerCase], *, c: fl
     """Fit the ranker, then the answerability model, on ``cases`` (questions over ``retriever``'s index)."""
     if not any(case.answerable for case in cases) or all(case.answerable for case in cases):
         raise ValueError("fitting needs answerable and unanswerable questions")
-    answerer = Answerer(retriever, model=_neutral())
-    groups: list[tuple[np.ndarray, list[int]]] = []
-    for case in cases:
-        if not case.answerable:
-            continue
-        ex = answerer.examine(case.question)
-        if ex.scored:
-            groups.append((unit_matrix(ex.analysis, ex.scored),
-                           [int(contains_evidence(s.candidate.text, case.evidence)) for s in ex.scored]))
-    if not groups:
-        raise ValueError("no quotable sentence was retrieved for any answerable question")
-    ranker = fit_pairwise(groups, UNIT_FEATURES, c=c)
-    stage = AnswerModel(ranker, _neutral().answerable)
-    answerer = Answerer(retriever, model=stage)
-    x: list[np.ndarray] = []
-    y: list[int] = []
-    top: list[bool] = []
-    for case in cases:
-        ex = answerer.examine(case.question)
-        if not ex.scored:
-            continue
-        hit = case.answerable and contains_evidence(ex.scored[0].candidate.text, case.evidence)
-        if case.answerable:
-            top.append(hit)
-        x.append(ex.features)
-        y.append(int(hit))
-    answerable = fit_linear(np.vstack(x), y, ANSWER_FEATURES, c=c)
-    if threshold is None:
-        threshold = balanced_threshold(np.vstack(x), y, c=c)
-    model = AnswerModel(ranker, answerable, threshold, trained_on, embedding_model)
-    return FitReport(model, len(x), int(sum(len(g[0]) for g in groups)), float(np.mean(top)) if top else 0.0)
+    return fit_examined(examine_cases(retriever, cases), c=c, threshold=threshold, trained_on=trained_on,
+                        embedding_model=embedding_model)
+
+
+def _score(examined: Sequence[Examined], train: Sequence[int], test: Sequence[int], c: float) -> list[tuple[int, bool, bool]]:
+    """(question, best unit holds the evidence, answered with confidence) for each ``test`` question,
+    with a model fitted on ``train``."""
+    model = fit_examined([examined[i] for i in train], c=c).model
+    out = []
+    for i in test:
+        e = examined[i]
+        row, b = e.answer_row(model.ranker.logit(e.units))
+        p = float(model.answerable.prob(row[None, :])[0])
+        out.append((i, bool(e.labels[b]), p >= model.threshold))
+    return out
+
+
+def _summary(scheme: str, examined: Sequence[Examined], scored: Sequence[tuple[int, bool, bool]]) -> CVRow:
+    def rate(values: list[bool]) -> float:
+        return float(np.mean(values)) if values else float("nan")
+
+    ans = [(hit, conf) for i, hit, conf in scored if examined[i].case.answerable]
+    return CVRow(scheme, len(scored), rate([h for h, _ in ans]), rate([h and c for h, c in ans]), rate([c for _, c in ans]),
+                 rate([not c for i, _, c in scored if examined[i].case.kind == "unanswerable"]),
+                 rate([not c for i, _, c in scored if examined[i].case.kind == "offtopic"]))
+
+
+def cross_validate(examined: Sequence[Examined], *, c: float = 1.0, folds: int = 5, seeds: Sequence[int] = (0, 1, 2),
+                   ) -> list[CVRow]:
+    """Held-out results: ``folds``-fold (stratified by kind, averaged over ``seeds``), then
+    one row per split left out (fitted on the others), when there are several splits."""
+    from sklearn.model_selection import StratifiedKFold
+
+    strata = np.array([e.case.kind for e in examined])
+    rows: list[CVRow] = []
+    runs = []
+    for seed in seeds:
+        scored: list[tuple[int, bool, bool]] = []
+        k = int(min(folds, min(np.unique(strata, return_counts=True)[1])))
+        if k < 2:
+            raise ValueError("cross-validation needs at least two questions of each kind")
+        for train, test in StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(examined)), strata):
+            scored += _score(examined, train.tolist(), test.tolist(), c)
+        runs.append(_summary(f"{k}-fold", examined, scored))
+    rows.append(CVRow(runs[0].scheme, runs[0].questions, *(float(np.mean([getattr(r, f) for r in runs]))
+                                                            for f in ("top1", "right", "answered", "refused_unanswerable",
+                                                                      "refused_offtopic"))))
+    splits = list(dict.fromkeys(e.case.split for e in examined))
+    if len(splits) > 1:
+        for s in splits:
+            train = [i for i, e in enumerate(examined) if e.case.split != s]
+            test = [i for i, e in enumerate(examined) if e.case.split == s]
+            rows.append(_summary(f"without {s}", examined, _score(examined, train, test, c)))
+    return rows

@@ -2,12 +2,18 @@
 
     python scripts/fit_answer_model.py --index qa-index                  # writes qa/answer_model.json
     python scripts/fit_answer_model.py --index DIR --splits tune --out /tmp/model.json --c 0.5
+    python scripts/fit_answer_model.py --index DIR --cv                 # held-out estimates; writes nothing
 
 The questions (default eval/answer_questions.jsonl) are asked over ``--index`` (build it from
 sample_corpus/ with ``qa index sample_corpus --index DIR``); only the ``--splits`` named are used
-(default tune, tune2, fresh and fresh2: never heldout or fresh3, which are reported as unseen). The model
-is fitted for the index's embedding model: refit it when you index with another one. Prints one
+(default tune, tune2, fresh and fresh2: never heldout, fresh3 or fresh4, which are reported as unseen). The
+model is fitted for the index's embedding model: refit it when you index with another one. Prints one
 JSON line (questions, units, the training top-1 rate) and writes the model atomically.
+
+``--cv`` writes no model: it refits on part of the questions and scores the rest, 5-fold and then
+leaving out one split at a time (each split was written by another person or round, so that row is
+the estimate for questions worded by someone new), and prints a Markdown table
+(``qa.answer_fit.cross_validate``).
 """
 
 from __future__ import annotations
@@ -22,11 +28,19 @@ sys.path.insert(0, str(ROOT))
 
 from index.errors import QAError  # noqa: E402
 from qa.answer_eval import SPLITS, load_answer_cases  # noqa: E402
-from qa.answer_fit import fit_answer_model  # noqa: E402
+from qa.answer_fit import cross_validate, examine_cases, fit_answer_model  # noqa: E402
 from qa.engine import Engine  # noqa: E402
 from qa.learned import DEFAULT_PATH  # noqa: E402
 
 DEFAULT_SPLITS = "tune,tune2,fresh,fresh2"
+
+
+def cv_table(rows) -> str:  # type: ignore[no-untyped-def]
+    lines = ["| held out | questions | best unit holds the evidence | answered, quoting it first | answered "
+             "| unanswerable refused | off-topic refused |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r.scheme} | {r.questions} | {r.top1:.3f} | {r.right:.3f} | {r.answered:.3f} | "
+              f"{r.refused_unanswerable:.3f} | {r.refused_offtopic:.3f} |" for r in rows]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="answerability probability to answer (default: the one that maximises balanced accuracy "
                          "in 5-fold cross-validation)")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N questions of each kind (a quick run)")
+    ap.add_argument("--cv", action="store_true", help="print cross-validated results instead of writing a model")
     args = ap.parse_args(argv)
     splits = [s for s in args.splits.split(",") if s]
     bad = [s for s in splits if s not in SPLITS]
@@ -60,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
                     kept.append(c)
             cases = kept
         engine = Engine.open(args.index)
+        if args.cv:
+            print(cv_table(cross_validate(examine_cases(engine, cases), c=args.c)))
+            return 0
         trained_on = f"{Path(args.questions).name}: {', '.join(splits)} ({len(cases)} questions)"
         report = fit_answer_model(engine, cases, c=args.c, threshold=args.threshold, trained_on=trained_on,
                                   embedding_model=engine.model_name)

@@ -127,3 +127,62 @@ def test_fit_answer_model_script_runs_tiny(sample_index: Path, tmp_path: Path, c
     err = capsys.readouterr().err
     assert err.startswith("fit_answer_model: ") and err.count("\n") == 1 and out.read_bytes() == before
     assert fit_answer_model.main(["--index", str(sample_index), "--c", "0", "--out", str(out)]) == 2
+    capsys.readouterr()
+    before = out.read_bytes()
+    assert fit_answer_model.main(["--index", str(sample_index), "--splits", "tune", "--limit", "3", "--cv",
+                                  "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[2].startswith("| 3-fold | 15 |") and out.read_bytes() == before  # --cv writes no model
+
+
+def _synthetic_examined(seed: int = 0) -> list:
+    """Two splits of questions over made-up units: answerable ones have one evidence unit that
+    scores higher on the first feature; unanswerable and off-topic ones have none."""
+    from qa.answer_eval import AnswerCase
+    from qa.answer_fit import Examined
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for split in ("a", "b"):
+        for n, kind in enumerate(["why_how"] * 8 + ["unanswerable"] * 4 + ["offtopic"] * 3):
+            units = rng.normal(0, 1, (6, len(UNIT_FEATURES)))
+            labels = np.zeros(6, dtype=int)
+            if kind == "why_how":
+                labels[2] = 1
+                units[2, 0] += 2.5
+            case = AnswerCase(f"{split}{n}", f"q {split}{n}", ("e",) if kind == "why_how" else (), kind, split)
+            out.append(Examined(case, units, labels, 0.0, 0.0, True))
+    return out
+
+
+def test_cross_validation_scores_each_question_with_a_model_that_never_saw_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import qa.answer_fit as answer_fit
+
+    examined = _synthetic_examined()
+    fitted_on: list[set[str]] = []
+    real_fit = answer_fit.fit_examined
+
+    def recording_fit(part, **kwargs):  # type: ignore[no-untyped-def]
+        fitted_on.append({e.case.id for e in part})
+        return real_fit(part, **kwargs)
+
+    scored_with: list[tuple[set[str], list[str]]] = []
+    real_score = answer_fit._score
+
+    def recording_score(ex, train, test, c):  # type: ignore[no-untyped-def]
+        out = real_score(ex, train, test, c)
+        scored_with.append((fitted_on[-1], [ex[i].case.id for i in test]))
+        return out
+
+    monkeypatch.setattr(answer_fit, "fit_examined", recording_fit)
+    monkeypatch.setattr(answer_fit, "_score", recording_score)
+    rows = answer_fit.cross_validate(examined, seeds=(0,))
+    assert [r.scheme for r in rows] == ["5-fold", "without a", "without b"]
+    assert rows[0].questions == 30 and rows[1].questions == rows[2].questions == 15
+    for train_ids, test_ids in scored_with:
+        assert train_ids and not train_ids & set(test_ids)  # never scored by a model fitted on it
+    assert {i for _, test in scored_with[:5] for i in test} == {e.case.id for e in examined}  # k-fold covers all
+    assert all(i.startswith("a") for i in scored_with[5][1]) and all(i.startswith("b") for i in scored_with[5][0])
+    for r in rows:  # the evidence unit stands out, so the ranker finds it and answers are mostly given
+        assert r.top1 >= 0.75 and 0.0 <= r.right <= r.answered <= 1.0 and 0.0 <= r.refused_unanswerable <= 1.0
+
