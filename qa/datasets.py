@@ -345,11 +345,14 @@ def is_question_set(path: Path) -> bool:
     return False
 
 
-def question_qrels(questions: list[Question], passages: list[Any], path: Path | str = "questions") -> Qrels:
+def question_qrels(questions: list[Question], passages: list[Any], path: Path | str = "questions", *,
+                   unmatched: list[str] | None = None) -> Qrels:
     """Passage-level qrels: every passage containing an evidence phrase of an answerable question.
 
     ``passages`` need ``passage_id``, ``text`` and ``title``. An evidence phrase that no passage
-    contains is an error naming the question's line (the set and the index disagree).
+    contains is an error naming the question's line (the set and the index disagree), unless
+    ``unmatched`` is given: then such a question is left out and its id appended there (one stale
+    record must not stop an evaluation).
     """
     normed = [(p.passage_id, normalize_text(f"{p.title}\n{p.text}")) for p in passages]
     qrels: Qrels = {}
@@ -360,8 +363,11 @@ def question_qrels(questions: list[Question], passages: list[Any], path: Path | 
         for phrase in q.evidence:
             needle = normalize_text(phrase)
             hits = [pid for pid, text in normed if needle in text]
-            if not hits:
+            if not hits and unmatched is None:
                 raise DatasetError(f"{path}:{q.line}: evidence {phrase[:60]!r} of question {q.id!r} is in no passage of the index")
             rel.update((pid, 1) for pid in hits)
-        qrels[q.id] = rel
+        if rel:
+            qrels[q.id] = rel
+        elif unmatched is not None:
+            unmatched.append(q.id)
     return qrels

@@ -470,8 +470,12 @@ def evaluate(
     if questions is not None:
         assert path is not None
         name = path.stem
-        qrels_d = question_qrels(questions, retr.passages, path)
-        query_text = {q.id: q.question for q in questions if q.answerable}
+        unmatched: list[str] = []
+        qrels_d = question_qrels(questions, retr.passages, path, unmatched=unmatched)
+        if unmatched:
+            notes.append(f"{len(unmatched)} questions' evidence is in no passage of the index (e.g. kept only as an "
+                         f"article's date) and they are not scored: {', '.join(unmatched)}")
+        query_text = {q.id: q.question for q in questions if q.id in qrels_d}
         unanswerable = [q.id for q in questions if not q.answerable]
         document_level = False
         if unanswerable:

@@ -176,6 +176,12 @@ def test_question_qrels_match_ignoring_quotes_and_space(tmp_path: Path) -> None:
     p.write_text('{"id": "a", "question": "x?", "evidence": ["not in the text"]}\n')
     with pytest.raises(DatasetError, match=r"q\.jsonl:1: evidence 'not in the text' of question 'a' is in no passage"):
         question_qrels(load_questions(p), passages, p)
+    # qa eval's way: a question whose evidence no passage holds is left out and named, the rest scored
+    p.write_text('{"id": "a", "question": "x?", "evidence": ["not in the text"]}\n'
+                 '{"id": "c", "question": "z?", "evidence": ["nothing here"]}\n')
+    unmatched: list[str] = []
+    assert question_qrels(load_questions(p), passages, p, unmatched=unmatched) == {"c": {"p2": 1}}
+    assert unmatched == ["a"]
 
 
 def test_metric_names() -> None:
