@@ -80,7 +80,8 @@ class IndexSettings:
     #: reads as empty, which ``Fusion.from_dict`` takes as RRF. ``qa index --fusion``, ``qa eval
     #: --sweep --apply`` and ``Engine.set_fusion`` write it, and every surface reads it.
     fusion: dict[str, Any] = field(default_factory=lambda: dict(NEW_INDEX_FUSION))
-    #: Answer settings, e.g. ``{"threshold": 0.49}``; empty means the calibrated defaults.
+    #: Answer settings (``qa.engine.answer_settings``): ``threshold`` (answerability probability) and
+    #: ``model`` (an answer model fitted for this index's embedding model); empty: the bundled model.
     answer: dict[str, Any] = field(default_factory=dict)
     #: Text put before every passage / query when embedding (:class:`index.prompts.Prompts`, e.g.
     #: E5's ``{"query": "query: ", "passage": "passage: "}``); empty: none (the bundled model).

@@ -46,6 +46,7 @@ from index.store import ArticleInfo, IndexStore, current_generation
 from .answer import Answer, Answerer
 from .filters import NO_FILTER, SearchFilter, Sort, article_day, day_of
 from .fusion import Fusion, Ranking
+from .learned import AnswerModel, default_answer_model
 from .query import validate_query
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,38 @@ class _BoundRetriever:
         return self._engine._search_many(self._snap, [query], k, Mode.parse(mode), filters or NO_FILTER)[0]
 
 
+#: Keys of a manifest's ``answer`` settings: the answerability threshold, and an answer model
+#: fitted for the index's embedding model (``AnswerModel.to_dict()``; none: the bundled one).
+ANSWER_KEYS = ("threshold", "model")
+
+
+def answer_settings(store: IndexStore) -> tuple[AnswerModel, float | None]:
+    """The answer model and threshold an index's manifest asks for. A malformed model or a
+    threshold outside 0..1 makes the index unreadable (:class:`IndexFormatError`); keys this
+    version does not use (``verbless_min`` of the rules before the learned model) are logged and
+    ignored; an answer model fitted for another embedding model than the index's is logged."""
+    answer, where = store.settings.answer, store.directory
+    unknown = sorted(set(answer) - set(ANSWER_KEYS))
+    if unknown:
+        log.warning("index %s: answer setting(s) %s not used by this version (ignored)", where, ", ".join(unknown))
+    model = default_answer_model()
+    if "model" in answer:
+        try:
+            model = AnswerModel.from_dict(answer["model"])
+        except (ValueError, TypeError) as exc:
+            raise IndexFormatError(f"index {where} has an invalid answer model ({exc})") from exc
+    threshold = answer.get("threshold")
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                                  or not 0.0 <= threshold <= 1.0):
+        raise IndexFormatError(f"index {where} has an invalid answer threshold {threshold!r} "
+                               "(an answerability probability from 0 to 1)")
+    if model.embedding_model and model.embedding_model != store.settings.model:
+        log.warning("index %s embeds with %s but its answer model was fitted for %s: answers may be miscalibrated "
+                    "(fit one: python scripts/fit_answer_model.py --index DIR --to-index %s)",
+                    where, store.settings.model, model.embedding_model, where)
+    return model, threshold
+
+
 class Engine:
     """Search, cited answers and the index lifecycle over one index directory. Thread-safe.
 
@@ -220,12 +253,11 @@ class Engine:
         return _Snapshot(store, fusion, generation)
 
     def _make_answerer(self, snap: _Snapshot) -> Answerer:
-        threshold = self._threshold
-        if threshold is None:
-            threshold = snap.store.settings.answer.get("threshold")
+        model, stored_threshold = answer_settings(snap.store)
+        threshold = self._threshold if self._threshold is not None else stored_threshold
         extra = {"reranker": self._reranker} if self._reranker is not None else {}
         return Answerer(_BoundRetriever(self, snap), k=self.answer_k, max_sentences=self._max_sentences,  # type: ignore[arg-type]
-                        threshold=threshold, **extra)
+                        threshold=threshold, model=model, **extra)
 
     def _current(self) -> tuple[_Snapshot, Answerer]:
         with self._lock:
@@ -448,6 +480,25 @@ class Engine:
             update_settings(self.index_dir, fusion=fusion.to_dict())
             if self._snap is not None:
                 self.refresh(force=True)
+
+    def set_answer_model(self, model: AnswerModel | None) -> None:
+        """Record ``model`` (fitted for this index's embedding model by ``scripts/fit_answer_model.py``)
+        in the index manifest, with its threshold; ``None`` goes back to the bundled model. Every
+        surface then answers with it (a new generation)."""
+        from index.store import update_settings
+
+        if model is not None and not isinstance(model, AnswerModel):
+            raise QueryError("model must be a qa.learned.AnswerModel")
+        with self._write_lock:
+            snap = self._current()[0]
+            if model is not None and model.embedding_model and model.embedding_model != snap.store.settings.model:
+                raise QueryError(f"this answer model was fitted for {model.embedding_model!r}; "
+                                 f"index {self.index_dir} embeds with {snap.store.settings.model!r}")
+            answer = {k: v for k, v in snap.store.settings.answer.items() if k != "model"}
+            if model is not None:
+                answer["model"] = model.to_dict()
+            update_settings(self.index_dir, answer=answer)
+            self.refresh(force=True)
 
     # ------------------------------------------------------------------ live reload
     def refresh(self, force: bool = False) -> bool:

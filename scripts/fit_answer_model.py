@@ -3,12 +3,19 @@
     python scripts/fit_answer_model.py --index qa-index                  # writes qa/answer_model.json
     python scripts/fit_answer_model.py --index DIR --splits tune --out /tmp/model.json --c 0.5
     python scripts/fit_answer_model.py --index DIR --cv                 # held-out estimates; writes nothing
+    python scripts/fit_answer_model.py --index SAMPLE --to-index MYINDEX  # another embedding model: fit on the
+                                                                         # sample corpus, record it in MYINDEX
 
 The questions (default eval/answer_questions.jsonl) are asked over ``--index`` (build it from
 sample_corpus/ with ``qa index sample_corpus --index DIR``); only the ``--splits`` named are used
 (default tune, tune2, fresh and fresh2: never heldout, fresh3 or fresh4, which are reported as unseen). The
 model is fitted for the index's embedding model: refit it when you index with another one. Prints one
 JSON line (questions, units, the training top-1 rate) and writes the model atomically.
+
+With another embedding model, index sample_corpus/ with it (``qa index sample_corpus --index SAMPLE
+--model M``), fit there and record the model in your own index of that model with ``--to-index``:
+its manifest then carries the model and its threshold, and ``qa ask``, ``qa serve`` and every other
+surface answer with it (``Engine.set_answer_model``); the bundled file is left alone.
 
 ``--cv`` writes no model: it refits on part of the questions and scores the rest, 5-fold and then
 leaving out one split at a time (each split was written by another person or round, so that row is
@@ -48,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--index", required=True, help="index folder (qa index sample_corpus --index DIR)")
     ap.add_argument("--questions", default=str(ROOT / "eval" / "answer_questions.jsonl"))
     ap.add_argument("--splits", default=DEFAULT_SPLITS, help=f"comma-separated splits to fit on (default {DEFAULT_SPLITS})")
-    ap.add_argument("--out", default=str(DEFAULT_PATH), help="model file to write (default: the bundled qa/answer_model.json)")
+    ap.add_argument("--out", default=None,
+                    help="model file to write (default: the bundled qa/answer_model.json, unless --to-index is given)")
+    ap.add_argument("--to-index", default=None, metavar="DIR",
+                    help="record the fitted model in this index's manifest (an index of the same embedding model)")
     ap.add_argument("--c", type=float, default=1.0, help="inverse L2 regularisation strength (default 1.0)")
     ap.add_argument("--threshold", type=float, default=None,
                     help="answerability probability to answer (default: the one that maximises balanced accuracy "
@@ -79,13 +89,21 @@ def main(argv: list[str] | None = None) -> int:
             print(cv_table(cross_validate(examine_cases(engine, cases), c=args.c)))
             return 0
         trained_on = f"{Path(args.questions).name}: {', '.join(splits)} ({len(cases)} questions)"
+        target = Engine.open(args.to_index) if args.to_index else None
+        if target is not None and target.model_name != engine.model_name:
+            raise QAError(f"--to-index {args.to_index} embeds with {target.model_name!r}, "
+                          f"--index {args.index} with {engine.model_name!r}: fit on an index of the same model")
         report = fit_answer_model(engine, cases, c=args.c, threshold=args.threshold, trained_on=trained_on,
                                   embedding_model=engine.model_name)
+        if target is not None:
+            target.set_answer_model(report.model)
     except (QAError, ValueError) as exc:  # a missing or corrupt index or question file, too few questions
         print(f"fit_answer_model: {exc}", file=sys.stderr)
         return 2
-    report.model.save(args.out)
-    print(json.dumps({"out": str(args.out), "questions": report.questions, "units": report.units,
+    out = args.out if args.out is not None or target is not None else str(DEFAULT_PATH)
+    if out is not None:
+        report.model.save(out)
+    print(json.dumps({"out": out, "to_index": args.to_index, "questions": report.questions, "units": report.units,
                       "train_top1": round(report.train_top1, 4), "trained_on": trained_on}))
     return 0
 
