@@ -483,8 +483,9 @@ class Engine:
 
     def set_answer_model(self, model: AnswerModel | None) -> None:
         """Record ``model`` (fitted for this index's embedding model by ``scripts/fit_answer_model.py``)
-        in the index manifest, with its threshold; ``None`` goes back to the bundled model. Every
-        surface then answers with it (a new generation)."""
+        in the index manifest; ``None`` goes back to the bundled model. A threshold set in the manifest
+        is dropped with the model it was set for: the new model brings its own. Every surface then
+        answers with it (a new generation)."""
         from index.store import update_settings
 
         if model is not None and not isinstance(model, AnswerModel):
@@ -494,7 +495,7 @@ class Engine:
             if model is not None and model.embedding_model and model.embedding_model != snap.store.settings.model:
                 raise QueryError(f"this answer model was fitted for {model.embedding_model!r}; "
                                  f"index {self.index_dir} embeds with {snap.store.settings.model!r}")
-            answer = {k: v for k, v in snap.store.settings.answer.items() if k != "model"}
+            answer = {k: v for k, v in snap.store.settings.answer.items() if k not in ANSWER_KEYS}
             if model is not None:
                 answer["model"] = model.to_dict()
             update_settings(self.index_dir, answer=answer)

@@ -30,6 +30,7 @@ def index(sample_index: Path, tmp_path: Path) -> Path:
 
 
 def test_an_installed_answer_model_is_what_every_answer_uses(index: Path, embedder: SentenceTransformerEmbedder) -> None:
+    update_settings(index, answer={"threshold": 0.5})  # an override set for the bundled model
     engine = Engine.open(index, embedder=embedder)
     assert engine.ask(QUESTION).confident  # the bundled model answers it
     strict = replace(default_answer_model(), threshold=0.999999)  # a model that answers nothing
@@ -40,8 +41,9 @@ def test_an_installed_answer_model_is_what_every_answer_uses(index: Path, embedd
     assert not reopened.ask(QUESTION).confident
     assert json.loads((index / "manifest.json").read_text())["settings"]["answer"]["model"]["threshold"] == 0.999999
     assert Engine.open(index, embedder=embedder, threshold=0.5).ask(QUESTION).confident  # an explicit threshold wins
+    assert "threshold" not in json.loads((index / "manifest.json").read_text())["settings"]["answer"]  # dropped with its model
     engine.set_answer_model(None)  # back to the bundled model
-    assert engine.ask(QUESTION).confident and "model" not in json.loads((index / "manifest.json").read_text())["settings"]["answer"]
+    assert engine.ask(QUESTION).confident and json.loads((index / "manifest.json").read_text())["settings"]["answer"] == {}
 
 
 def test_a_model_for_another_embedding_model_is_refused(index: Path, embedder: SentenceTransformerEmbedder) -> None:
