@@ -214,61 +214,68 @@ def _export(model_dir: Path, out: Path) -> None:
             return
         progress.notice(f"preparing the embedding model for fast CPU inference (ONNX, once; about a minute), "
                         f"cached in {out}")
-        progress.stage("preparing the embedding model (ONNX export)")
-        import onnx
-        import torch
-        import transformers
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
+        with progress.stage("preparing the embedding model (ONNX export)"):
+            _export_files(model_dir, out)
 
-        transformers.logging.disable_progress_bar()  # the "Loading weights" bar
 
-        config = AutoConfig.from_pretrained(model_dir)
-        # eager attention exports the plain softmax(QK^T)V pattern that ONNX Runtime fuses
-        model = AutoModel.from_pretrained(model_dir, attn_implementation="eager").eval()
-        tok = AutoTokenizer.from_pretrained(model_dir)
-        sample = tok(["an export sample", "a second, somewhat longer export sample sentence"], padding=True, return_tensors="pt")
-        names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
-        check = _reference_outputs(model, tok, names)  # before tracing, which can leave the model altered
+def _export_files(model_dir: Path, out: Path) -> None:
+    """The export itself, under :func:`_export`'s lock: trace, fuse, quantise, check, rename into place."""
+    import warnings
 
-        class _Wrapped(torch.nn.Module):
-            def __init__(self, m: Any) -> None:
-                super().__init__()
-                self.m = m
+    import onnx
+    import torch
+    import transformers
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-            def forward(self, *args: Any) -> Any:
-                return self.m(**dict(zip(names, args))).last_hidden_state
+    transformers.logging.disable_progress_bar()  # the "Loading weights" bar
 
-        tmp = out / f"export-{os.getpid()}"
-        tmp.mkdir(exist_ok=True)
-        raw, fused, int8 = tmp / "raw.onnx", tmp / "model.onnx", tmp / "model-int8.onnx"
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _Wrapped(model), tuple(sample[n] for n in names), str(raw), input_names=names,
-                output_names=["last_hidden_state"],
-                dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]},
-                opset_version=17, dynamo=False,
-            )
-        try:  # fuse attention, GELU and LayerNorm for BERT-like encoders
-            from onnxruntime.transformers.optimizer import optimize_model
+    config = AutoConfig.from_pretrained(model_dir)
+    # eager attention exports the plain softmax(QK^T)V pattern that ONNX Runtime fuses
+    model = AutoModel.from_pretrained(model_dir, attn_implementation="eager").eval()
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    sample = tok(["an export sample", "a second, somewhat longer export sample sentence"], padding=True, return_tensors="pt")
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
+    check = _reference_outputs(model, tok, names)  # before tracing, which can leave the model altered
 
-            opt = optimize_model(str(raw), model_type="bert", num_heads=int(getattr(config, "num_attention_heads", 0)),
-                                 hidden_size=int(getattr(config, "hidden_size", 0)), opt_level=1)
-            opt.save_model_to_file(str(fused))
-        except Exception as exc:  # pragma: no cover - other architectures
-            log.warning("ONNX graph fusion failed (%s); using the plain export", exc)
-            raw.replace(fused)
-        with _without_log_record("Please consider"):  # not actionable
-            quantize_dynamic(str(fused), str(int8), weight_type=QuantType.QInt8, per_channel=True,
-                             op_types_to_quantize=["MatMul", "Attention"],
-                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-        _check_export(fused, check)
-        os.replace(fused, out / "model.onnx")
-        os.replace(int8, out / "model-int8.onnx")
-        import shutil
+    class _Wrapped(torch.nn.Module):
+        def __init__(self, m: Any) -> None:
+            super().__init__()
+            self.m = m
 
-        shutil.rmtree(tmp, ignore_errors=True)
+        def forward(self, *args: Any) -> Any:
+            return self.m(**dict(zip(names, args))).last_hidden_state
+
+    tmp = out / f"export-{os.getpid()}"
+    tmp.mkdir(exist_ok=True)
+    raw, fused, int8 = tmp / "raw.onnx", tmp / "model.onnx", tmp / "model-int8.onnx"
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _Wrapped(model), tuple(sample[n] for n in names), str(raw), input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]},
+            opset_version=17, dynamo=False,
+        )
+    try:  # fuse attention, GELU and LayerNorm for BERT-like encoders
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        opt = optimize_model(str(raw), model_type="bert", num_heads=int(getattr(config, "num_attention_heads", 0)),
+                             hidden_size=int(getattr(config, "hidden_size", 0)), opt_level=1)
+        opt.save_model_to_file(str(fused))
+    except Exception as exc:  # pragma: no cover - other architectures
+        log.warning("ONNX graph fusion failed (%s); using the plain export", exc)
+        raw.replace(fused)
+    with _without_log_record("Please consider"):  # not actionable
+        quantize_dynamic(str(fused), str(int8), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul", "Attention"],
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    _check_export(fused, check)
+    os.replace(fused, out / "model.onnx")
+    os.replace(int8, out / "model-int8.onnx")
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 _CHECK_TEXTS = ["Russia withdrew its peacekeepers.",

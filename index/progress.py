@@ -19,22 +19,16 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import IO, Any
 
 DEFAULT_SECONDS = 5.0
 
 
-@dataclass
-class _Current:
-    desc: str = ""
-    done: int = 0
-    total: int | None = None
-    unit: str = ""
-
-
 _lock = threading.Lock()
-_current = _Current()
+#: The stages running now, innermost last (the heartbeat shows the innermost one). A stage leaves
+#: the stack when it closes, so a finished step (the query embedding of a search, say) is never
+#: reported as the current one, and an outer stage shows again once its inner one is done.
+_active: list["Stage"] = []
 
 
 def interval_seconds() -> float:
@@ -45,24 +39,28 @@ def interval_seconds() -> float:
 
 
 def status() -> str:
-    """The current stage as text (``"embedding 1,280/5,183 passages (25%)"``), or ``""``."""
+    """The innermost running stage as text (``"embedding 1,280/5,183 passages (25%)"``), or ``""``."""
     with _lock:
-        c = _Current(_current.desc, _current.done, _current.total, _current.unit)
-    if not c.desc:
+        if not _active:
+            return ""
+        top = _active[-1]
+        desc, done, total, unit = top.desc, top.done, top.total, top.unit
+    if not desc:
         return ""
-    unit = c.unit + ("s" if c.unit and (c.total or c.done) != 1 else "")
-    if c.total:
-        return f"{c.desc} {c.done:,}/{c.total:,} {unit} ({100 * c.done // max(c.total, 1)}%)".replace("  ", " ")
-    return f"{c.desc} {c.done:,} {unit}".rstrip() if c.done else c.desc
+    unit = unit + ("s" if unit.isalpha() and (total or done) != 1 else "")  # passages, not "%s"
+    if total:
+        return f"{desc} {done:,}/{total:,} {unit} ({100 * done // max(total, 1)}%)".replace("  ", " ")
+    return f"{desc} {done:,} {unit}".rstrip() if done else desc
 
 
 class Stage:
     """One named step with a known or unknown total; see :func:`stage`."""
 
     def __init__(self, desc: str, total: int | None, unit: str, show: bool) -> None:
+        self.desc, self.total, self.unit, self.done = desc, total, unit, 0
         self._bar: Any = None
         with _lock:
-            _current.desc, _current.done, _current.total, _current.unit = desc, 0, total, unit
+            _active.append(self)
         if show and sys.stderr.isatty():
             from tqdm import tqdm
 
@@ -70,11 +68,14 @@ class Stage:
 
     def update(self, n: int = 1) -> None:
         with _lock:
-            _current.done += n
+            self.done += n
         if self._bar is not None:
             self._bar.update(n)
 
     def close(self) -> None:
+        with _lock:
+            if self in _active:
+                _active.remove(self)
         if self._bar is not None:
             self._bar.close()
             self._bar = None
@@ -124,7 +125,7 @@ def heartbeat(enabled: bool = True, *, seconds: float | None = None, file: IO[st
         stop.set()
         thread.join(timeout=1.0)
         with _lock:
-            _current.desc, _current.done, _current.total, _current.unit = "", 0, None, ""
+            _active.clear()
 
 
 def notice(message: str, *, file: IO[str] | None = None) -> None:

@@ -28,6 +28,23 @@ def test_heartbeat_prints_the_current_stage_every_interval():
     assert progress.status() == ""  # reset when the job ends
 
 
+def test_a_finished_stage_is_not_reported_and_an_outer_one_shows_again():
+    """A query's embedding (a short inner stage) must not stay "current" after it ends: qa eval's
+    log once showed "embedding 1/1 passage" for the whole evaluation."""
+    with progress.heartbeat(seconds=60, file=io.StringIO()):
+        with progress.stage("chunking, embedding and writing", 100, "%") as outer:
+            outer.update(10)
+            with progress.stage("embedding", 1, "passage") as inner:
+                inner.update(1)
+                assert progress.status() == "embedding 1/1 passage (100%)"
+            assert progress.status() == "chunking, embedding and writing 10/100 % (10%)"
+            outer.update(5)
+            assert progress.status().startswith("chunking, embedding and writing 15/100")
+        assert progress.status() == ""
+        progress.stage("embedding", 3, "passage").close()  # closed without a with block
+        assert progress.status() == ""
+
+
 def test_heartbeat_disabled_prints_nothing():
     out = io.StringIO()
     with progress.heartbeat(enabled=False, seconds=0.01, file=out):
