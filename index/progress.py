@@ -25,9 +25,9 @@ DEFAULT_SECONDS = 5.0
 
 
 _lock = threading.Lock()
-#: The stages running now, innermost last (the heartbeat shows the innermost one). A stage leaves
-#: the stack when it closes, so a finished step (the query embedding of a search, say) is never
-#: reported as the current one, and an outer stage shows again once its inner one is done.
+#: The stages running now, innermost last (the heartbeat shows them all, outermost first). A stage
+#: leaves the stack when it closes, so a finished step (the query embedding of a search, say) is
+#: never reported as running.
 _active: list["Stage"] = []
 
 
@@ -38,19 +38,19 @@ def interval_seconds() -> float:
         return DEFAULT_SECONDS
 
 
-def status() -> str:
-    """The innermost running stage as text (``"embedding 1,280/5,183 passages (25%)"``), or ``""``."""
-    with _lock:
-        if not _active:
-            return ""
-        top = _active[-1]
-        desc, done, total, unit = top.desc, top.done, top.total, top.unit
-    if not desc:
-        return ""
+def _text(desc: str, done: int, total: int | None, unit: str) -> str:
     unit = unit + ("s" if unit.isalpha() and (total or done) != 1 else "")  # passages, not "%s"
     if total:
         return f"{desc} {done:,}/{total:,} {unit} ({100 * done // max(total, 1)}%)".replace("  ", " ")
     return f"{desc} {done:,} {unit}".rstrip() if done else desc
+
+
+def status() -> str:
+    """The running stages as text, outermost first (``"answering 118/357 questions (33%) › embedding
+    0/1 passage"``), or ``""``."""
+    with _lock:
+        parts = [(st.desc, st.done, st.total, st.unit) for st in _active if st.desc]
+    return " › ".join(_text(*p) for p in parts)
 
 
 class Stage:

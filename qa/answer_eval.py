@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from index.progress import stage
+
 from .answer import Answer
 
 ANSWERABLE_KINDS = ("why_how", "quantity_when", "who_where_which")
@@ -181,7 +183,11 @@ def judge(case: AnswerCase, answer: Answer) -> AnswerRow:
 
 def evaluate_answers(cases: Sequence[AnswerCase], ask: Callable[[str], Answer]) -> AnswerReport:
     """Ask every question; metrics over all questions and per split (:data:`SPLITS`)."""
-    rows = [judge(c, ask(c.question)) for c in cases]
+    rows: list[AnswerRow] = []
+    with stage("answering", len(cases), "question") as progress:  # what a long run's heartbeat shows
+        for c in cases:
+            rows.append(judge(c, ask(c.question)))
+            progress.update()
     metrics = {"all": summarize(rows)}
     for split in SPLITS:
         part = [r for r in rows if r.split == split]

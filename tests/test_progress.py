@@ -36,7 +36,7 @@ def test_a_finished_stage_is_not_reported_and_an_outer_one_shows_again():
             outer.update(10)
             with progress.stage("embedding", 1, "passage") as inner:
                 inner.update(1)
-                assert progress.status() == "embedding 1/1 passage (100%)"
+                assert progress.status() == "chunking, embedding and writing 10/100 % (10%) › embedding 1/1 passage (100%)"
             assert progress.status() == "chunking, embedding and writing 10/100 % (10%)"
             outer.update(5)
             assert progress.status().startswith("chunking, embedding and writing 15/100")

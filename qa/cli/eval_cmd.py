@@ -74,13 +74,13 @@ def run(args: argparse.Namespace) -> int:
             index=args.index, cache_dir=args.cache, model=args.model, fusion=fusion, chunking=chunking, depth=args.depth,
             stat_test=args.stat_test, show_progress=not args.quiet and sys.stderr.isatty(),
         )
-    # -- answer metrics for a question set (qa/answer_eval.py; issue 9): a separate block
-    answers = None
-    if args.dataset and args.qrels is None and _is_question_set(args.dataset):
-        from ..answer_eval import evaluate_index
+        # -- answer metrics for a question set (qa/answer_eval.py; issue 9): a separate block
+        answers = None
+        if args.dataset and args.qrels is None and _is_question_set(args.dataset):
+            from ..answer_eval import evaluate_index
 
-        answers = evaluate_index(args.dataset, args.index, save=args.save)
-    # -- end of answer metrics
+            answers = evaluate_index(args.dataset, args.index, save=args.save)
+        # -- end of answer metrics
     if args.json:
         out = result.to_dict()
         if answers is not None:
