@@ -412,14 +412,18 @@ def serve_child(directory: Path, queries: list[str], backend: str, rank_bm25_max
             engine.search(q, k=10, mode=m)
     lat: dict[str, list[float]] = {m: [] for m in modes}
     results: dict[str, list[list[str]]] = {m: [] for m in modes}
+    load_before = os.getloadavg()[0]
     for q in queries:
         for m in modes:
             t = time.perf_counter()
             hits = engine.search(q, k=10, mode=m)
             lat[m].append((time.perf_counter() - t) * 1000)
             results[m].append([h.passage.passage_id for h in hits])
+    # the machine's 1-minute load around the timed queries (this process adds about 1-1.5 to it):
+    # the same code measured at a higher load gives slower figures, so the table says which it was
+    load = [load_before, os.getloadavg()[0]]
     rss = rss_now_mb()  # serving memory: index loaded, model warm, every mode exercised
-    out: dict[str, Any] = {"load_s": load_s, "ready_s": ready_s, "rss": rss, "dense": dense_settings,
+    out: dict[str, Any] = {"load_s": load_s, "ready_s": ready_s, "rss": rss, "dense": dense_settings, "load_avg": load,
                            "modes": {m: {"p50_ms": pct(v, 50), "p95_ms": pct(v, 95), "p99_ms": pct(v, 99), "mean_ms": float(np.mean(v))}
                                      for m, v in lat.items()}}
 
@@ -594,6 +598,10 @@ def markdown(res: dict[str, Any], command: str) -> str:
         rec = "-" if row["recall_at_10_vs_exact"] is None else f"{row['recall_at_10_vs_exact']:.3f}"
         lines.append(f"| {label} | {row['mode']} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['p99_ms']:.1f} | {rec} | "
                      f"{b['p50_ms']:.1f} ({b['what']}) | {b['speedup_p50']:.1f}x |")
+    loads = [f"{label} {s['load_avg'][0]:.1f} → {s['load_avg'][1]:.1f}" for label, s in res["sizes"].items() if "load_avg" in s]
+    if loads:
+        lines += ["", "1-minute load average before → after the timed queries (the serving process itself adds about 1-1.5; "
+                  "more means other work shared the 2 cores): " + "; ".join(loads) + "."]
     lines += ["", "| passages | dense index | index on disk | write (BM25 + dense + files) | load (mmap) | ready (load + model warm) | serving RSS peak / now (anon + file) | rank-bm25 p50 vs ours |",
               "|---|---|---|---|---|---|---|---|"]
     for label, s in res["sizes"].items():

@@ -53,6 +53,12 @@ def test_run_tiny() -> None:
     v = res["vectors"]
     assert v["pool"] > 0 and 0 < v["sigma"] < 0.05 and 0.9 < v["word_drop_cosine_mean"] < 1.0
     assert res["rss_mb"] > 0
+    assert all(len(size["load_avg"]) == 2 and min(size["load_avg"]) >= 0 for size in res["sizes"].values())
+    spec = importlib.util.spec_from_file_location("run_bench", BENCH / "run.py")
+    run = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(run)  # type: ignore[union-attr]
+    table = run.markdown(res, "python benchmarks/run.py --tiny")
+    assert "load average before → after the timed queries" in table and "1k@nprobe1 " in table
 
 
 def test_ann_tiny() -> None:
