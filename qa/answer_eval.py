@@ -66,6 +66,7 @@ class AnswerRow:
     expected: tuple[str, ...]
     answer: str
     question_type: str = ""
+    evidence_in_related: bool = False  # refused, but a sentence listed as related holds the evidence
 
 
 @dataclass
@@ -98,10 +99,10 @@ class AnswerReport:
         with cs.open("w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(["id", "kind", "split", "question", "confident", "evidence_in_answer", "evidence_in_first",
-                        "expected", "answer"])
+                        "evidence_in_related", "expected", "answer"])
             for r in self.rows:
                 w.writerow([r.id, r.kind, r.split, r.question, r.confident, r.evidence_in_answer, r.evidence_in_first,
-                            " | ".join(r.expected), r.answer])
+                            r.evidence_in_related, " | ".join(r.expected), r.answer])
         return [cs, js]
 
 
@@ -149,6 +150,8 @@ def summarize(rows: Sequence[AnswerRow]) -> dict[str, float]:
     - ``confident_precision``: share of confident answers that are answerable questions whose
       answer contains the evidence; ``confident_recall``: share of answerable questions with such
       an answer;
+    - ``evidence_in_related``: share of the answerable questions answered "not confident" whose
+      ``related`` sentences (what a reader is shown instead) contain an expected phrase;
     - ``refused_<kind>``: share of questions of that kind answered "not confident".
     """
     ans = [r for r in rows if r.answerable]
@@ -162,6 +165,7 @@ def summarize(rows: Sequence[AnswerRow]) -> dict[str, float]:
         "answered_confident": _rate([r.confident for r in ans]),
         "confident_precision": len(good) / len(conf) if conf else None,
         "confident_recall": len(good) / len(ans) if ans else None,
+        "evidence_in_related": _rate([r.evidence_in_related for r in ans if not r.confident]),
     }
     kinds = list(dict.fromkeys([*REFUSE_KINDS, *(r.kind for r in rows if not r.answerable)]))
     for kind in kinds:
@@ -178,6 +182,8 @@ def judge(case: AnswerCase, answer: Answer) -> AnswerRow:
         evidence_in_first=case.answerable and answer.confident and bool(quotes) and contains_evidence(quotes[0], case.evidence),
         expected=case.evidence, answer=answer.answer,
         question_type=str(getattr(answer, "question_type", "") or ""),
+        evidence_in_related=case.answerable and not answer.confident
+        and contains_evidence(" ".join(c.quote for c in getattr(answer, "related", [])), case.evidence),
     )
 
 

@@ -310,7 +310,20 @@ def test_every_answer_is_consistent_and_readable(answers: dict[str, Answer], eng
             assert len({c.doc_id for c in ans.citations}) >= len(ans.citations) - 1  # rarely two from one article
         else:
             assert (ans.answer, ans.citations) == (NOT_CONFIDENT_ANSWER, []) and ans.results and ans.related, qid
-            assert len({c.doc_id for c in ans.related}) == len(ans.related)  # one per article
+            assert len(ans.related) <= 3 and all(c.n == 0 for c in ans.related)
+            for doc in {c.doc_id for c in ans.related}:  # at most two from one article, sharing no sentence
+                same = [c for c in ans.related if c.doc_id == doc]
+                assert len(same) <= 2, qid
+                assert len(same) < 2 or same[0].end <= same[1].start or same[1].end <= same[0].start, qid
+
+
+def test_related_sentences_of_refused_questions_hold_the_evidence_more_often(answers: dict[str, Answer]) -> None:
+    """Refused answerable questions show up to two sentences of one article as related: on the
+    training splits the evidence is among them for 0.75 or more (0.58-0.79 with one per article)."""
+    report = evaluate_answers(CASES, lambda q: answers[next(x["id"] for x in QUESTIONS if x["question"] == q)])
+    for split, floor in (("tune", 0.75), ("tune2", 0.77), ("fresh", 0.66), ("fresh2", 0.92)):
+        assert report.metrics[split]["evidence_in_related"] >= floor, split
+    assert any(len({c.doc_id for c in a.related}) < len(a.related) for a in answers.values())  # two from one article
 
 
 @pytest.mark.xfail(strict=True, reason="issue 9, open: refused (p 0.70 < 0.72); the ranker puts a sentence restating the "

@@ -305,7 +305,12 @@ def test_ui_html_escapes_article_content_and_marks_the_quote():
     assert render.safe_url("https://example.org/a") == "https://example.org/a"
     assert render.safe_url("javascript:alert(1)") is None and render.safe_url("data:text/html,x") is None
     unsure = render.answer_html(Answer("q", "not sure <b>", False, [], []))
-    assert "&lt;b&gt;" in unsure and "qa-answer--unsure" in unsure
+    assert "&lt;b&gt;" in unsure and "qa-answer--unsure" in unsure and "qa-related" not in unsure
+    rel = Citation(0, "p", "d", "<i>T</i>", "S&P", "2024-01-02", "", "t", "A <script>x()</script> quote.", 0, 28, 0.1)
+    unsure = render.answer_html(Answer("q", "not sure", False, [], [], related=[rel]))
+    assert "Closest sentences (not an answer)" in unsure and unsure.count('class="qa-related__item"') == 1
+    assert "<script>" not in unsure and "&lt;script&gt;x()&lt;/script&gt;" in unsure
+    assert "&lt;i&gt;T&lt;/i&gt; · S&amp;P · 2 Jan 2024" in unsure
 
 
 def test_full_app_mounts_the_ui_at_root(service):

@@ -384,3 +384,26 @@ def test_readers_do_not_see_the_upload_panel(server, page):
     page.context.clear_cookies()
     log_in(page, server, WRITE_KEY)
     page.locator("#qa-add").wait_for(state="visible")
+
+
+def test_a_refused_question_shows_the_closest_sentences_in_the_ui_and_the_widget(server, page, wiki_port):
+    """Not an answer, but where the articles come closest: the API's ``related`` sentences, in both
+    front ends (the widget used to show the top passages' first 220 characters instead)."""
+    q = "What is the GDP of Armenia?"
+    related = httpx.post(server + "/api/ask", json={"question": q}, headers={"X-API-Key": KEY}, timeout=60).json()
+    assert related["confident"] is False and related["related"]
+    log_in(page, server, KEY)
+    sync_api.expect(page.locator("#qa-ask")).to_be_enabled()
+    ask_ui(page, q)
+    items = page.locator("#qa-answer .qa-related__item")
+    assert items.count() == len(related["related"])
+    assert " ".join(related["related"][0]["quote"].split()) in " ".join(items.first.inner_text().split())
+    with host_page(wiki_port, wiki_html(server)) as wiki:
+        page.goto(wiki, wait_until="networkidle")
+        frame = page.frame_locator("iframe")
+        frame.locator("#qa-q").fill(q)
+        frame.locator("#qa-go").click()
+        frame.locator("#qa-answer.qa-answer--unsure").wait_for()
+        assert (frame.locator("#qa-sources-title").text_content() or "").startswith("Closest sentences")  # CSS upper-cases it
+        text = " ".join(frame.locator("#qa-sources").inner_text().split())
+        assert all(" ".join(c["quote"].split()) in text for c in related["related"])

@@ -140,9 +140,15 @@ def answer_html(answer: Answer) -> str:
     """The answer with each ``[n]`` as a link to its source card; hovering or focusing it shows a
     preview (headline · publisher · date and the quoted sentence) without leaving the answer."""
     if not answer.confident:
+        related = "".join(
+            f'<li class="qa-related__item"><q class="qa-related__quote">{esc(c.quote)}</q> '
+            f'<span class="qa-related__src">{esc(_plain_byline(c.title or c.doc_id, c.source, c.date))}</span></li>'
+            for c in answer.related)
+        closest = ('<p class="qa-answer__hint">Closest sentences (not an answer):</p>'
+                   f'<ul class="qa-related">{related}</ul>') if related else ""
         return (
             '<div class="qa-answer qa-answer--unsure" role="status">'
-            f'<p class="qa-answer__text">{esc(answer.answer)}</p>'
+            f'<p class="qa-answer__text">{esc(answer.answer)}</p>{closest}'
             '<p class="qa-answer__hint">The closest passages are listed below; try rephrasing, widening the filters, '
             "or add articles that cover the question.</p></div>"
         )

@@ -75,7 +75,17 @@
       if (!it) { it = byDoc[c.doc_id] = { c: c, quotes: [] }; items.push(it); }
       it.quotes.push({ n: c.n, text: c.quote });
     });
-    if (!data.confident) {  // show where we looked instead
+    var closest = "Closest passages";
+    if (!data.confident && (data.related || []).length) {  // the closest sentences (not an answer), by article
+      closest = "Closest sentences (not an answer)";
+      items = [];
+      var rel = {};
+      data.related.forEach(function (c) {
+        var it = rel[c.doc_id];
+        if (!it) { it = rel[c.doc_id] = { c: c, quotes: [] }; items.push(it); }
+        it.quotes.push({ n: null, text: c.quote });
+      });
+    } else if (!data.confident) {  // show where we looked instead
       var seen = {};
       items = (data.results || []).filter(function (h) {  // the best passage of each of the top 3 articles
         if (seen[h.doc_id]) return false;
@@ -86,7 +96,7 @@
         return { c: h, quotes: [{ n: null, text: t.length > 220 ? t.slice(0, 220) + "…" : t }] };
       });
     }
-    sourcesTitle.textContent = data.confident ? "Sources" : "Closest passages";
+    sourcesTitle.textContent = data.confident ? "Sources" : closest;
     sourcesTitle.hidden = items.length === 0;
     items.forEach(function (it) {
       var li = el("li", "qa-src");
