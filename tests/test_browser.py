@@ -398,6 +398,7 @@ def test_a_refused_question_shows_the_closest_sentences_in_the_ui_and_the_widget
     items = page.locator("#qa-answer .qa-related__item")
     assert items.count() == len(related["related"])
     assert " ".join(related["related"][0]["quote"].split()) in " ".join(items.first.inner_text().split())
+    page.locator("#qa-answer").screenshot(path=str(ARTIFACTS / "ui-refused-related.png"))
     with host_page(wiki_port, wiki_html(server)) as wiki:
         page.goto(wiki, wait_until="networkidle")
         frame = page.frame_locator("iframe")
