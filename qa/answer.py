@@ -64,8 +64,8 @@ RERANK_DEPTH = 20
 #: Words beyond which a unit counts as long (a ranker feature: long sentences match every question a little).
 LONG_WORDS = 40
 #: Closest units listed as ``related`` when the answer is not confident, and at most this many from
-#: one article: on the training splits, 2 put the evidence among the related sentences of 0.800 of
-#: the refused answerable questions, against 0.677 with 1 (docs/answering.md).
+#: one article: with 2, the related sentences of refused answerable questions hold the evidence for
+#: 0.67-0.93 of them on the training splits, against 0.33-0.79 with 1 (docs/answering.md).
 RELATED = 3
 RELATED_PER_ARTICLE = 2
 #: Share of the lexical coverage in a sentence's score (the rest is the embedding cosine).
@@ -323,11 +323,23 @@ def unit_matrix(a: QuestionAnalysis, units: Sequence[ScoredSentence]) -> np.ndar
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(UNIT_FEATURES))
 
 
+#: Columns of :func:`unit_matrix` that the answerability features repeat.
+_SCORE, _LEXICAL, _TYPED, _FOCUS, _VERBS = (UNIT_FEATURES.index(f) for f in ("score", "lexical", "typed", "focus", "verbs"))
+
+
+def answer_row(unit: np.ndarray, final: float, typed: bool, *, missing_nouns: float, missing_verbs: float) -> np.ndarray:
+    """The answerability features, in :data:`qa.learned.ANSWER_FEATURES` order, of the unit whose
+    ranker row (:func:`unit_matrix`) is ``unit`` and ranker score ``final``; ``typed``: whether
+    the question is typed. ``missing_nouns`` / ``missing_verbs``: shares of the question's nouns /
+    verbs no retrieved passage mentions. (Fitting builds the same rows from stored unit rows.)"""
+    return np.array([final, unit[_SCORE], unit[_LEXICAL], unit[_TYPED] if typed else 1.0, unit[_FOCUS], unit[_VERBS],
+                     missing_nouns, missing_verbs, 1.0 if typed else 0.0], dtype=np.float64)
+
+
 def answer_features(a: QuestionAnalysis, best: ScoredSentence, *, missing_nouns: float, missing_verbs: float) -> np.ndarray:
-    """The answerability features of the best unit, in :data:`qa.learned.ANSWER_FEATURES` order.
-    ``missing_nouns`` / ``missing_verbs``: shares of the question's nouns / verbs no retrieved passage mentions."""
-    return np.array([best.final, best.score, best.lexical, best.typed if a.typed else 1.0, best.focus, best.verbs,
-                     missing_nouns, missing_verbs, 1.0 if a.typed else 0.0], dtype=np.float64)
+    """:func:`answer_row` of the best unit."""
+    return answer_row(unit_matrix(a, [best])[0], best.final, a.typed, missing_nouns=missing_nouns,
+                      missing_verbs=missing_verbs)
 
 
 def question_terms(question: str, tokenizer: Tokenizer) -> list[str]:

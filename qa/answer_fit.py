@@ -30,12 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .answer import Answerer, Retriever, unit_matrix
+from .answer import Answerer, Retriever, answer_row, unit_matrix
 from .answer_eval import AnswerCase, contains_evidence
 from .learned import ANSWER_FEATURES, UNIT_FEATURES, AnswerModel, LinearModel, balanced_threshold, fit_linear, fit_pairwise
-
-#: Columns of :func:`qa.answer.unit_matrix` that the answerability features repeat (score, lexical, typed, focus, verbs).
-_SCORE, _LEXICAL, _TYPED, _FOCUS, _VERBS = (UNIT_FEATURES.index(f) for f in ("score", "lexical", "typed", "focus", "verbs"))
 
 
 @dataclass(frozen=True)
@@ -52,9 +49,8 @@ class Examined:
     def answer_row(self, final: np.ndarray) -> tuple[np.ndarray, int]:
         """The answerability features of the unit the ranker scores best (``final``), and its row."""
         b = int(np.argmax(final))
-        x = self.units[b]
-        row = np.array([final[b], x[_SCORE], x[_LEXICAL], x[_TYPED] if self.typed else 1.0, x[_FOCUS], x[_VERBS],
-                        self.missing_nouns, self.missing_verbs, float(self.typed)], dtype=np.float64)
+        row = answer_row(self.units[b], float(final[b]), self.typed, missing_nouns=self.missing_nouns,
+                         missing_verbs=self.missing_verbs)
         return row, b
 
 
