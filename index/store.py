@@ -781,7 +781,11 @@ def _restore_newest_old(directory: Path) -> None:
 def update_settings(directory: Path | str, **changes: Any) -> dict[str, Any]:
     """Change query-time settings (``fusion``, ``answer``, and ``dense_search``: the dense index's
     search-time knobs ``ef_search`` (HNSW) / ``nprobe`` (IVF)) in an index's manifest, atomically
-    and under the write lock; the data files are untouched. Returns the new manifest."""
+    and under the write lock; the data files are untouched. Returns the new manifest.
+
+    Nothing is written unless every surface can read the result: the dense knobs are checked here,
+    the fusion and answer settings by ``qa.engine.check_query_settings`` (the code that reads them),
+    so a bad value is a one-line :class:`QAError` and the index keeps serving as before."""
     directory = real_path(directory)
     allowed = {"fusion", "answer", "dense_search"}
     if set(changes) - allowed:
@@ -790,8 +794,18 @@ def update_settings(directory: Path | str, **changes: Any) -> dict[str, Any]:
     with write_lock(directory):
         manifest = read_manifest(directory)
         settings = dict(manifest["settings"])
-        settings.update({k: dict(v) for k, v in changes.items()})
-        IndexSettings.from_dict(settings)  # validates
+        try:
+            settings.update({k: dict(v) for k, v in changes.items()})
+            parsed = IndexSettings.from_dict(settings)
+        except (TypeError, ValueError) as exc:
+            raise QAError(f"not written: invalid settings ({exc}); index {directory} unchanged") from exc
+        if changes:  # fusion / answer: validated by their reader (qa), imported here only when they change
+            from qa.engine import check_query_settings
+
+            try:
+                check_query_settings(parsed, directory)
+            except ValueError as exc:
+                raise QAError(f"not written: {exc}; index {directory} unchanged") from exc
         if dense_search:
             dense = dict(manifest["dense"])
             knob = {"hnsw": "ef_search", "ivf": "nprobe"}.get(str(dense.get("type")))

@@ -41,7 +41,7 @@ from index.vector_cache import VectorCache
 from index.ingest import load_articles
 from index.records import Article, Hit
 from index.segments import doc_key
-from index.store import ArticleInfo, IndexStore, current_generation
+from index.store import ArticleInfo, IndexSettings, IndexStore, current_generation
 
 from .answer import Answer, Answerer
 from .filters import NO_FILTER, SearchFilter, Sort, article_day, day_of
@@ -167,7 +167,37 @@ def answer_settings(store: IndexStore) -> tuple[AnswerModel, float | None]:
     threshold outside 0..1 makes the index unreadable (:class:`IndexFormatError`); keys this
     version does not use (``verbless_min`` of the rules before the learned model) are logged and
     ignored; an answer model fitted for another embedding model than the index's is logged."""
-    answer, where = store.settings.answer, store.directory
+    try:
+        return _answer_settings(store.settings, store.directory)
+    except ValueError as exc:
+        raise IndexFormatError(f"index {store.directory} has {exc}") from exc
+
+
+def fusion_settings(settings: IndexSettings, where: object) -> Fusion:
+    """The fusion an index's manifest records (:class:`IndexFormatError` when it is malformed)."""
+    try:
+        return _fusion_settings(settings)
+    except ValueError as exc:
+        raise IndexFormatError(f"index {where} has {exc}") from exc
+
+
+def check_query_settings(settings: IndexSettings, where: object) -> None:
+    """Raise ``ValueError`` (what is wrong, one line) unless every surface can read the fusion and
+    answer settings of ``settings``: ``index.store.update_settings`` calls this before it writes
+    them, so a bad value is refused instead of making the index unreadable."""
+    _fusion_settings(settings)
+    _answer_settings(settings, where)
+
+
+def _fusion_settings(settings: IndexSettings) -> Fusion:
+    try:
+        return Fusion.from_dict(settings.fusion)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"invalid fusion settings ({exc})") from exc
+
+
+def _answer_settings(settings: IndexSettings, where: object) -> tuple[AnswerModel, float | None]:
+    answer = settings.answer
     unknown = sorted(set(answer) - set(ANSWER_KEYS))
     if unknown:
         log.warning("index %s: answer setting(s) %s not used by this version (ignored)", where, ", ".join(unknown))
@@ -176,16 +206,15 @@ def answer_settings(store: IndexStore) -> tuple[AnswerModel, float | None]:
         try:
             model = AnswerModel.from_dict(answer["model"])
         except (ValueError, TypeError) as exc:
-            raise IndexFormatError(f"index {where} has an invalid answer model ({exc})") from exc
+            raise ValueError(f"an invalid answer model ({exc})") from exc
     threshold = answer.get("threshold")
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
                                   or not 0.0 <= threshold <= 1.0):
-        raise IndexFormatError(f"index {where} has an invalid answer threshold {threshold!r} "
-                               "(an answerability probability from 0 to 1)")
-    if model.embedding_model and model.embedding_model != store.settings.model:
+        raise ValueError(f"an invalid answer threshold {threshold!r} (an answerability probability from 0 to 1)")
+    if model.embedding_model and model.embedding_model != settings.model:
         log.warning("index %s embeds with %s but its answer model was fitted for %s: answers may be miscalibrated "
                     "(fit one: python scripts/fit_answer_model.py --index DIR --to-index %s)",
-                    where, store.settings.model, model.embedding_model, where)
+                    where, settings.model, model.embedding_model, where)
     return model, threshold
 
 
@@ -244,12 +273,7 @@ class Engine:
         if self._embedder is not None and self._embedder.name != store.settings.model:
             raise IndexFormatError(f"index {self.index_dir} was built with model {store.settings.model!r} "
                                    f"but this engine uses {self._embedder.name!r}")
-        fusion = self._fusion
-        if fusion is None:
-            try:
-                fusion = Fusion.from_dict(store.settings.fusion)
-            except (TypeError, ValueError) as exc:
-                raise IndexFormatError(f"index {self.index_dir} has invalid fusion settings ({exc})") from exc
+        fusion = self._fusion if self._fusion is not None else fusion_settings(store.settings, self.index_dir)
         return _Snapshot(store, fusion, generation)
 
     def _make_answerer(self, snap: _Snapshot) -> Answerer:

@@ -16,6 +16,20 @@ SHARED = Path(os.environ.get("QA_SHARED", ROOT.parent / "shared"))
 DATA = SHARED / "data"
 
 
+def hand_edit_settings(index: Path, **sections: object) -> None:
+    """Write settings into an index's manifest as a hand edit or another version's writer would:
+    past ``update_settings``'s checks, with a valid checksum (so only the readers' checks remain)."""
+    import json
+
+    from index.store import manifest_checksum
+
+    path = index / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["settings"].update(sections)
+    manifest["checksum"] = manifest_checksum(manifest)
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
 def shared_dataset(name: str) -> Path:
     """Path of a public collection under ../shared/data, or skip the test when it is absent."""
     path = DATA / name

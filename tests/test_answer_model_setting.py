@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from index.embedding import SentenceTransformerEmbedder
-from index.errors import IndexFormatError, QueryError
+from index.errors import IndexFormatError, QAError, QueryError
 from index.store import update_settings
 from qa import Engine
 from qa.learned import default_answer_model, load_answer_model
-from tests.conftest import ROOT
+from tests.conftest import ROOT, hand_edit_settings
 
 QUESTION = "How much have the US and Europe spent equipping Ukraine with weapons?"
 
@@ -56,12 +56,15 @@ def test_a_model_for_another_embedding_model_is_refused(index: Path, embedder: S
 
 def test_bad_answer_settings_in_a_manifest(index: Path, embedder: SentenceTransformerEmbedder,
                                            caplog: pytest.LogCaptureFixture) -> None:
-    update_settings(index, answer={"threshold": 2.0})
-    with pytest.raises(IndexFormatError, match="invalid answer threshold 2.0"):
-        Engine.open(index, embedder=embedder)
-    update_settings(index, answer={"model": {"version": 1, "ranker": {}}})
-    with pytest.raises(IndexFormatError, match="invalid answer model"):
-        Engine.open(index, embedder=embedder)
+    for bad, why in (({"threshold": 2.0}, "invalid answer threshold 2.0"), ({"threshold": True}, "invalid answer threshold True"),
+                     ({"model": {"version": 1, "ranker": {}}}, "invalid answer model")):
+        before = (index / "manifest.json").read_bytes()
+        with pytest.raises(QAError, match=f"not written: an {why}"):  # refused before it is written
+            update_settings(index, answer=bad)
+        assert (index / "manifest.json").read_bytes() == before
+        hand_edit_settings(index, answer=bad)  # written past the check: the index refuses to serve it
+        with pytest.raises(IndexFormatError, match=why):
+            Engine.open(index, embedder=embedder)
     update_settings(index, answer={"verbless_min": 0.525})  # a setting of the rules before the learned model
     with caplog.at_level(logging.WARNING, logger="qa.engine"):
         engine = Engine.open(index, embedder=embedder)

@@ -16,12 +16,14 @@ from fastapi.testclient import TestClient
 
 from index import build_index
 from index.defaults import Mode
-from index.errors import IndexFormatError
+from index.errors import IndexFormatError, QAError
 from index.store import read_manifest
 from qa import Engine, Fusion, SearchFilter, evaluate
 from qa.cli import main
 from ui.api import create_api
 from ui.config import ServeConfig
+
+from tests.conftest import hand_edit_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "sample_questions.jsonl"
@@ -127,7 +129,12 @@ def test_manifest_fusion_drives_search(writable: Path, embedder) -> None:  # typ
     assert engine.fusion.method.value == "weighted"
     assert [h.passage.passage_id for h in engine.search(q, k=10)] == \
         [h.passage.passage_id for h in engine.search(q, k=10, mode="dense")]
-    update_settings(writable, fusion={"method": "bogus"})  # a hand edit: every surface refuses it clearly
+    before = (writable / "manifest.json").read_bytes()
+    with pytest.raises(QAError, match="not written: invalid fusion settings .*unknown fusion method 'bogus'"):
+        update_settings(writable, fusion={"method": "bogus"})  # refused before it is written: the index keeps serving
+    assert (writable / "manifest.json").read_bytes() == before
+    assert Engine.open(writable, embedder=embedder).fusion.method.value == "weighted"
+    hand_edit_settings(writable, fusion={"method": "bogus"})  # a hand edit: every surface refuses it clearly
     with pytest.raises(IndexFormatError, match="invalid fusion settings"):
         Engine.open(writable, embedder=embedder)
 
