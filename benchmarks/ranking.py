@@ -1,5 +1,6 @@
 """Ranking-quality experiments with the bundled model: fusion method, the headline as a BM25 field,
-passage-to-document aggregation, fusion depth and RM3 pseudo-relevance feedback.
+passage-to-document aggregation, fusion depth, RM3 pseudo-relevance feedback, dense (Rocchio)
+feedback and document-level BM25.
 
     python benchmarks/ranking.py                      # tune on cranfield, confirm on vaswani, scifact, news questions
     python benchmarks/ranking.py --no-headline-base   # stage 2 on the best fusion without the headline field
@@ -22,7 +23,11 @@ row, marked as such):
    Stage 2, in order, each on the stage-1 winner alone (with the headline field unless
    ``--no-headline-base``): fusing documents instead of passages (each retriever's passages cut
    to documents by their best passage, then fused), the fusion depth (50-400 candidates per
-   retriever) and RM3 for BM25 (5, 10 or 20 feedback passages, 10 terms, query weight 0.5).
+   retriever), RM3 for BM25 (5, 10 or 20 feedback passages, 10 terms, query weight 0.5), dense
+   pseudo-relevance feedback (Rocchio on the query vector: ``q + beta * mean`` of the vectors of
+   the top 1-10 fused passages, renormalised, an exact dense search again, then fused) and the
+   document's BM25 added to each passage's (``bm25(passage) + gamma * bm25(document)``, the
+   document being its passages joined; a no-op where documents are one passage).
 3. Every collection (the tuned settings frozen) is scored against the product's default (RRF
    k=60, equal weights) with ranx's paired two-sided t-test: nDCG@10, recall@100, MRR@10 on the
    BEIR collections (document level: passages cut to documents by their best passage); hit@1 and
@@ -77,6 +82,11 @@ class Setting:
     agg: str = "passage"
     #: RM3 pseudo-relevance feedback for BM25 (0: off; else that many feedback passages)
     prf: int = 0
+    #: dense pseudo-relevance feedback (0: off; else that many top fused passages) and its weight
+    dprf: int = 0
+    dprf_beta: float = 1.0
+    #: weight of the document's BM25 added to each passage's (0: off)
+    doc_bm25: float = 0.0
 
     @property
     def label(self) -> str:
@@ -84,7 +94,9 @@ class Setting:
         s += f" +headline beta={self.title_beta:g}" if self.title_beta else ""
         s += f" depth={self.depth}" if self.depth else ""
         s += " +doc-level fusion" if self.agg == "doc" else ""
-        return s + (f" +RM3 ({self.prf} docs, {RM3_TERMS} terms, query weight {RM3_QUERY_WEIGHT})" if self.prf else "")
+        s += f" +RM3 ({self.prf} docs, {RM3_TERMS} terms, query weight {RM3_QUERY_WEIGHT})" if self.prf else ""
+        s += f" +dense feedback (top {self.dprf} fused, beta={self.dprf_beta:g})" if self.dprf else ""
+        return s + (f" +document BM25 gamma={self.doc_bm25:g}" if self.doc_bm25 else "")
 
     def fuse(self, rankings: Mapping[str, Ranking], k: int) -> Ranking:
         from qa.fusion import Fusion, FusionMethod
@@ -119,6 +131,9 @@ DEFAULT = Setting("rrf")
 DEEP = 400
 DEPTHS = (50, 100, 200, 400)
 FEEDBACK_DOCS = (5, 10, 20)
+#: dense feedback: (passages, beta) tried on the tuning collection
+DENSE_FEEDBACK = tuple((n, b) for n in (1, 3, 5, 10) for b in (0.5, 1.0, 2.0))
+DOC_BM25 = (0.25, 0.5, 1.0)
 
 
 def grid(tiny: bool = False) -> dict[str, list[Setting]]:
@@ -146,6 +161,32 @@ class Prepared:
     lexical: Any = None  # the index's LexicalIndex (RM3)
     texts: dict[str, str] = field(default_factory=dict)
     _prf: dict[tuple[str, int], Ranking] = field(default_factory=dict)
+    #: the index's passage vectors and each query's vector (dense feedback)
+    vectors: Any = None
+    query_vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    _doc_lexical: Any = None
+
+    def dense_feedback(self, q: str, fused: Ranking, n: int, beta: float, depth: int) -> Ranking:
+        """Rocchio on the query vector: ``q + beta * mean(top n fused passages)``, renormalised,
+        and an exact search of every passage with it."""
+        fb = [row for row, _ in fused[:n]]
+        v = self.query_vectors[q] + beta * np.asarray(self.vectors[fb], dtype=np.float32).mean(axis=0)
+        scores = np.asarray(self.vectors, dtype=np.float32) @ (v / np.linalg.norm(v))
+        top = np.argpartition(-scores, min(depth, len(scores) - 1))[:depth]
+        top = top[np.lexsort((top, -scores[top]))]
+        return [(int(r), float(scores[r])) for r in top]
+
+    def bm25_with_document(self, q: str, gamma: float, depth: int) -> Ranking:
+        """``bm25(passage) + gamma * bm25(its document)`` over every passage."""
+        if self._doc_lexical is None:
+            from index.lexical import LexicalIndex
+
+            by_doc: dict[str, list[str]] = {}
+            for p in self.passages:
+                by_doc.setdefault(p.doc_id, []).append(p.index_text(True))
+            self._doc_lexical = LexicalIndex.build(["\n".join(by_doc[d]) for d in self.doc_ids()], self.lexical.settings)
+        passage = self.bm25_scores[q] if q in self.bm25_scores else self.lexical.scores(self.texts[q])
+        return _top(passage + gamma * self._doc_lexical.scores(self.texts[q])[self.doc_of], depth)
 
     def bm25_with_title(self, q: str, beta: float, depth: int) -> Ranking:
         if not beta or self.title_scores is None:
@@ -166,8 +207,16 @@ class Prepared:
         d = setting.depth or depth
         out = {}
         for q in self.qrels:
-            bm25 = self.bm25_rm3(q, setting.prf, d) if setting.prf else self.bm25_with_title(q, setting.title_beta, d)
+            if setting.prf:
+                bm25 = self.bm25_rm3(q, setting.prf, d)
+            elif setting.doc_bm25:
+                bm25 = self.bm25_with_document(q, setting.doc_bm25, d)
+            else:
+                bm25 = self.bm25_with_title(q, setting.title_beta, d)
             rankings = {"dense": self.dense[q][:d], "bm25": bm25[:d]}
+            if setting.dprf:
+                first = setting.fuse(rankings, d)
+                rankings["dense"] = self.dense_feedback(q, first, setting.dprf, setting.dprf_beta, d)
             if setting.agg == "doc" and self.document_level:
                 docs = self.doc_ids()
                 fused = setting.fuse({n: _best_per_doc(r, self.doc_of) for n, r in rankings.items()}, d)
@@ -262,8 +311,11 @@ def _finish(name: str, qrels: dict[str, dict[str, int]], texts: dict[str, str], 
     title_scores = {q: title.scores(texts[q]) for q in qrels} if title is not None else None
     log(f"{name}: {len(qrels)} queries retrieved in {time.perf_counter() - t0:.0f}s"
         + ("" if title is not None else " (no headlines: the headline field is a no-op)"))
+    qids = list(qrels)
+    vectors = retr.engine.embed_queries([texts[q] for q in qids])
     return Prepared(name, qrels, retr.passages, r["dense"], r["bm25"], title_scores, bm25_scores, document_level, metrics,
-                    lexical=retr.engine.store.lexical, texts={q: texts[q] for q in qrels})
+                    lexical=retr.engine.store.lexical, texts={q: texts[q] for q in qrels},
+                    vectors=retr.engine.store.embeddings, query_vectors=dict(zip(qids, vectors)))
 
 
 def prepare_beir(name: str, depth: int, tiny: bool) -> Prepared:
@@ -324,16 +376,20 @@ def tune(p: Prepared, depth: int, tiny: bool = False, headline_in_base: bool = T
     beta = max(betas, key=lambda vb: (round(vb[0], 4), -vb[1]))[1]
     log(f"tune {p.name}: headline beta {beta:g} on {top_method.label}")
     # stage 2 (issue 13, in order): passage-to-document aggregation, fusion depth, RM3 for BM25,
-    # each tried on the stage-1 winner alone
+    # dense feedback, document BM25, each tried on the stage-1 winner alone
     base = replace(top_method, title_beta=beta if headline_in_base else 0.0)
     stage2: dict[str, Setting] = {}
     for what, variants in (("aggregation", [replace(base, agg=a) for a in ("passage", "doc")]),
                            ("depth", [replace(base, depth=d) for d in ((50, 100) if tiny else DEPTHS)]),
-                           ("rm3", [base] + [replace(base, prf=n) for n in ((10,) if tiny else FEEDBACK_DOCS)])):
+                           ("rm3", [base] + [replace(base, prf=n) for n in ((10,) if tiny else FEEDBACK_DOCS)]),
+                           ("dense-feedback", [base] + [replace(base, dprf=n, dprf_beta=b)
+                                                        for n, b in (((3, 1.0),) if tiny else DENSE_FEEDBACK)]),
+                           ("document-bm25", [base] + [replace(base, doc_bm25=g) for g in ((1.0,) if tiny else DOC_BM25)])):
         scored = [(score(p, v, depth, metric), v) for v in variants]
         trials[what] = [{"setting": v.label, metric: round(x, 4)} for x, v in scored]
         # ties: the product's way (passage-level, depth 100, no feedback)
-        x, v = max(scored, key=lambda xv: (round(xv[0], 4), xv[1].agg == "passage", -abs((xv[1].depth or depth) - depth), -xv[1].prf))
+        x, v = max(scored, key=lambda xv: (round(xv[0], 4), xv[1].agg == "passage", -abs((xv[1].depth or depth) - depth), -xv[1].prf,
+                                           -xv[1].dprf, -xv[1].doc_bm25))
         stage2[what] = v
         log(f"tune {p.name}: {what}: {v.label} = {x:.4f}")
     return {"best": best, "top": top_method, "beta": beta, "base": base, "stage2": stage2, "trials": trials}
@@ -378,6 +434,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     systems[f"{base_name} depth={d if d and d != args.depth else max(DEPTHS)}"] = replace(b, depth=d if d and d != args.depth else max(DEPTHS))
     n = t["stage2"]["rm3"].prf or 10
     systems[f"{base_name} rm3"] = replace(b, prf=n)
+    fb = t["stage2"]["dense-feedback"]
+    systems[f"{base_name} dense-prf"] = replace(b, dprf=fb.dprf or 3, dprf_beta=fb.dprf_beta if fb.dprf else 1.0)
+    systems[f"{base_name} doc-bm25"] = replace(b, doc_bm25=t["stage2"]["document-bm25"].doc_bm25 or 1.0)
     out: dict[str, Any] = {"tuned_on": args.tune, "depth": args.depth, "tiny": args.tiny, "base": base_name,
                            "chosen": {name: s.label for name, s in systems.items()}, "tuning": t["trials"], "collections": []}
     out["collections"].append({**evaluate_all(tuned_on, systems, args.depth, base_name), "tuned_here": True})

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.conftest import ROOT, shared_dataset
@@ -115,6 +116,7 @@ def test_ranking_tiny() -> None:
     for coll in res["collections"]:
         systems = {s["name"]: s for s in coll["systems"]}
         assert {"rrf", "weighted", "zscore", "dbsf", "rrf-tuned", "rrf+headline"} <= set(systems)
+        assert any(n.endswith(" dense-prf") for n in systems) and any(n.endswith(" doc-bm25") for n in systems)
         assert systems["rrf"]["p_value"] is None and systems["zscore"]["p_value"] is not None
         first = coll["metrics"][0]
         assert first == ("ndcg@10" if coll["name"] == "cranfield" else "hit@1")
@@ -125,10 +127,7 @@ def test_ranking_tiny() -> None:
 def test_zscore_fusion_by_hand() -> None:
     """ranking.py's z-score fusion (measured, not adopted by the product) on a case worked out by hand.
     (DBSF, the product's default fusion, is checked by hand in tests/test_fusion.py.)"""
-    spec = importlib.util.spec_from_file_location("ranking_bench", BENCH / "ranking.py")
-    ranking = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[spec.name] = ranking  # type: ignore[union-attr]  # dataclasses look their module up
-    spec.loader.exec_module(ranking)  # type: ignore[union-attr]
+    ranking = _ranking_module()
 
     rankings = {"dense": [(1, 0.9), (2, 0.7), (3, 0.5)], "bm25": [(3, 12.0), (4, 6.0)]}
     # dense: mean 0.7, std 0.1633 -> z = +1.2247, 0, -1.2247; bm25: mean 9, std 3 -> z = +1, -1
@@ -138,6 +137,36 @@ def test_zscore_fusion_by_hand() -> None:
     assert z[4] == pytest.approx(0.5 * -1.2247 + 0.5 * -1, abs=1e-3)  # missing from dense: its lowest z
     top = ranking.Setting("zscore").fuse(rankings, 4)
     assert [r for r, _ in top] == sorted(z, key=lambda r: (-z[r], r))
+
+
+def _ranking_module():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("ranking_bench", BENCH / "ranking.py")
+    ranking = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = ranking  # type: ignore[union-attr]  # dataclasses look their module up
+    spec.loader.exec_module(ranking)  # type: ignore[union-attr]
+    return ranking
+
+
+def test_dense_feedback_and_document_bm25_by_hand() -> None:
+    """ranking.py's two feedback variants (measured, not adopted) on cases worked out by hand."""
+    from index.lexical import BM25Settings, LexicalIndex
+    from index.records import Passage
+
+    ranking = _ranking_module()
+    rows = [("b1", "B", "banana"), ("a1", "A", "apple"), ("a2", "A", "banana")]
+    passages = [Passage(pid, doc, text, 0, len(text)) for pid, doc, text in rows]
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
+    lexical = LexicalIndex.build([p.index_text(True) for p in passages], BM25Settings())
+    p = ranking.Prepared("t", {"q": {"A": 1}}, passages, {}, {}, None, {}, True, ["ndcg@10"], lexical=lexical,
+                         texts={"q": "apple banana"}, vectors=vectors, query_vectors={"q": np.array([1.0, 0.0], dtype=np.float32)})
+    # feedback from row 1 (0, 1) with beta 1: (1, 1)/sqrt 2 -> row 2 (0.99) first, then rows 0 and 1 tied (0.707) by row
+    got = p.dense_feedback("q", [(1, 1.0)], 1, 1.0, 3)
+    assert [r for r, _ in got] == [2, 0, 1]
+    assert got[0][1] == pytest.approx((0.6 + 0.8) / np.sqrt(2), abs=1e-5)
+    # passage BM25 alone ties b1 and a2 ("banana"); A's document also holds "apple", so gamma > 0 lifts a2 over b1
+    alone = p.bm25_with_document("q", 0.0, 3)
+    assert [r for r, _ in alone][1:] == [0, 2] and alone[1][1] == pytest.approx(alone[2][1])
+    assert [r for r, _ in p.bm25_with_document("q", 1.0, 3)].index(2) < [r for r, _ in p.bm25_with_document("q", 1.0, 3)].index(0)
 
 
 def test_bm25_topk_tiny() -> None:
