@@ -123,7 +123,11 @@ def bench_replicas(index_dir: Path, queries: list[str], clients: int, rounds: in
                    served: tuple[object, str] | None = None, host: str = "127.0.0.2") -> dict[str, float]:
     """1 vs 2 Ray Serve API replicas over the same 2 shards, over HTTP. ``served`` is
     ``(ReplicaSpec, base URL)`` of a running ``qa serve --replicas 2`` deployment to measure as
-    the 2-replica side (the tests pass theirs); otherwise one is deployed here and removed after."""
+    the 2-replica side (the tests pass theirs); otherwise one is deployed here and removed after.
+    The replicas deployed here keep no query vectors (``query_cache=0``), so every round embeds
+    every query anew, as the shard measurement does."""
+    from dataclasses import replace
+
     from ray import serve
 
     from qa.cluster.serve import ReplicaSpec, deploy, deploy_api, shard_prefix, undeploy
@@ -131,12 +135,13 @@ def bench_replicas(index_dir: Path, queries: list[str], clients: int, rounds: in
 
     own = served is None
     if own:
-        spec = ReplicaSpec(str(index_dir), 2, ServeConfig(index_dir=index_dir, host=host, port=0), shard_prefix(index_dir))
+        spec = ReplicaSpec(str(index_dir), 2, ServeConfig(index_dir=index_dir, host=host, port=0), shard_prefix(index_dir),
+                           query_cache=0)
         base = deploy(spec, 2, ui_replica=False)
     else:
         spec, base = served  # type: ignore[assignment]
     try:
-        deploy_api(spec, 1, name="qa-bench-1", route_prefix="/bench1")  # type: ignore[arg-type]
+        deploy_api(replace(spec, query_cache=0), 1, name="qa-bench-1", route_prefix="/bench1")  # type: ignore[arg-type]
         urls = {1: f"{base}/bench1/api/search", 2: f"{base}/api/search"}
         key = spec.config.api_key  # type: ignore[attr-defined]
         for url in urls.values():

@@ -435,6 +435,28 @@ def test_cluster_benchmark_tiny_run(cluster, served, cranfield_index, embedder) 
     assert "share" in text and "replicas" in text
 
 
+def test_a_replica_keeps_the_query_vectors_its_spec_asks_for(sharded, cranfield_index) -> None:
+    """``ReplicaSpec.query_cache``: 0 (what benchmarks/cluster.py deploys, so repeated rounds embed
+    every query anew) keeps none; unset keeps the engine's default. Built in process on the
+    module's shards (detached: closing the replica's engine leaves them running)."""
+    from qa.cluster.serve import QAReplicaCore, ReplicaSpec, shard_prefix
+    from qa.engine import QUERY_CACHE
+    from ui.config import ServeConfig
+
+    config = ServeConfig(index_dir=cranfield_index, host=SERVE_HOST, port=0, max_k=20)
+    q = "flow over a flat plate"
+    for cache in (0, None):
+        core = QAReplicaCore(ReplicaSpec(str(cranfield_index), 2, config, shard_prefix(cranfield_index), reload=False,
+                                         query_cache=cache))
+        try:
+            core.engine.search(q, k=3)
+            kept = list(core.engine._query_vectors)
+            assert (q in kept) if cache is None else kept == []
+            assert core.engine._query_vectors.size == (QUERY_CACHE if cache is None else cache)
+        finally:
+            core.engine.close()
+
+
 def test_a_killed_shard_is_restarted_and_the_query_retried(sharded, served) -> None:
     """Runs last: it ends a shard for good. The Serve replicas use the same shard actors, so they
     see the restart too, and then answer 503 ``shard_unavailable`` over HTTP."""

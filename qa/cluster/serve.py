@@ -50,6 +50,9 @@ class ReplicaSpec:
     reload: bool = True
     #: for an extra API app at another route prefix (benchmarks/cluster.py): the prefix to strip
     strip_prefix: str = ""
+    #: query vectors each replica keeps (``Engine(query_cache=)``; None: the engine's default,
+    #: 0: none, so a benchmark's repeated queries are embedded every time)
+    query_cache: int | None = None
 
 
 def shard_prefix(index_dir: Path | str) -> str:
@@ -67,8 +70,9 @@ class QAReplicaCore:
 
         set_threads(spec.threads)
         self.spec = spec
+        cache = {} if spec.query_cache is None else {"query_cache": spec.query_cache}
         self.engine = ShardedEngine(spec.index_dir, shards=spec.shards, max_k=spec.config.max_k,
-                                    name_prefix=spec.shard_prefix, detached=True)
+                                    name_prefix=spec.shard_prefix, detached=True, **cache)
         self.engine.load()
         self.engine.fleet()
         self.engine.warm_up()
