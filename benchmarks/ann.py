@@ -112,7 +112,7 @@ def main() -> None:
     ap.add_argument("--ef-search", default=",".join(map(str, EF)))
     ap.add_argument("--nprobe", default=",".join(map(str, NPROBE)))
     ap.add_argument("--queries", type=int, default=618)
-    ap.add_argument("--sigma", type=float, default=0.0146)
+    ap.add_argument("--sigma", type=float, default=R.CALIBRATED_SIGMA)
     ap.add_argument("--backend", default=None)
     ap.add_argument("--pool-limit", type=int, default=None)
     ap.add_argument("--tiny", action="store_true", help="smoke run: 3k vectors from a 300-passage pool, 20 queries")

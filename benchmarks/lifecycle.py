@@ -2,6 +2,7 @@
 baseline measured in the same run.
 
     python benchmarks/lifecycle.py --update-size 1m --bm25-size 100k --json
+    python benchmarks/lifecycle.py --tiny        # smoke run (the test suite): 2k passages each, 10 queries
 
 * **Update** (``--update-size``): an index of that many passages is written with
   ``IndexStore.write`` (synthetic records and vectors made as ``benchmarks/run.py`` makes them;
@@ -105,7 +106,8 @@ def bm25_latency(size: int, pool, queries: list[str], rounds: int = 3) -> dict[s
     return out
 
 
-def update_cost(size: int, pool, workdir: Path, backend: str, reuse: bool = False) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def update_cost(size: int, pool, workdir: Path, backend: str, reuse: bool = False,  # type: ignore[no-untyped-def]
+                sigma: float = bench.CALIBRATED_SIGMA) -> dict[str, Any]:
     from index.builder import add_articles, delete_articles
     from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
     from index.records import Article
@@ -113,10 +115,10 @@ def update_cost(size: int, pool, workdir: Path, backend: str, reuse: bool = Fals
 
     emb = SentenceTransformerEmbedder(backend=backend)
     rng = np.random.default_rng(5)
-    sample = [pool[i] for i in rng.choice(len(pool), 300, replace=False)]
+    sample = [pool[i] for i in rng.choice(len(pool), min(300, len(pool)), replace=False)]
     base = emb.encode([f"{t}\n{x}" if t else x for _, t, x in sample])
     articles, passages = bench.synth_records(pool, size)
-    vecs = bench.synth_vectors(np.asarray(base, np.float32), size, seed=size)
+    vecs = bench.synth_vectors(np.asarray(base, np.float32), size, sigma, seed=size)
     settings = IndexSettings(model=DEFAULT_MODEL, dim=vecs.shape[1], embedding_backend=emb.backend)
     directory = workdir / f"idx-{bench.size_label(size)}"
     out: dict[str, Any] = {"passages": size}
@@ -172,11 +174,15 @@ def main() -> None:
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--reuse", action="store_true", help="update the index an earlier run left in --workdir instead of writing one")
+    ap.add_argument("--sigma", type=float, default=bench.CALIBRATED_SIGMA, help="per-dimension noise of vector copies (run.py)")
+    ap.add_argument("--tiny", action="store_true", help="smoke run: 2k passages for each part from a 300-passage pool, 10 queries")
     args = ap.parse_args()
+    if args.tiny:
+        args.update_size, args.bm25_size, args.queries = "2k", "2k", 10
     from index.embedding import default_backend, resolve_backend
 
     backend = resolve_backend(args.backend) if args.backend else default_backend()
-    pool, queries = bench.load_pool()
+    pool, queries = bench.load_pool(300 if args.tiny else None)
     qsel = [queries[i] for i in np.random.default_rng(11).choice(len(queries), min(args.queries, len(queries)), replace=False)]
     res: dict[str, Any] = {"machine": {"cpus": __import__("os").cpu_count(), "load_avg": __import__("os").getloadavg()}}
     work = Path(args.workdir or tempfile.mkdtemp(prefix="qa-lifecycle-"))
@@ -186,7 +192,7 @@ def main() -> None:
             bench.log(f"BM25 latency at {args.bm25_size}")
             res["bm25"] = bm25_latency(bench.parse_size(args.bm25_size), pool, qsel)
         if bench.parse_size(args.update_size):
-            res["update"] = update_cost(bench.parse_size(args.update_size), pool, work, backend, reuse=args.reuse)
+            res["update"] = update_cost(bench.parse_size(args.update_size), pool, work, backend, reuse=args.reuse, sigma=args.sigma)
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)

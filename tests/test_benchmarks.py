@@ -169,6 +169,38 @@ def test_dense_feedback_and_document_bm25_by_hand() -> None:
     assert [r for r, _ in p.bm25_with_document("q", 1.0, 3)].index(2) < [r for r, _ in p.bm25_with_document("q", 1.0, 3)].index(0)
 
 
+def test_lifecycle_tiny() -> None:
+    """benchmarks/lifecycle.py (the update and BM25 figures of docs/performance.md) at a tiny size:
+    the two BM25 paths score alike, and adding, replacing and deleting 10 articles each do just that."""
+    shared_dataset("scifact")
+    res = run_script("lifecycle.py", "--tiny", "--json")
+    bm25 = res["bm25"]
+    assert bm25["passages"] == 2000 and bm25["max_abs_score_diff"] < 1e-4
+    assert bm25["format2"]["p50_ms"] > 0 and bm25["bm25s"]["p50_ms"] > 0 and bm25["ratio_p50"] > 0
+    up = res["update"]
+    assert up["passages"] == 2000 and up["full_write_s"] > 0 and up["disk_mb"] > 0
+    assert "+10 new, 0 updated" in up["add_10_report"] and "+0 new, 10 updated" in up["replace_10_report"]
+    assert "deleted 10 article(s)" in up["delete_10_report"]
+    assert min(up["add_10_s"], up["replace_10_s"], up["delete_10_s"]) > 0 and up["speedup_add_vs_full_write"] > 0
+
+
+def test_security_replay_shows_every_attack_refused(sample_index: Path) -> None:
+    """scripts/security_replay.py (docs/security.md's before/after table) against this tree: every
+    attack it replays is refused (the "after" column), so the table cannot silently go stale."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "security_replay.py"), "--index", str(sample_index)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = {line.split("|")[0].strip(): line.split("|", 1)[1].strip() for line in proc.stdout.splitlines() if "|" in line}
+    assert got["1 forged FileData path, no key"].endswith("401") and got["2 upload over an indexed article, no key"].endswith("401")
+    assert got["6 lone surrogate /api/search"] == got["6 lone surrogate /api/ask"] == "422"
+    assert got["6 non-ASCII X-Embed-Token"] == "401" and "frame-ancestors 'self'" in got["5 framing headers on /"]
+    assert got["3 poison doc id: qa index"].startswith("exit 2, 1 stderr line(s)")
+    assert got["3 poison doc id: then qa search"].startswith("exit 0, 0 stderr line(s)")
+    for attack in ("7 CLI lone surrogate in .jsonl", "7 CLI 100k-deep JSON", "7 CLI non-UTF-8 argument"):
+        assert got[attack].startswith("exit 2, 1 stderr line(s): qa: error:"), (attack, got[attack])
+
+
 def test_bm25_topk_tiny() -> None:
     """benchmarks/bm25_topk.py: the compiled BM25 search and the NumPy formula give identical top-k
     on every query (the script exits non-zero otherwise), through the script as a user runs it."""
