@@ -97,6 +97,14 @@ def test_health_openapi_and_docs(client):
     assert {"/api/search", "/api/ask", "/api/health"} <= set(spec["paths"])
     assert "ErrorResponse" in spec["components"]["schemas"]
     assert client.get("/docs").status_code == 200
+    # the documented defaults of k are what an omitted k does
+    from index.defaults import ASK_K, SEARCH_K
+
+    schemas = spec["components"]["schemas"]
+    assert f"default {SEARCH_K})" in schemas["SearchRequest"]["properties"]["k"]["description"]
+    assert f"default {ASK_K})" in schemas["AskRequest"]["properties"]["k"]["description"]
+    assert len(client.post("/api/search", json={"query": "Russia Armenia Karabakh"}).json()["results"]) == SEARCH_K
+    assert len(client.post("/api/ask", json={"question": "Why did Russia withdraw from Karabakh?"}).json()["results"]) == ASK_K
 
 
 # --------------------------------------------------------------------------- error shapes

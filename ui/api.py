@@ -30,7 +30,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from index import __version__
 from index.errors import QAError
-from index.defaults import MAX_QUERY_CHARS, SEARCH_K as DEFAULT_SEARCH_K
+from index.defaults import ASK_K, MAX_QUERY_CHARS, SEARCH_K as DEFAULT_SEARCH_K
 from qa.engine import Engine
 from qa.filters import SearchFilter
 
@@ -85,7 +85,7 @@ class SearchRequest(FilterFields):
         {"query": "Armenia", "k": 5, "since": "2024-01-01", "sort": "newest"}]})
 
     query: Text = Field(description=f"the question or keywords (at most {MAX_QUERY_CHARS} characters)")
-    k: StrictInt = Field(DEFAULT_SEARCH_K, description="number of passages, 1..max_k (server setting, default 50)")
+    k: StrictInt = Field(DEFAULT_SEARCH_K, description=f"number of passages, 1..max_k (max_k: a server setting; default {DEFAULT_SEARCH_K})")
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
 
 
@@ -95,7 +95,7 @@ class AskRequest(FilterFields):
         {"question": "Why are relations between Russia and Armenia strained?", "source": ["Alwaght"]}]})
 
     question: Text = Field(description=f"the question (at most {MAX_QUERY_CHARS} characters)")
-    k: StrictInt | None = Field(None, description="passages to read, 1..max_k (default 8)")
+    k: StrictInt | None = Field(None, description=f"passages to read, 1..max_k (default {ASK_K})")
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
 
 
