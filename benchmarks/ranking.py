@@ -207,7 +207,7 @@ class Prepared:
         d = setting.depth or depth
         out = {}
         for q in self.qrels:
-            if setting.prf:
+            if setting.prf:  # RM3 and document BM25 each replace the headline-weighted BM25 (like RM3 always has)
                 bm25 = self.bm25_rm3(q, setting.prf, d)
             elif setting.doc_bm25:
                 bm25 = self.bm25_with_document(q, setting.doc_bm25, d)
