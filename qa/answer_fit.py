@@ -88,13 +88,13 @@ def examine_cases(retriever: Retriever, cases: Sequence[AnswerCase]) -> list[Exa
     """Ask every question once over ``retriever`` and keep its measurements (questions without a
     quotable unit are left out: nothing can be ranked or verified for them)."""
     answerer = Answerer(retriever, model=_neutral())
+    missing = ANSWER_FEATURES.index("missing_nouns"), ANSWER_FEATURES.index("missing_verbs")
     out: list[Examined] = []
     for case in cases:
         ex = answerer.examine(case.question)
         if not ex.scored:
             continue
         labels = np.array([int(case.answerable and contains_evidence(s.candidate.text, case.evidence)) for s in ex.scored])
-        missing = ANSWER_FEATURES.index("missing_nouns"), ANSWER_FEATURES.index("missing_verbs")
         out.append(Examined(case, unit_matrix(ex.analysis, ex.scored), labels, float(ex.features[missing[0]]),
                             float(ex.features[missing[1]]), ex.analysis.typed))
     return out

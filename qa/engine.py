@@ -218,6 +218,11 @@ def _answer_settings(settings: IndexSettings, where: object) -> tuple[AnswerMode
     return model, threshold
 
 
+def _query_keys(settings: IndexSettings, queries: Sequence[str]) -> list[str]:
+    """What a query is embedded as (the index's query prompt + the query), and kept by."""
+    return Prompts.from_dict(settings.prompts).queries(list(queries))
+
+
 class Engine:
     """Search, cited answers and the index lifecycle over one index directory. Thread-safe.
 
@@ -262,7 +267,7 @@ class Engine:
     def over(cls, store: IndexStore, **kwargs: Any) -> "Engine":
         """An engine over a store already in memory (evaluation's BM25-only index); it never reloads."""
         engine = cls(store.directory, **kwargs)
-        snap = _Snapshot(store, engine._fusion or Fusion.from_dict(store.settings.fusion), None)
+        snap = _Snapshot(store, engine._fusion or fusion_settings(store.settings, store.directory), None)
         engine._snap, engine._answerer, engine._fixed = snap, engine._make_answerer(snap), True
         return engine
 
@@ -333,7 +338,7 @@ class Engine:
         (``search_many``, evaluation). The last :data:`QUERY_CACHE` vectors are kept, so the
         answer to a question reuses its search's vector (the same one: same text, embedded alone)."""
         settings = (_snap or self._current()[0]).store.settings  # the index's query prompt and dimension
-        texts = Prompts.from_dict(settings.prompts).queries(list(queries))
+        texts = _query_keys(settings, queries)
         embedder = self.embedder
         vecs = self._query_vectors.vectors(texts, lambda one: embedder.encode(one, batch_size=1))
         if vecs.shape[1] != settings.dim:
@@ -343,8 +348,7 @@ class Engine:
     def forget_queries(self, queries: Sequence[str]) -> None:
         """Drop the kept vectors of ``queries``: their next search embeds them again, as new queries
         (latency benchmarks time each question as if it had never been asked)."""
-        settings = self._current()[0].store.settings
-        self._query_vectors.discard(Prompts.from_dict(settings.prompts).queries(list(queries)))
+        self._query_vectors.discard(_query_keys(self._current()[0].store.settings, queries))
 
     def rankings(self, queries: Sequence[str], depth: int, modes: Iterable[Mode] = (Mode.DENSE, Mode.BM25),
                  filters: SearchFilter | None = None, *, _snap: _Snapshot | None = None) -> dict[str, list[Ranking]]:

@@ -68,23 +68,21 @@
     }
     answerEl.className = "qa-answer" + (data.confident ? "" : " qa-answer--unsure");
 
-    // one list item per cited article; its quotes (numbered [n]) in answer order
-    var items = [], byDoc = {}, idDone = {};
-    (data.citations || []).forEach(function (c) {
-      var it = byDoc[c.doc_id];
-      if (!it) { it = byDoc[c.doc_id] = { c: c, quotes: [] }; items.push(it); }
-      it.quotes.push({ n: c.n, text: c.quote });
-    });
-    var closest = "Closest passages";
-    if (!data.confident && (data.related || []).length) {  // the closest sentences (not an answer), by article
-      closest = "Closest sentences (not an answer)";
-      items = [];
-      var rel = {};
-      data.related.forEach(function (c) {
-        var it = rel[c.doc_id];
-        if (!it) { it = rel[c.doc_id] = { c: c, quotes: [] }; items.push(it); }
-        it.quotes.push({ n: null, text: c.quote });
+    // one list item per article, its quotes in order; numbered [n] when they are citations
+    function byArticle(list, numbered) {
+      var out = [], byDoc = {};
+      list.forEach(function (c) {
+        var it = byDoc[c.doc_id];
+        if (!it) { it = byDoc[c.doc_id] = { c: c, quotes: [] }; out.push(it); }
+        it.quotes.push({ n: numbered ? c.n : null, text: c.quote });
       });
+      return out;
+    }
+    var items = byArticle(data.citations || [], true), idDone = {};
+    var closest = "Closest passages";
+    if (!data.confident && (data.related || []).length) {  // the closest sentences (not an answer)
+      closest = "Closest sentences (not an answer)";
+      items = byArticle(data.related, false);
     } else if (!data.confident) {  // show where we looked instead
       var seen = {};
       items = (data.results || []).filter(function (h) {  // the best passage of each of the top 3 articles
