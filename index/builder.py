@@ -13,7 +13,7 @@ import numpy as np
 
 from .chunking import ChunkSettings, chunk_article, unique_passages
 from .dense import DEFAULT_THRESHOLD, KINDS
-from .embedding import Embedder, SentenceTransformerEmbedder, resolve_backend, resolve_model
+from .embedding import ACCELERATOR_BATCH, Embedder, SentenceTransformerEmbedder, resolve_backend, resolve_device, resolve_model
 from .errors import ArticleNotFoundError, IndexFormatError, IndexMissingError, QAError
 from .ingest import load_articles
 from .lexical import BM25Settings
@@ -79,11 +79,12 @@ def add_articles(
     rebuild: bool = False,
     backend: str | None = None,
     dense_index: str | None = None,
-    batch_size: int = EMBED_BATCH,
+    batch_size: int | None = None,
     show_progress: bool = False,
     fusion: Mapping[str, Any] | None = None,
     progress: BuildProgress | None = None,
     prompts: Prompts | None = None,
+    device: str | None = None,
 ) -> BuildReport:
     """Add (or replace, by ``doc_id``) articles in the index at ``index_dir``, creating it if needed.
 
@@ -105,9 +106,15 @@ def add_articles(
     size; nothing is visible until the final swap. ``progress(fraction, passages embedded)`` is
     called after each batch (fraction: share of the articles' text done); an exception it raises
     (a time budget) abandons the build and leaves the index as it was.
+
+    ``device`` (default ``$QA_DEVICE``, else the CPU; ``cuda``, ``cuda:N`` or ``auto``) is where
+    the passages are embedded when no ``embedder`` is given: a GPU embeds with the torch backend
+    in half precision, :data:`~index.embedding.ACCELERATOR_BATCH` texts a batch unless
+    ``batch_size`` says otherwise (:data:`EMBED_BATCH` on the CPU).
     """
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
+    device = resolve_device(device) if embedder is None else "cpu"
     if dense_index is not None and dense_index not in KINDS:
         raise QAError(f"unknown dense index {dense_index!r}; choose one of {', '.join(KINDS)}")
     with write_lock(index_dir):
@@ -127,6 +134,12 @@ def add_articles(
                     f"index {index_dir} was built with model {settings.model!r}, not {wanted!r}; pass --rebuild to re-embed everything"
                 )
             asked_backend = getattr(embedder, "backend", None) if embedder is not None else backend
+            if device != "cpu":
+                if settings.embedding_backend != "torch":
+                    raise IndexFormatError(
+                        f"index {index_dir} was embedded with backend {settings.embedding_backend!r}, which runs on the CPU "
+                        f"only; index with --device cpu, or pass --rebuild to re-embed everything with torch on {device}")
+                asked_backend = asked_backend or "torch"
             for name, asked, have in (("chunking", chunking, settings.chunking), ("bm25", bm25, settings.bm25),
                                       ("embedding backend", resolve_backend(asked_backend) if asked_backend else None,
                                        settings.embedding_backend)):
@@ -142,7 +155,10 @@ def add_articles(
             embedder = SentenceTransformerEmbedder(
                 existing.settings.model if existing else model,
                 backend=existing.settings.embedding_backend if existing else backend,
+                device=device,
             )
+        if batch_size is None:
+            batch_size = ACCELERATOR_BATCH if getattr(embedder, "device", "cpu") != "cpu" else EMBED_BATCH
         if existing is None:
             settings = IndexSettings(
                 model=embedder.name,

@@ -14,6 +14,11 @@ The ONNX files are produced offline from the local model at first use and cached
 torch nor sentence-transformers at query time, which also makes a server start fast. Texts are
 tokenised in windows, sorted by length and batched so that little compute is spent on padding.
 See docs/performance.md for the measurements behind :data:`DEFAULT_BACKEND`.
+
+On a GPU (``device="cuda"``, ``qa index --device cuda``) the torch backend runs the same weights
+in half precision with :data:`ACCELERATOR_BATCH`-text batches and normalises in fp32; the
+vectors are the torch backend's (recorded as ``torch`` in the manifest), so queries embedded on
+the CPU match them. See docs/performance.md ("Indexing on a GPU") for the measurements.
 """
 
 from __future__ import annotations
@@ -57,6 +62,11 @@ _SORT_WINDOW = 4096
 #: of 256. Bounds the model's peak working set while indexing (issue 8: a 20 MB file < 1 GB RSS);
 #: on 1,200 passages of 20-200 words it cut the peak from +560 MB to +222 MB at the same speed.
 ATTENTION_BUDGET = 32 * 128 * 128
+#: Texts per forward pass on an accelerator (torch sorts a call's texts by length first).
+#: Measured by ``benchmarks/embed_device.py`` (docs/performance.md, "Indexing on a GPU").
+ACCELERATOR_BATCH = 256
+DEVICES = ("cpu", "cuda", "cuda:N", "auto")
+PRECISIONS = ("fp32", "fp16")
 
 
 @runtime_checkable
@@ -110,6 +120,32 @@ def resolve_backend(backend: str | None) -> str:
     return b
 
 
+def resolve_device(device: str | None) -> str:
+    """``cpu``, ``cuda``/``cuda:N`` (checked: torch must see that GPU) or ``auto`` (the first GPU
+    when torch sees one, else the CPU). ``None`` means ``$QA_DEVICE``, else ``cpu``; torch is
+    imported only when a GPU is asked for."""
+    raw = os.environ.get("QA_DEVICE", "") if device is None else device
+    d = (raw or "cpu").strip().lower()
+    if d == "cpu":
+        return "cpu"
+    if d != "auto" and d != "cuda" and not (d.startswith("cuda:") and d[5:].isdigit()):
+        raise QAError(f"unknown device {raw!r}; choose one of {', '.join(DEVICES)}")
+    try:
+        import torch
+    except ImportError as exc:
+        if d == "auto":
+            return "cpu"
+        raise QAError(f"device {raw!r} needs torch, which is not installed") from exc
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if d == "auto":
+        return "cuda" if n else "cpu"
+    i = int(d[5:]) if ":" in d else 0
+    if i >= n:
+        seen = f"sees {n} CUDA device{'s' if n != 1 else ''}" if n else "sees no CUDA device (a CPU build, or no driver)"
+        raise QAError(f"no GPU {d!r} here: torch {torch.__version__} {seen}; embed on the CPU with --device cpu")
+    return d
+
+
 _threads: int | None = None
 
 
@@ -138,7 +174,7 @@ def threads() -> int:
     return _threads or default_threads()
 
 
-def _local_model_dir(path: str) -> Path:
+def _local_model_dir(path: str, backend: str = "onnx") -> Path:
     p = Path(path)
     if p.is_dir():
         return p
@@ -147,7 +183,7 @@ def _local_model_dir(path: str) -> Path:
 
         return Path(snapshot_download(path, local_files_only=True))
     except Exception as exc:
-        raise QAError(f"cannot find embedding model {path!r} on disk for the ONNX backend") from exc
+        raise QAError(f"cannot find embedding model {path!r} on disk for the {backend} pipeline") from exc
 
 
 def _model_key(model_dir: Path) -> str:
@@ -319,19 +355,25 @@ def token_batches(order: Sequence[int], lengths: Sequence[int], batch_size: int,
         i += n
 
 
-class _OnnxPipeline:
-    """tokenizer -> ONNX transformer -> pooling -> L2 normalisation, like sentence-transformers."""
+class _Pipeline:
+    """tokenizer -> transformer -> pooling -> L2 normalisation, like sentence-transformers.
+
+    Texts are tokenised :data:`_SORT_WINDOW` at a time by the fast tokenizer (one call per
+    window), sorted longest first and cut into :func:`token_batches`; only the transformer's
+    forward pass differs between runners (:meth:`_hidden`)."""
+
+    #: ``rows x width^2`` of one batch (:func:`token_batches`)
+    budget = ATTENTION_BUDGET
 
     def __init__(self, model_path: str, backend: str) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        model_dir = _local_model_dir(model_path)
+        model_dir = _local_model_dir(model_path, backend)
         modules = _read_json(model_dir / "modules.json", default=[])
         pooling_dir = next((m.get("path", "") for m in modules if m.get("type", "").endswith("Pooling")), "1_Pooling")
         kinds = {m.get("type", "").rsplit(".", 1)[-1] for m in modules} - {"Transformer", "Pooling", "Normalize"}
         if kinds:
-            raise QAError(f"the ONNX backend supports Transformer+Pooling+Normalize models, not {sorted(kinds)}; use backend 'torch'")
+            raise QAError(f"the {backend} pipeline supports Transformer+Pooling+Normalize models, not {sorted(kinds)}; use backend 'torch'")
         pooling = _read_json(model_dir / pooling_dir / "config.json", default={"pooling_mode_mean_tokens": True})
         if pooling.get("pooling_mode_cls_token"):
             self.pooling = "cls"
@@ -346,7 +388,7 @@ class _OnnxPipeline:
         self.max_seq_length = int(st_config.get("max_seq_length") or min(512, config.get("max_position_embeddings", 512)))
         self.dim = int(pooling.get("word_embedding_dimension") or config["hidden_size"])
         if not (model_dir / "tokenizer.json").is_file():
-            raise QAError(f"{model_dir} has no tokenizer.json (needed by the ONNX backend); use backend 'torch'")
+            raise QAError(f"{model_dir} has no tokenizer.json (needed by the {backend} pipeline); use backend 'torch'")
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_seq_length)
@@ -355,6 +397,59 @@ class _OnnxPipeline:
         self.counter.no_truncation()
         self.pad_id = int(config.get("pad_token_id") or 0)
 
+    def _tokenize(self, window: list[str]) -> list[list[int]]:
+        if len(window) == 1:
+            return [self.tokenizer.encode(window[0]).ids]
+        return [e.ids for e in self.tokenizer.encode_batch(window)]
+
+    def _hidden(self, ids: np.ndarray, mask: np.ndarray) -> Any:
+        """The transformer's last hidden states, ``(rows, width, dim)``."""
+        raise NotImplementedError
+
+    def _pool(self, hidden: Any, mask: np.ndarray) -> np.ndarray:
+        if self.pooling == "cls":
+            vecs = hidden[:, 0]
+        elif self.pooling == "max":
+            vecs = np.where(mask[..., None].astype(bool), hidden, -1e9).max(axis=1)
+        else:
+            m = mask[..., None].astype(np.float32)
+            vecs = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+        return np.asarray(vecs, dtype=np.float32)
+
+    def _run(self, ids_list: list[list[int]]) -> np.ndarray:
+        n, width = len(ids_list), max(len(x) for x in ids_list)
+        ids = np.full((n, width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((n, width), dtype=np.int64)
+        for i, x in enumerate(ids_list):
+            ids[i, : len(x)] = x
+            mask[i, : len(x)] = 1
+        vecs = self._pool(self._hidden(ids, mask), mask)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return (vecs / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+    def encode(self, texts: Sequence[str], batch_size: int, show_progress: bool) -> np.ndarray:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        bar = progress.stage("embedding", len(texts), "passage", show_progress)
+        for w0 in range(0, len(texts), _SORT_WINDOW):
+            ids = self._tokenize(list(texts[w0 : w0 + _SORT_WINDOW]))
+            order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first, like sentence-transformers
+            for rows in token_batches(order, [len(x) for x in ids], batch_size, self.budget):
+                out[[w0 + r for r in rows]] = self._run([ids[r] for r in rows])
+                bar.update(len(rows))
+        bar.close()
+        return out
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(e.ids) for e in self.counter.encode_batch(list(texts))]
+
+
+class _OnnxPipeline(_Pipeline):
+    """The pipeline with the transformer exported to ONNX, run by ONNX Runtime on the CPU."""
+
+    def __init__(self, model_path: str, backend: str) -> None:
+        import onnxruntime as ort
+
+        super().__init__(model_path, backend)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads()
         opts.inter_op_num_threads = 1
@@ -369,40 +464,54 @@ class _OnnxPipeline:
         self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
 
-    def _run(self, ids_list: list[list[int]]) -> np.ndarray:
-        n, width = len(ids_list), max(len(x) for x in ids_list)
-        ids = np.full((n, width), self.pad_id, dtype=np.int64)
-        mask = np.zeros((n, width), dtype=np.int64)
-        for i, x in enumerate(ids_list):
-            ids[i, : len(x)] = x
-            mask[i, : len(x)] = 1
+    def _hidden(self, ids: np.ndarray, mask: np.ndarray) -> Any:
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        hidden = self.session.run(None, {k: feed[k] for k in self.inputs})[0]
-        if self.pooling == "cls":
-            vecs = hidden[:, 0]
-        elif self.pooling == "max":
-            vecs = np.where(mask[..., None].astype(bool), hidden, -1e9).max(axis=1)
-        else:
-            m = mask[..., None].astype(np.float32)
-            vecs = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
-        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        return (vecs / np.clip(norms, 1e-12, None)).astype(np.float32)
+        return self.session.run(None, {k: feed[k] for k in self.inputs})[0]
 
-    def encode(self, texts: Sequence[str], batch_size: int, show_progress: bool) -> np.ndarray:
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        bar = progress.stage("embedding", len(texts), "passage", show_progress)
-        for w0 in range(0, len(texts), _SORT_WINDOW):
-            window = list(texts[w0 : w0 + _SORT_WINDOW])
-            ids = [e.ids for e in self.tokenizer.encode_batch(window)] if len(window) > 1 else [self.tokenizer.encode(window[0]).ids]
-            order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first, like sentence-transformers
-            for rows in token_batches(order, [len(x) for x in ids], batch_size):
-                out[[w0 + r for r in rows]] = self._run([ids[r] for r in rows])
-                bar.update(len(rows))
-        bar.close()
-        return out
 
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return [len(e.ids) for e in self.counter.encode_batch(list(texts))]
+class _TorchPipeline(_Pipeline):
+    """The pipeline with the sentence-transformers model's own transformer (``auto_model``), in
+    half precision, on a GPU: the host tokenises a whole window in one fast-tokenizer call
+    instead of once per batch, and pools on the device; normalisation is in fp32 on the host."""
+
+    #: batches are bounded by their row count only, as sentence-transformers bounds them
+    budget = 1 << 62
+
+    def __init__(self, model_path: str, transformer: Any, device: str) -> None:
+        super().__init__(model_path, "torch")
+        self.transformer, self.device = transformer, device
+
+    def _tokenize(self, window: list[str]) -> list[list[int]]:
+        """Tokenised by every core: the fast tokenizer releases the GIL, and the GPU would
+        otherwise wait for one core (``$TOKENIZERS_PARALLELISM`` is off in this process)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        step = 256
+        if len(window) <= step:
+            return super()._tokenize(window)
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            parts = pool.map(super()._tokenize, [window[i : i + step] for i in range(0, len(window), step)])
+            return [ids for part in parts for ids in part]
+
+    def _hidden(self, ids: np.ndarray, mask: np.ndarray) -> Any:
+        import torch
+
+        with torch.inference_mode():
+            t_ids = torch.from_numpy(ids).to(self.device, non_blocking=True)
+            t_mask = torch.from_numpy(mask).to(self.device, non_blocking=True)
+            hidden = self.transformer(input_ids=t_ids, attention_mask=t_mask,
+                                      token_type_ids=torch.zeros_like(t_ids)).last_hidden_state
+            m = t_mask.unsqueeze(-1).to(hidden.dtype)
+            if self.pooling == "cls":
+                pooled = hidden[:, 0]
+            elif self.pooling == "max":
+                pooled = hidden.masked_fill(m == 0, torch.finfo(hidden.dtype).min).amax(dim=1)
+            else:
+                pooled = (hidden * m).sum(dim=1).float() / m.sum(dim=1).float().clamp(min=1e-9)
+            return pooled.float().cpu().numpy()
+
+    def _pool(self, hidden: Any, mask: np.ndarray) -> np.ndarray:
+        return np.asarray(hidden, dtype=np.float32)  # pooled on the device already
 
 
 def _read_json(path: Path, default: Any) -> Any:
@@ -417,21 +526,37 @@ class SentenceTransformerEmbedder:
 
     ``backend`` is ``"torch"``, ``"onnx"`` or ``"onnx-int8"`` (default :data:`DEFAULT_BACKEND`,
     or ``$QA_BACKEND``). ``name`` is the model's canonical name whatever the backend; the backend
-    is recorded separately in the index manifest.
+    is recorded separately in the index manifest. ``device`` (:func:`resolve_device`; default
+    ``$QA_DEVICE``, else the CPU): a GPU embeds with the torch backend, in ``precision`` fp16
+    unless told otherwise (the CPU keeps fp32).
     """
 
-    def __init__(self, model: str | None = None, *, device: str = "cpu", backend: str | None = None) -> None:
+    def __init__(self, model: str | None = None, *, device: str | None = "cpu", backend: str | None = None,
+                 precision: str | None = None) -> None:
         self.name, self._path = resolve_model(model)
-        self.device = device
-        self.backend = resolve_backend(backend) if backend else default_backend()
-        if device != "cpu" and self.backend != "torch":
+        self.device = resolve_device(device)
+        if self.device != "cpu":
+            if backend and resolve_backend(backend) != "torch":
+                raise QAError(f"the {resolve_backend(backend)} backend runs on the CPU only; "
+                              f"on {self.device} the embedding backend is torch")
             self.backend = "torch"  # ONNX graphs here are CPU-only; accelerators use torch
+        else:
+            self.backend = resolve_backend(backend) if backend else default_backend()
+        self.precision = precision or ("fp16" if self.device != "cpu" else "fp32")
+        if self.precision not in PRECISIONS:
+            raise QAError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+        if self.precision != "fp32" and self.backend != "torch":
+            raise QAError(f"precision {self.precision} needs the torch backend (the ONNX backends have their own)")
         self._model: Any = None
         self._onnx: _OnnxPipeline | None = None
+        self._half: _TorchPipeline | None = None
         self._load_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"SentenceTransformerEmbedder({self.name!r}, backend={self.backend!r})"
+        extra = "" if self.device == "cpu" else f", device={self.device!r}"
+        if self.precision != "fp32":
+            extra += f", precision={self.precision!r}"
+        return f"SentenceTransformerEmbedder({self.name!r}, backend={self.backend!r}{extra})"
 
     @property
     def model(self) -> Any:
@@ -450,6 +575,8 @@ class SentenceTransformerEmbedder:
                     # prompts are the index's business (index.prompts, recorded in the manifest):
                     # never a second one from the model's config
                     self._model.default_prompt_name = None
+                    if self.precision == "fp16":
+                        self._model.half()
                 except Exception as exc:  # OSError, ValueError, HF errors: all mean "cannot load"
                     raise QAError(f"cannot load embedding model {self.name!r} offline: {str(exc).splitlines()[0]}") from exc
             return self._model
@@ -494,14 +621,26 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.backend != "torch":
             return self.onnx.encode(texts, batch_size=batch_size, show_progress=show_progress)
-        vecs = self.model.encode(
-            list(texts),
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress,
-        )
-        return np.ascontiguousarray(vecs, dtype=np.float32)
+        if self.precision == "fp32":
+            vecs = self.model.encode(
+                list(texts),
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
+            return np.ascontiguousarray(vecs, dtype=np.float32)
+        return self.half_pipeline.encode(texts, batch_size=batch_size, show_progress=show_progress)
+
+    @property
+    def half_pipeline(self) -> _TorchPipeline:
+        """The half-precision pipeline (GPU): this model's transformer behind the shared tokenizer,
+        batching and pooling (:class:`_Pipeline`)."""
+        model = self.model  # loads (and halves) the model, under the lock
+        with self._load_lock:
+            if self._half is None:
+                self._half = _TorchPipeline(self._path, model[0].auto_model, self.device)
+            return self._half
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:

@@ -76,6 +76,17 @@ def test_ann_tiny() -> None:
         assert all(r["p50_ms"] > 0 and r["build_s"] >= 0 for r in rows)
 
 
+def test_embed_device_tiny() -> None:
+    """The GPU indexing benchmark, run on the CPU through the same half-precision pipeline the GPU
+    runs (only the tensors' device differs), against sentence-transformers' default encode."""
+    res = run_script("embed_device.py", "--tiny", "--precision", "fp16", "--json")
+    assert res["device"] == "cpu" and res["passages"] == 8 and res["baseline"]["dtype"] == "torch.float32"
+    assert res["candidate"] == {**res["candidate"], "backend": "torch", "precision": "fp16"}
+    (row,) = res["rows"]
+    assert row["batch"] == 64 and row["passages_per_s"] > 0 and row["speedup"] > 0
+    assert row["cosine_min"] > 0.9999  # fp16 on the same weights: the fp32 model's vectors
+
+
 def test_index_and_query_tiny() -> None:
     res = run_script("index_and_query.py", "--tiny", "--json")
     assert res["indexing"]["articles"] == 5 and res["indexing"]["passages"] > 5

@@ -20,11 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rebuild", action="store_true", help="discard the existing index and build from these paths only")
     p.add_argument("--max-tokens", type=positive_int, default=None, help="passage size in word pieces (default 200)")
     p.add_argument("--overlap", type=int, default=None, help="sentences repeated between passages (default 1)")
-    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="texts per embedding batch (default 64 on the CPU, 256 on a GPU)")
     p.add_argument("--dense-index", choices=["auto", "flat", "hnsw", "ivf"], default=None,
                    help="dense index type: auto (exact below 100k passages, HNSW above; default), flat (exact), hnsw or ivf")
     p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None,
                    help="embedding backend (default onnx-int8, or the one the existing index was built with)")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="where passages are embedded: cpu (default, or $QA_DEVICE), cuda, cuda:N, or auto (a GPU when "
+                        "torch sees one). A GPU embeds with the torch backend in half precision; needs a CUDA build of torch")
     add_fusion_args(p, "recorded in the index's manifest (default: dbsf for a new index; an existing index keeps its own)")
     p.add_argument("--query-prompt", default=None, metavar="TEXT",
                    help="text put before every query when embedding (default: the model's own, e.g. E5's 'query: '; "
@@ -54,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         prompts = Prompts(query=args.query_prompt or "", passage=args.passage_prompt or "")
     from ..cluster.cli import index_embedder
 
+    if getattr(args, "ray", None) and args.device is not None:
+        raise QAError("--device applies to local indexing; with --ray the cluster's workers use the GPUs Ray gives them")
+
     # a line every few seconds when stderr is a log, not a terminal (bars need a terminal)
     with progress.heartbeat(enabled=not args.quiet and not sys.stderr.isatty()):
         report = build_index(
@@ -69,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             show_progress=not args.quiet and sys.stderr.isatty(),
             fusion=None if fusion is None else fusion.to_dict(),
             prompts=prompts,
+            device=args.device,
         )
     print(report.summary())
     return 0
