@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -560,8 +561,28 @@ class IndexStore:
         vectors are always memory-mapped. ``mmap=True`` also maps the FAISS index and the BM25
         arrays instead of copying them into memory: loading is then near-instant and the pages are
         shared with the OS cache. ``mmap=None`` chooses: mapped from :data:`MMAP_AUTO_PASSAGES` on.
+
+        A writer may swap a new generation in while this reads (two renames; the old folder is
+        then removed), so a read can see files of two generations, or none. A load that fails
+        while the folder or its manifest changed under it, or while a swap is half done, is
+        retried (:data:`LOAD_RETRIES` times); a failure on an index nobody is changing is
+        reported at once: that one is really damaged.
         """
         directory = Path(directory)
+        for attempt in range(LOAD_RETRIES + 1):
+            before = _identity(directory)
+            try:
+                return cls._load_once(directory, mmap=mmap, verify=verify)
+            except (IndexFormatError, IndexMissingError, OSError):
+                after = _identity(directory)
+                swapping = after is None and any(real_path(directory).parent.glob(f"{real_path(directory).name}.old-*"))
+                if attempt == LOAD_RETRIES or not (before != after or swapping):
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @classmethod
+    def _load_once(cls, directory: Path, *, mmap: bool | None, verify: bool) -> "IndexStore":
         real = real_path(directory)
         recover(real)
         manifest = read_manifest(directory)
@@ -733,6 +754,21 @@ def _peek_manifest(directory: Path | str) -> dict[str, Any] | None:
     except (OSError, ValueError, RecursionError):
         return None
     return manifest if isinstance(manifest, dict) else None
+
+
+#: How many times :meth:`IndexStore.load` retries a read that a concurrent swap broke.
+LOAD_RETRIES = 5
+
+
+def _identity(directory: Path | str) -> tuple[int, int, int] | None:
+    """What a swap or a settings update changes: the folder's and the manifest's inodes (both are
+    replaced by renames) and the manifest's modification time; ``None`` when either is missing."""
+    real = real_path(directory)
+    try:
+        d, m = os.stat(real), os.stat(real / MANIFEST)
+    except OSError:
+        return None
+    return d.st_ino, m.st_ino, m.st_mtime_ns
 
 
 def current_generation(directory: Path | str) -> int | None:

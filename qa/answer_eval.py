@@ -32,6 +32,7 @@ from typing import Any
 from index.progress import stage
 
 from .answer import Answer
+from .datasets import normalize_text
 
 ANSWERABLE_KINDS = ("why_how", "quantity_when", "who_where_which")
 REFUSE_KINDS = ("unanswerable", "offtopic")
@@ -127,13 +128,11 @@ def load_answer_cases(path: Path | str) -> list[AnswerCase]:
     return out
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
 def contains_evidence(text: str, evidence: Iterable[str]) -> bool:
-    t = _norm(text)
-    return any(_norm(e) in t for e in evidence if e.strip())
+    """Whether ``text`` holds one of the evidence phrases, compared as retrieval's question sets
+    compare them (:func:`qa.datasets.normalize_text`: case, spacing, curly quotes and dashes folded)."""
+    t = normalize_text(text)
+    return any(normalize_text(e) in t for e in evidence if e.strip())
 
 
 def _rate(values: Sequence[bool]) -> float | None:

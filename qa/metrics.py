@@ -7,6 +7,8 @@ dictionaries to ranx objects and back. ``hit@k`` is accepted as an alias of ranx
 
 from __future__ import annotations
 
+import math
+
 import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -128,5 +130,8 @@ def compare(qrels: QrelsDict, runs: Mapping[str, Mapping[str, Mapping[str, float
             comps[s] = {}
             for m, n in zip(metrics, names):
                 wtl = d[s]["win_tie_loss"][baseline][n]
-                comps[s][m] = Comparison(float(d[s]["comparisons"][baseline][n]), int(wtl["W"]), int(wtl["L"]))
+                p = float(d[s]["comparisons"][baseline][n])
+                # a t-test on per-query differences that are all zero is 0/0 (NaN): the runs score
+                # alike on every query, which is no evidence of a difference (p = 1), and NaN is not JSON
+                comps[s][m] = Comparison(1.0 if math.isnan(p) else p, int(wtl["W"]), int(wtl["L"]))
     return means, comps

@@ -111,3 +111,16 @@ def test_ask_latency_benchmark_runs_tiny(sample_index) -> None:  # type: ignore[
     legacy = ask_latency.legacy_ask(ask_latency.Answerer(ask_latency.Engine.open(sample_index)),
                                     "When did the Armenian parliament ratify the Rome Statute?")
     assert legacy.confident and legacy.citations
+
+
+def test_evidence_is_compared_with_quotes_and_dashes_folded() -> None:
+    """Articles print curly quotes and dashes; question writers type straight ones. Evidence is
+    matched as retrieval's question sets match it (qa.datasets.normalize_text), so an answer that
+    quotes "Armenia’s borders" holds the evidence "Armenia's borders"."""
+    from qa.answer_eval import contains_evidence
+
+    answer = "But Russian troops will remain on Armenia’s borders with Turkey and Iran – for now."
+    assert contains_evidence(answer, ["armenia's borders with turkey"])
+    assert contains_evidence(answer, ["Iran - for now"])
+    assert contains_evidence("The “red line” was crossed", ['"red line"'])
+    assert not contains_evidence(answer, ["Armenia's border with Georgia"])

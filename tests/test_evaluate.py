@@ -51,6 +51,21 @@ def test_compare_counts_wins_and_losses() -> None:
     assert "base" not in comps
 
 
+def test_systems_that_score_alike_on_every_query_are_not_significant(tmp_path: Path) -> None:
+    """Two runs with the same per-query scores: the t-test's 0/0 is read as p = 1 (no evidence of a
+    difference), so the table does not print "<1e-4" beside "+0/-0" and the JSON stays JSON."""
+    same = {"q1": {"a": 2.0, "x": 1.0}, "q2": {"x": 1.0}}
+    _, comps = compare(QRELS, {"base": RUN, "twin": RUN, "alike": same}, ["mrr@10"], "base")
+    for name in ("twin", "alike"):
+        c = comps[name]["mrr@10"]
+        assert (c.p_value, c.improved, c.hurt) == (1.0, 0, 0)
+    res = EvalResult(dataset="toy", queries=2, level="document", metrics=["mrr@10"], baseline="base",
+                     systems=[SystemResult("base", {"mrr@10": 0.5}),
+                              SystemResult("twin", {"mrr@10": 0.5}, p_value=comps["twin"]["mrr@10"].p_value, improved=0, hurt=0)])
+    assert "<1e-4" not in res.table()
+    json.dumps(res.to_dict(), allow_nan=False)
+
+
 def test_passages_to_documents_by_best_passage() -> None:
     from index.records import Passage
 

@@ -215,3 +215,50 @@ def test_other_embedding_backend_is_refused(index_copy, tmp_path):
 def test_searcher_queries_with_the_index_backend(sample_index):
     s = Engine.open(sample_index)  # no embedder given: built from the manifest
     assert s.embedder.backend == s.store.settings.embedding_backend
+
+
+_WRITER = """
+import sys
+import numpy as np
+from index import add_articles, delete_articles
+from index.records import Article
+
+class Embedder:  # vectors need no model here: what is raced is the swap of a generation
+    name, backend, dim = sys.argv[3], sys.argv[4], 384
+    def encode(self, texts, batch_size=64, show_progress=False):
+        v = np.random.default_rng(len(texts)).normal(size=(len(texts), 384)).astype("float32")
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+    def count_tokens(self, texts):
+        return [len(t.split()) for t in texts]
+
+for i in range(int(sys.argv[2])):
+    add_articles([Article(doc_id=f"w{i}", title=f"Note {i}", text=f"Ministers met in Baku on day {i}. " * 20)],
+                 sys.argv[1], embedder=Embedder())
+    if i % 2:
+        delete_articles([f"w{i}"], sys.argv[1])
+"""
+
+
+def test_reading_while_a_writer_swaps_generations_never_reports_damage(index_copy):
+    """Another process adds and deletes articles (each write swaps a new generation in and removes
+    the old folder) while this one loads the index in a loop: every load must succeed. Before the
+    retry, about one load in ten saw files of two generations and called a sound index corrupt."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    settings = json.loads((index_copy / "manifest.json").read_text())["settings"]
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(index_copy), "16", settings["model"],
+                               settings["embedding_backend"]], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                              stderr=subprocess.PIPE, text=True)
+    loads, errors = 0, []
+    while writer.poll() is None:
+        try:
+            IndexStore.load(index_copy, mmap=None)
+            loads += 1
+        except QAError as exc:
+            errors.append(str(exc))
+    assert writer.returncode == 0, writer.stderr.read()[-2000:]
+    assert loads > 0 and errors == [], errors[:3]
+    assert json.loads((index_copy / "manifest.json").read_text())["generation"] >= 16  # the writer really wrote
