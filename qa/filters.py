@@ -54,11 +54,11 @@ def parse_day(value: Any, name: str) -> _dt.date | None:
     if not isinstance(value, str):
         raise QueryError(f"{name} must be a date like 2024-01-31, got {value!r}")
     text = value.strip()
-    if _DAY.fullmatch(text):
-        try:
+    try:
+        if _DAY.fullmatch(text):
             return _dt.date.fromisoformat(text)
-        except ValueError:
-            raise QueryError(f"{name} is not a real day: {value!r}") from None
+    except ValueError:  # 2024-13-01, 2023-02-30
+        pass
     raise QueryError(f"{name} must be a date like 2024-01-31 (YYYY-MM-DD), got {value!r}")
 
 

@@ -550,11 +550,11 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
         answer = await run_in_threadpool(service.ask, body.question, k, body.mode, body.search_filter())
         return answer.to_dict()
 
-    @app.api_route("/api/health", methods=["GET", "HEAD"], response_model=HealthResponse,
-                   responses={500: {"model": ErrorResponse}}, tags=["api"],
-                   summary="Index statistics, model and version (no API key needed)",
-                   description="`index.updated` is when the index last changed; `index.index_dir` (a server "
-                               "path) is left out when a key is configured and the caller did not send it.")
+    @app.head("/api/health", include_in_schema=False)  # like GET, without the body (load balancers)
+    @app.get("/api/health", response_model=HealthResponse, responses={500: {"model": ErrorResponse}}, tags=["api"],
+             summary="Index statistics, model and version (no API key needed)",
+             description="`index.updated` is when the index last changed; `index.index_dir` (a server "
+                         "path) is left out when a key is configured and the caller did not send it.")
     async def api_health(request: Request) -> dict[str, Any]:
         stats = await run_in_threadpool(service.stats)
         index = stats.to_dict()
