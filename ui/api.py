@@ -1,10 +1,16 @@
 """The JSON API and the /embed widget: a FastAPI app over one :class:`qa.engine.Engine`.
 
-Routes: ``POST /api/search``, ``POST /api/ask``, ``GET /api/health``, ``GET /embed`` (+ its
-script and stylesheet), OpenAPI at ``/docs`` (Swagger UI served from the ``swagger-ui-bundle-v2``
-package under ``/docs-assets``, so it works offline). Search and ask take the filter fields
-``since``, ``until``, ``source`` and ``sort`` (:class:`FilterFields`). Every error, including 404, 405, 413 and 422,
-has the shape in :mod:`ui.errors`. Blocking work runs in Starlette's thread pool.
+Routes: ``POST /api/search``, ``POST /api/ask``, ``GET|HEAD /api/health``, ``DELETE
+/api/articles/{id}`` (any id, ``/`` included), ``GET /embed`` (+ its script and stylesheet), OpenAPI
+at ``/docs`` (Swagger UI served from the ``swagger-ui-bundle-v2`` package under ``/docs-assets``,
+so it works offline). Search and ask take the filter fields ``since``, ``until``, ``source`` and
+``sort`` (:class:`FilterFields`). Every error this app answers (any path it owns and any method,
+a refused CORS preflight, an unreadable body, a slow body, an unexpected exception) has the shape
+and one of the codes in :mod:`ui.errors`. Blocking work runs in Starlette's thread pool.
+
+Middleware, outermost first: CORS (:class:`ShapedCORSMiddleware`) → :class:`BodyTimeoutMiddleware`
+→ :class:`EarlyAuthMiddleware` → :class:`BodyLimitMiddleware` → :class:`OwnPathsMiddleware` →
+:class:`InternalErrorMiddleware` → routes (and the Gradio app that :mod:`ui.app` mounts at ``/``).
 """
 
 from __future__ import annotations

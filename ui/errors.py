@@ -23,6 +23,7 @@ status   code                    when
                                  text with a lone surrogate
 500      internal_error          a bug; details go to the server log, not the client
 501      not_implemented         the engine has no ``delete`` (older engine)
+503      shard_unavailable       sharded serving (``--ray``): a shard could not answer
 =======  ======================  ====================================================
 
 Any other code a :class:`QAError` carries is replaced by its status's code in
@@ -42,7 +43,7 @@ from index.errors import QAError
 DOCUMENTED_CODES = frozenset({
     "bad_query", "malformed_body", "cors_rejected", "unauthorized", "forbidden", "not_found", "index_missing",
     "method_not_allowed", "request_timeout", "index_invalid", "body_too_large", "unsupported_media_type",
-    "invalid_request", "internal_error", "not_implemented",
+    "invalid_request", "internal_error", "not_implemented", "shard_unavailable",
 })
 
 #: The code of a status when the error names none (or an undocumented one).
@@ -59,6 +60,7 @@ STATUS_CODES = {
     422: "invalid_request",
     500: "internal_error",
     501: "not_implemented",
+    503: "shard_unavailable",
 }
 
 
