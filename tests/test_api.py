@@ -567,15 +567,19 @@ def test_a_slow_body_is_cut_at_the_total_deadline_with_a_408(service):
 def test_live_server_slow_body_and_surrogate(sample_index, tmp_path):
     """Against a real `qa serve` (QA_BODY_TIMEOUT_S=2): a body dripped 1 byte every 0.5 s gets a 408
     in the error shape and the connection closes; a lone surrogate in `source` is a 422 on a
-    keep-alive connection that then keeps working (before: 500 and a reset connection)."""
+    keep-alive connection that then keeps working (before: 500 and a reset connection); a body the
+    app answered without reading (401: no key) is closed at the same deadline, not dripped forever."""
     import socket
 
     index = tmp_path / "idx"
     shutil.copytree(sample_index, index)
-    with serve_subprocess(index, env={"QA_BODY_TIMEOUT_S": "2"}, log_path=tmp_path / "serve.log") as url:
+    with serve_subprocess(index, env={"QA_BODY_TIMEOUT_S": "2", "QA_API_KEY": KEY}, log_path=tmp_path / "serve.log") as url:
         port = int(url.rsplit(":", 1)[1])
+        head = b"POST /api/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n"
+        unread = socket.create_connection(("127.0.0.1", port), timeout=10)
+        unread.sendall(head + b"\r\n{")  # no key: 401 at once, body never read
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        s.sendall(b"POST /api/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n")
+        s.sendall(head + f"X-API-Key: {KEY}\r\n\r\n".encode())
         t0 = time.monotonic()
         reply = b""
         for byte in b'{"query": "Armenia Russia Karabakh war"}':
@@ -605,7 +609,24 @@ def test_live_server_slow_body_and_surrogate(sample_index, tmp_path):
         assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
         payload = json.loads(reply.split(b"\r\n\r\n", 1)[1])
         assert payload["error"]["code"] == "request_timeout" and 1.5 < took < 8
-        with httpx.Client(base_url=url, timeout=30) as c:
+        unread.settimeout(0.2)
+        answer, ended = b"", None
+        for _ in range(60):  # keep dripping the unread body: the server must hang up
+            try:
+                unread.sendall(b" ")
+                chunk = unread.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                ended = "reset"
+                break
+            answer += chunk
+            if chunk == b"":
+                ended = "closed"
+                break
+        unread.close()
+        assert answer.startswith(b"HTTP/1.1 401") and ended, (answer[:100], ended)
+        with httpx.Client(base_url=url, timeout=30, headers={"X-API-Key": KEY}) as c:
             body = '{"query": "russia", "source": ["a", "\\udc00"]}'
             assert_error(c.post("/api/search", content=body, headers=JSON), 422, "invalid_request")
             assert c.post("/api/search", json={"query": "russia", "k": 1}).status_code == 200  # same connection
