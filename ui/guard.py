@@ -12,9 +12,11 @@ Roles (:class:`Role`) come from credentials, never from what a client says about
 :class:`GuardMiddleware` sits in front of the whole ASGI app. For every path outside the JSON API
 and the ``/embed`` widget (i.e. the Gradio page and *all* its routes: ``/config``,
 ``/gradio_api/queue/*``, ``/gradio_api/upload``, ``/gradio_api/file=``…) it requires a valid
-session cookie when a key is set, requires the write role for Gradio's upload route, records
-which upload paths each session received, and adds ``frame-ancestors`` / ``X-Frame-Options`` to
-every response it lets through. See docs/security.md.
+session cookie when a key is set, requires the write role for Gradio's routes that store client
+bytes (upload, multipart ``component_server``), refuses ``process_recording`` (the UI never uses
+it), records which upload paths each session received, and adds ``frame-ancestors`` /
+``X-Frame-Options`` to every response outside ``/api`` and ``/embed`` (the open ``/docs``,
+``/docs-assets/``, ``/openapi.json`` and ``/login`` included). See docs/security.md.
 """
 
 from __future__ import annotations
