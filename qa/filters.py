@@ -11,6 +11,7 @@ used by the Python API, ``qa search/ask --since/--until/--source/--sort`` and th
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -37,8 +38,13 @@ class Sort(str, Enum):
             raise QueryError(f"unknown sort {value!r}; use one of: {', '.join(s.value for s in cls)}") from None
 
 
+#: A day as the filters take it: exactly ``YYYY-MM-DD`` (no time, no trailing text).
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_day(value: Any, name: str) -> _dt.date | None:
-    """``YYYY-MM-DD`` (or a longer ISO 8601 timestamp, whose date part is used) -> date."""
+    """``YYYY-MM-DD`` exactly (surrounding spaces aside) -> date; anything else (``2024-01-01xyz``,
+    a timestamp, ``2024-1-1``) raises :class:`QueryError`. ``date``/``datetime`` objects pass as days."""
     if value is None or value == "":
         return None
     if isinstance(value, _dt.datetime):
@@ -49,9 +55,11 @@ def parse_day(value: Any, name: str) -> _dt.date | None:
         raise QueryError(f"{name} must be a date like 2024-01-31, got {value!r}")
     text = value.strip()
     try:
-        return _dt.date.fromisoformat(text[:10])
-    except ValueError:
-        raise QueryError(f"{name} must be a date like 2024-01-31, got {value!r}") from None
+        if _DAY.fullmatch(text):
+            return _dt.date.fromisoformat(text)
+    except ValueError:  # 2024-13-01, 2023-02-30
+        pass
+    raise QueryError(f"{name} must be a date like 2024-01-31 (YYYY-MM-DD), got {value!r}")
 
 
 def day_of(date: str) -> _dt.date | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import time
 
@@ -53,7 +54,16 @@ def assert_error(resp: httpx.Response, status: int, code: str) -> dict:
     err = body["error"]
     assert err["status"] == status and err["code"] == code, body
     assert isinstance(err["message"], str) and err["message"] and "\n" not in err["message"]
+    assert code in documented_codes(), f"{code} is not in docs/serving.md's error table"
     return err
+
+
+def documented_codes() -> set[str]:
+    """The codes in docs/serving.md's error table (which must equal ui.errors.DOCUMENTED_CODES)."""
+    from conftest import ROOT
+
+    text = (ROOT / "docs" / "serving.md").read_text().split("## Errors", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| \d{3} \| `([a-z_]+)` \|", text, flags=re.M))
 
 
 # --------------------------------------------------------------------------- success shapes
@@ -162,7 +172,7 @@ def test_error_shape_for_unknown_paths_and_methods(client, method, path, status,
     r = client.request(method, path)
     assert_error(r, status, code)
     if status == 405:
-        assert r.headers["allow"] in ("POST", "GET")
+        assert r.headers["allow"] in ("POST", "GET, HEAD")
 
 
 def test_internal_errors_do_not_leak(service, monkeypatch):
@@ -401,3 +411,222 @@ def test_qa_serve_startup_errors_are_one_line_exit_2(args, message, sample_index
     assert r.returncode == 2 and r.stdout == ""
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("qa: error:") and message in lines[0].lower(), r.stderr
+
+
+# --------------------------------------------------------------------------- exploratory-test regressions
+def test_documented_codes_match_the_code():
+    from ui.errors import DOCUMENTED_CODES, STATUS_CODES
+
+    assert documented_codes() == set(DOCUMENTED_CODES)
+    assert set(STATUS_CODES.values()) <= DOCUMENTED_CODES
+
+
+@pytest.mark.parametrize("path, field", [("/api/search", "query"), ("/api/ask", "question")])
+@pytest.mark.parametrize("extra", ['"source": "\\udc00"', '"source": ["a", "\\udc00"]', '"since": "\\ud800"',
+                                   '"until": "2024-01-0\\udfff"'])
+def test_lone_surrogate_in_a_filter_is_a_422(keyed, path, field, extra):
+    """Before: 500 on /api/search (echoing the filters failed) and a silent 200 on /api/ask."""
+    body = ('{"%s": "russia", %s}' % (field, extra)).encode()
+    r = keyed.post(path, content=body, headers={"content-type": "application/json", "X-API-Key": KEY, "Origin": WIKI})
+    err = assert_error(r, 422, "invalid_request")
+    assert "surrogate" in err["message"] and err["message"].split(":")[0].split(".")[0] in ("source", "since", "until")
+    assert r.headers["access-control-allow-origin"] == WIKI
+
+
+def test_an_unexpected_exception_is_a_500_in_the_shape_with_cors(service, monkeypatch):
+    """Before: the 500 came from Starlette's outermost middleware: no CORS headers, and the
+    exception went on to the server (which reset the keep-alive connection)."""
+    c = make_client(service, api_key=KEY, cors_origins=(WIKI,))
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(service, "search", boom)
+    r = c.post("/api/search", json={"query": "x"}, headers={"X-API-Key": KEY, "Origin": WIKI})
+    err = assert_error(r, 500, "internal_error")
+    assert "secret" not in err["message"] and r.headers["access-control-allow-origin"] == WIKI
+
+
+def test_the_default_k_is_capped_at_max_k(sample_index, embedder):
+    """Before: `qa serve --max-k 5` answered a search without k with "k must be ... 1 and 5, got 10"."""
+    engine = Engine.open(sample_index, embedder=embedder, max_k=5)
+    c = TestClient(create_api(engine, ServeConfig(index_dir=sample_index, max_k=5)), raise_server_exceptions=False)
+    r = c.post("/api/search", json={"query": "Armenia"})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["results"]) == 5
+    assert len(c.post("/api/ask", json={"question": "Why did Russia withdraw from Karabakh?"}).json()["results"]) == 5
+    k = c.get("/openapi.json").json()["components"]["schemas"]["SearchRequest"]["properties"]["k"]
+    assert k["default"] == 5 and k["maximum"] == 5 and "default 5" in k["description"]
+    assert_error(c.post("/api/search", json={"query": "Armenia", "k": 6}), 400, "bad_query")
+
+
+@pytest.mark.parametrize("path, body", [("/api/search", {"query": "Armenia", "k": None}),
+                                        ("/api/ask", {"question": "Armenia?", "k": None})])
+def test_k_null_is_refused_on_both_routes(client, path, body):
+    """Before: /api/ask took "k": null as "the default" while /api/search refused it."""
+    err = assert_error(client.post(path, json=body), 422, "invalid_request")
+    assert err["message"].startswith("k:")
+
+
+@pytest.mark.parametrize("path, field", [("/api/search", "query"), ("/api/ask", "question")])
+@pytest.mark.parametrize("text", ["\u00a0\u200b\u200b", "\u200b", "\ufeff\u2060 \u200d"])
+def test_invisible_only_text_is_empty(client, path, field, text):
+    """Before: a query of NBSP and zero-width spaces was searched; /api/ask said "query is empty"."""
+    err = assert_error(client.post(path, json={field: text}), 400, "bad_query")
+    assert err["message"] == f"{field} is empty"
+    assert err == assert_error(client.post(path, json={field: "  "}), 400, "bad_query")
+
+
+def test_health_has_updated_head_and_hides_the_path_from_anonymous_callers(client, keyed, sample_index):
+    import json as _json
+
+    manifest = _json.loads((sample_index / "manifest.json").read_text())
+    body = client.get("/api/health").json()
+    assert body["index"]["updated"] == manifest["updated"] and body["index"]["created"] == manifest["created"]
+    assert body["index"]["index_dir"] == str(sample_index)  # no key configured: everyone is a reader
+    head = client.head("/api/health")
+    assert head.status_code == 200 and head.content == b""  # before: 405
+    anonymous = keyed.get("/api/health").json()["index"]
+    assert "index_dir" not in anonymous and anonymous["articles"] == 5  # before: the server path, to anyone
+    assert keyed.get("/api/health", headers={"X-API-Key": KEY}).json()["index"]["index_dir"] == str(sample_index)
+
+
+@pytest.fixture(scope="module")
+def full_app(service):
+    from ui.app import create_app
+
+    config = ServeConfig(index_dir=service.index_dir, max_k=20, max_body_bytes=1024 * 1024, cors_origins=(WIKI,))
+    with TestClient(create_app(service, config), raise_server_exceptions=False) as c:
+        c.get("/")
+        yield c
+
+
+JSON = {"content-type": "application/json"}
+DEEP = b'{"query": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
+@pytest.mark.parametrize("method, path, kwargs, status, code", [
+    ("POST", "/embed", {}, 405, "method_not_allowed"),
+    ("POST", "/embed.js", {}, 405, "method_not_allowed"),
+    ("GET", "/embed/", {}, 404, "not_found"),
+    ("GET", "/embed.jsx", {}, 404, "not_found"),
+    ("GET", "/api", {}, 404, "not_found"),
+    ("GET", "/api/", {}, 404, "not_found"),
+    ("BREW", "/api/search", {}, 405, "method_not_allowed"),
+    ("TRACE", "/api/search", {}, 405, "method_not_allowed"),
+    ("BREW", "/api/nope", {}, 404, "not_found"),
+    ("POST", "/openapi.json", {}, 405, "method_not_allowed"),
+    ("DELETE", "/docs", {}, 405, "method_not_allowed"),
+    ("GET", "/docs-assets/nope.js", {}, 404, "not_found"),
+    ("POST", "/api/search/", {"json": {"query": "x"}}, 404, "not_found"),
+    ("OPTIONS", "/api/ask", {"headers": {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}},
+     400, "cors_rejected"),
+    ("POST", "/api/search", {"content": DEEP, "headers": JSON}, 400, "malformed_body"),
+    ("POST", "/api/search", {"content": b'{"query": "\xff\xfe"}', "headers": JSON}, 400, "malformed_body"),
+    ("POST", "/gradio_api/process_recording", {"files": {"video": ("x.mp4", b"not a video")}}, 404, "not_found"),
+    ("POST", "/gradio_api/queue/join", {"json": {"data": [], "fn_index": 99, "session_hash": "x"}}, 422,
+     "invalid_request"),
+])
+def test_every_error_of_the_whole_app_has_the_one_shape(full_app, method, path, kwargs, status, code):
+    """Before: {"detail": ...} from the Gradio app behind our paths, text/plain for a refused
+    preflight and for a Gradio 500, and the undocumented code bad_request for unreadable bodies."""
+    r = full_app.request(method, path, **kwargs)
+    err = assert_error(r, status, code)
+    if path == "/api/search/":
+        assert "did you mean /api/search?" in err["message"]
+    if status == 405:
+        assert r.headers["allow"]
+
+
+def test_a_slow_body_is_cut_at_the_total_deadline_with_a_408(service):
+    """Before: a body dripped slower than nothing but faster than the 30 s idle timer was waited
+    for forever. In-process (httpx's ASGI transport pulls the body lazily): 1 s in all."""
+    app = create_api(service, ServeConfig(index_dir=service.index_dir, max_k=20, body_timeout_s=1,
+                                          cors_origins=(WIKI,)))
+
+    async def drip():
+        for part in (b'{"query": ', b'"Armenia', b' Russia', b'"}'):
+            yield part
+            await asyncio.sleep(0.4)
+
+    async def run() -> tuple[httpx.Response, float, httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            t0 = time.monotonic()
+            slow = await c.post("/api/search", content=drip(), headers={**JSON, "Origin": WIKI})
+            took = time.monotonic() - t0
+            fast = await c.post("/api/search", json={"query": "Armenia", "k": 1})
+            return slow, took, fast
+
+    slow, took, fast = asyncio.run(run())
+    err = assert_error(slow, 408, "request_timeout")
+    assert "1 seconds" in err["message"] and slow.headers["connection"] == "close" and took < 1.5
+    assert slow.headers["access-control-allow-origin"] == WIKI
+    assert fast.status_code == 200
+
+
+def test_live_server_slow_body_and_surrogate(sample_index, tmp_path):
+    """Against a real `qa serve` (QA_BODY_TIMEOUT_S=2): a body dripped 1 byte every 0.5 s gets a 408
+    in the error shape and the connection closes; a lone surrogate in `source` is a 422 on a
+    keep-alive connection that then keeps working (before: 500 and a reset connection); a body the
+    app answered without reading (401: no key) is closed at the same deadline, not dripped forever."""
+    import socket
+
+    index = tmp_path / "idx"
+    shutil.copytree(sample_index, index)
+    with serve_subprocess(index, env={"QA_BODY_TIMEOUT_S": "2", "QA_API_KEY": KEY}, log_path=tmp_path / "serve.log") as url:
+        port = int(url.rsplit(":", 1)[1])
+        head = b"POST /api/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n"
+        unread = socket.create_connection(("127.0.0.1", port), timeout=10)
+        unread.sendall(head.replace(b"40", b"100000") + b"\r\n{")  # no key: 401 at once, body never read
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(head + f"X-API-Key: {KEY}\r\n\r\n".encode())
+        t0 = time.monotonic()
+        reply = b""
+        for byte in b'{"query": "Armenia Russia Karabakh war"}':
+            try:
+                s.sendall(bytes([byte]))
+            except OSError:
+                break
+            s.settimeout(0.5)
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                continue
+            reply += chunk
+            if chunk == b"" or b"request_timeout" in reply:
+                break
+        s.settimeout(5)
+        while True:  # the rest, until the server closes
+            try:
+                chunk = s.recv(65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            reply += chunk
+        took = time.monotonic() - t0
+        s.close()
+        assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+        payload = json.loads(reply.split(b"\r\n\r\n", 1)[1])
+        assert payload["error"]["code"] == "request_timeout" and 1.5 < took < 8
+        unread.settimeout(0.2)
+        answer, ended = b"", None
+        for _ in range(60):  # keep dripping the unread body: the server must hang up
+            try:
+                unread.sendall(b" ")
+                chunk = unread.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                ended = "reset"
+                break
+            answer += chunk
+            if chunk == b"":
+                ended = "closed"
+                break
+        unread.close()
+        assert answer.startswith(b"HTTP/1.1 401") and ended, (answer[:100], ended)  # before: open after 12 s
+        with httpx.Client(base_url=url, timeout=30, headers={"X-API-Key": KEY}) as c:
+            body = '{"query": "russia", "source": ["a", "\\udc00"]}'
+            assert_error(c.post("/api/search", content=body, headers=JSON), 422, "invalid_request")
+            assert c.post("/api/search", json={"query": "russia", "k": 1}).status_code == 200  # same connection

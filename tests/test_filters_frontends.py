@@ -118,3 +118,35 @@ def test_docs_page_loads_swagger_ui_from_this_server(client):
     assert "cdn" not in r.text.lower()
     for u in urls:
         assert client.get(u).status_code == 200, u
+
+
+# --------------------------------------------------------------------------- the same rules as the CLI
+def test_api_splits_a_source_string_on_commas_like_the_cli(client, sample_index, capsys):
+    """Before: "Alwaght,Insight News Media" was one publisher name in the API (0 results) and two in the CLI."""
+    both = "Alwaght,Insight News Media"
+    r = client.post("/api/search", json={"query": "Armenia Russia", "k": 20, "source": both})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["filters"]["source"] == ["Alwaght", "Insight News Media"]
+    assert {x["source"] for x in body["results"]} == {"Alwaght", "Insight News Media"}
+    cli = cli_json(capsys, "search", "Armenia Russia", "--index", str(sample_index), "-k", "20", "--source", both)
+    assert [x["passage_id"] for x in body["results"]] == [x["passage_id"] for x in cli["results"]]
+    # a list names publishers exactly (no splitting), so a name with a comma stays expressible
+    listed = client.post("/api/search", json={"query": "Armenia Russia", "k": 20, "source": [both]}).json()
+    assert listed["filters"]["source"] == [both] and listed["results"] == []
+
+
+@pytest.mark.parametrize("day", ["2024-01-01xyz", "2024-01-01T00:00:00", "2024-1-1", "20240101", "2024-13-01",
+                                 "٢٠٢٤-٠١-٠١"])
+def test_dates_are_exactly_yyyy_mm_dd_in_the_api_and_the_cli(client, sample_index, capsys, day):
+    """Before: "2024-01-01xyz" and a timestamp were read as 2024-01-01."""
+    for field in ("since", "until"):
+        r = client.post("/api/search", json={"query": "Armenia", field: day})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "bad_query", r.text
+        assert r.json()["error"]["message"] == f"{field} must be a date like 2024-01-31 (YYYY-MM-DD), got {day!r}"
+        r = client.post("/api/ask", json={"question": "Armenia?", field: day})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "bad_query", r.text
+    assert main(["search", "Armenia", "--index", str(sample_index), "--since", day]) == 2
+    err = capsys.readouterr().err
+    assert "since must be a date like 2024-01-31" in err and err.count("\n") == 1
+    assert client.post("/api/search", json={"query": "Armenia", "since": " 2024-01-01 "}).status_code == 200

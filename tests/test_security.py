@@ -486,3 +486,94 @@ def test_upload_indexing_stops_at_its_time_budget(writable, tmp_path, monkeypatc
         msg = gradio_call(c, "on_add", [[file_data(uploaded)]])
     assert msg["success"] is True and "Not added" in msg["output"]["data"][0] and "budget" in msg["output"]["data"][0]
     assert tree_digest(writable.index_dir) == before
+
+
+# --------------------------------------------------------------------------- exploratory-test regressions
+def test_docs_assets_are_open_like_docs_and_everything_outside_api_embed_is_framed(service):
+    """Before: with a key, /docs was open but its script, stylesheet and icon answered 401 (a blank
+    page); /docs and /openapi.json carried neither frame-ancestors nor X-Frame-Options."""
+    import re
+
+    with app_client(service, api_key=KEY) as c:
+        page = c.get("/docs")
+        assets = re.findall(r'(?:src|href)="(/docs-assets/[^"]+)"', page.text)
+        assert len(assets) == 3, assets
+        for path in ["/docs", "/openapi.json", "/login", "/logout", *assets]:
+            r = c.get(path)
+            assert r.status_code == 200, (path, r.status_code)
+            assert "frame-ancestors 'self'" in r.headers["content-security-policy"], path
+            assert r.headers["x-frame-options"] == "SAMEORIGIN", path
+        assert "default-src 'none'" in c.get("/login").headers["content-security-policy"]  # its own CSP kept
+        assert "x-frame-options" not in c.get("/embed").headers  # the widget is framed by design
+        assert_error(c.get("/docs-assets/../config"), 401, "unauthorized")  # only the assets are open
+
+
+def _gradio_temp_files() -> set[Path]:
+    from gradio.utils import get_upload_folder
+
+    root = Path(get_upload_folder())
+    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+@pytest.mark.parametrize("settings, key", [({}, None), ({"api_key": KEY}, KEY),
+                                           ({"api_key": KEY, "write_key": WKEY}, WKEY)])
+def test_process_recording_is_refused_and_stores_nothing(service, settings, key):
+    """Before: anyone could POST a "video" to /gradio_api/process_recording: 200, bytes kept in
+    Gradio's temp folder. The UI never records, so the route is refused for everybody."""
+    before = _gradio_temp_files()
+    with app_client(service, **settings) as c:
+        if key:
+            login(c, key)
+        for path in ("/gradio_api/process_recording", "/gradio_api/process_recording/"):
+            r = c.post(path, files={"video": ("x.mp4", f"{SECRET} video".encode())})
+            assert_error(r, 404, "not_found")
+    assert not any(SECRET.encode() in p.read_bytes() for p in _gradio_temp_files() - before)
+
+
+def test_component_server_files_need_the_write_role(service):
+    """Gradio's component_server parses multipart files into its upload folder: writers only."""
+    with app_client(service, api_key=KEY, write_key=WKEY) as c:
+        login(c, KEY)
+        r = c.post("/gradio_api/component_server", files={"file": ("x.txt", b"bytes")},
+                   data={"component_id": "1", "session_hash": "s", "fn_name": "f"})
+        assert_error(r, 403, "forbidden")
+        r = c.post("/gradio_api/component_server", json={"data": None, "component_id": 1, "session_hash": "s",
+                                                         "fn_name": "f"})
+        assert r.status_code != 403  # JSON calls are reads (Gradio answers them its own way)
+
+
+def test_get_logout_clears_the_session(service):
+    """Before: GET /logout fell through to Gradio's own /logout and left qa_session in place."""
+    with app_client(service, api_key=KEY) as c:
+        login(c, KEY)
+        assert c.get("/config").status_code == 200
+        r = c.get("/logout", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+        assert f"{SESSION_COOKIE}=;" in r.headers["set-cookie"] and "Max-Age=0" in r.headers["set-cookie"]
+        c.cookies.clear()
+        assert_error(c.get("/config"), 401, "unauthorized")
+
+
+def test_delete_an_article_whose_id_has_slashes(sample_index, embedder, tmp_path):
+    """Before: ingest accepted `news/2024/slash-id` but DELETE /api/articles/news/2024/slash-id was
+    404 "no endpoint". Now the id is the whole rest of the path (raw or URL-encoded)."""
+    from qa.engine import Engine
+
+    index = tmp_path / "idx"
+    shutil.copytree(sample_index, index)
+    engine = Engine.open(index, embedder=embedder)
+    new = tmp_path / "slash.jsonl"
+    new.write_text("\n".join(json.dumps({"id": i, "title": f"Slash {n}", "text": f"Article {n} about quokkas."})
+                             for n, i in enumerate(["news/2024/slash-id", "a/b"])) + "\n")
+    engine.add_files([new])
+    assert engine.stats().articles == 7
+    c = api_client(engine, write_key=WKEY, index_dir=index)
+    w = {"X-API-Key": WKEY}
+    r = c.delete("/api/articles/news/2024/slash-id", headers=w)
+    assert r.status_code == 200 and r.json() == {"deleted": ["news/2024/slash-id"]}, r.text
+    r = c.delete("/api/articles/a%2Fb", headers=w)
+    assert r.status_code == 200 and r.json() == {"deleted": ["a/b"]}, r.text
+    assert engine.stats().articles == 5
+    assert_error(c.delete("/api/articles/news/2024/slash-id", headers=w), 404, "not_found")  # checked against the index
+    assert_error(c.delete("/api/articles/news/2024/", headers=w), 404, "not_found")
+    assert_error(c.delete("/api/articles/x/y", headers={"X-API-Key": "wrong"}), 401, "unauthorized")

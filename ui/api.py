@@ -1,18 +1,26 @@
 """The JSON API and the /embed widget: a FastAPI app over one :class:`qa.engine.Engine`.
 
-Routes: ``POST /api/search``, ``POST /api/ask``, ``GET /api/health``, ``GET /embed`` (+ its
-script and stylesheet), OpenAPI at ``/docs`` (Swagger UI served from the ``swagger-ui-bundle-v2``
-package under ``/docs-assets``, so it works offline). Search and ask take the filter fields
-``since``, ``until``, ``source`` and ``sort`` (:class:`FilterFields`). Every error, including 404, 405, 413 and 422,
-has the shape in :mod:`ui.errors`. Blocking work runs in Starlette's thread pool.
+Routes: ``POST /api/search``, ``POST /api/ask``, ``GET|HEAD /api/health``, ``DELETE
+/api/articles/{id}`` (any id, ``/`` included), ``GET /embed`` (+ its script and stylesheet), OpenAPI
+at ``/docs`` (Swagger UI served from the ``swagger-ui-bundle-v2`` package under ``/docs-assets``,
+so it works offline). Search and ask take the filter fields ``since``, ``until``, ``source`` and
+``sort`` (:class:`FilterFields`). Every error this app answers (any path it owns and any method,
+a refused CORS preflight, an unreadable body, a slow body, an unexpected exception) has the shape
+and one of the codes in :mod:`ui.errors`. Blocking work runs in Starlette's thread pool.
+
+Middleware, outermost first: CORS (:class:`ShapedCORSMiddleware`) → :class:`BodyTimeoutMiddleware`
+→ :class:`EarlyAuthMiddleware` → :class:`BodyLimitMiddleware` → :class:`OwnPathsMiddleware` →
+:class:`InternalErrorMiddleware` → routes (and the Gradio app that :mod:`ui.app` mounts at ``/``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
 import time
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,6 +28,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
@@ -29,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from index import __version__
-from index.errors import QAError
+from index.errors import QAError, QueryError
 from index.defaults import ASK_K, MAX_QUERY_CHARS, SEARCH_K as DEFAULT_SEARCH_K
 from qa.engine import Engine
 from qa.filters import SearchFilter
@@ -37,16 +46,44 @@ from qa.filters import SearchFilter
 from .config import API_KEY_HEADER, EMBED_TOKEN_HEADER, ServeConfig
 from .errors import (ERROR_RESPONSES, ErrorResponse, Forbidden, InvalidRequest, Unauthorized, UnsupportedMediaType,
                      error_payload, error_response, qa_error_response)
-from .guard import Guard, Role
+from .guard import UPLOAD_PATHS, Guard, Role
 
 log = logging.getLogger("ui.api")
 STATIC = Path(__file__).parent / "static"
 #: Where Swagger UI's script, stylesheet and icon are served from (package swagger-ui-bundle-v2).
 DOCS_ASSETS = "/docs-assets"
 
-#: Known API paths and their methods, so an unknown path is a 404 and a wrong method a 405.
-API_ROUTES = {"/api/search": ("POST",), "/api/ask": ("POST",), "/api/health": ("GET",)}
+#: Every path this app (not Gradio) answers, with its methods: under these, an unknown path is a
+#: 404 and a wrong method a 405, both in the error shape (:func:`own_methods`).
+OWN_ROUTES: dict[str, tuple[str, ...]] = {
+    "/api/search": ("POST",), "/api/ask": ("POST",), "/api/health": ("GET", "HEAD"),
+    "/embed": ("GET", "HEAD"), "/embed.js": ("GET", "HEAD"), "/embed.css": ("GET", "HEAD"),
+    "/docs": ("GET", "HEAD"), "/openapi.json": ("GET", "HEAD"),
+}
+API_ROUTES = {path: methods for path, methods in OWN_ROUTES.items() if path.startswith("/api/")}
 ARTICLE_PREFIX = "/api/articles/"
+
+
+def own_methods(path: str) -> tuple[str, ...] | None:
+    """The methods of ``path`` when this app owns it (``()``: owned, but no such endpoint), or
+    ``None`` for a path that belongs to the Gradio UI."""
+    if path in OWN_ROUTES:
+        return OWN_ROUTES[path]
+    if path.startswith(ARTICLE_PREFIX) and len(path) > len(ARTICLE_PREFIX):
+        return ("DELETE",)
+    if path.startswith(DOCS_ASSETS + "/"):
+        return ("GET", "HEAD")
+    if path in ("/api", "/docs-assets") or path.startswith(("/api/", "/embed", "/docs/")):
+        return ()
+    return None
+
+
+def not_empty(value: str, name: str) -> str:
+    """``value`` unless it holds nothing but whitespace and invisible format characters (zero-width
+    space, joiners, BOM: Unicode category Cf), which :func:`qa.query.validate_query` would let through."""
+    if all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value):
+        raise QueryError(f"{name} is empty")
+    return value
 
 
 def _no_surrogates(value: str) -> str:
@@ -63,20 +100,33 @@ Text = Annotated[StrictStr, AfterValidator(_no_surrogates)]
 
 
 # --------------------------------------------------------------------------- schemas
+def k_description(default: int, what: str, max_k: int | None = None) -> str:
+    """``k``'s OpenAPI text; :func:`create_api` rewrites it with the server's ``max_k``."""
+    if max_k is None:
+        return f"{what}, 1..max_k (max_k: a server setting; default {default}, or max_k when that is smaller)"
+    return f"{what}, 1..{max_k} (default {min(default, max_k)})"
+
+
+def k_of(body: BaseModel, default: int, max_k: int) -> int:
+    """The request's ``k``; omitted, the route's default capped at the server's ``max_k``."""
+    return body.k if "k" in body.model_fields_set else min(default, max_k)  # type: ignore[attr-defined]
+
+
 class FilterFields(BaseModel):
     """``since``/``until``/``source``/``sort``: the same names as ``qa search --since ...``."""
 
-    since: StrictStr | None = Field(None, description="only articles published on or after this day (YYYY-MM-DD)",
-                                    examples=["2024-01-01"])
-    until: StrictStr | None = Field(None, description="only articles published on or before this day (YYYY-MM-DD)")
-    source: StrictStr | list[StrictStr] | None = Field(
-        None, description="only these publishers (one name or a list; case-insensitive exact names)")
+    since: Text | None = Field(None, description="only articles published on or after this day (exactly YYYY-MM-DD)",
+                               examples=["2024-01-01"])
+    until: Text | None = Field(None, description="only articles published on or before this day (exactly YYYY-MM-DD)")
+    source: Text | list[Text] | None = Field(
+        None, description="only these publishers, case-insensitive exact names: a list of names, or one string "
+                          "that is split on commas like `qa search --source` (\"Alwaght,Insight News Media\" is two)")
     sort: Literal["relevance", "newest"] = Field("relevance", description="relevance, or newest first")
 
     def search_filter(self) -> SearchFilter:
-        """The :class:`SearchFilter`; a bad date raises :class:`QueryError` (400 ``bad_query``)."""
-        sources = [self.source] if isinstance(self.source, str) else self.source
-        return SearchFilter.parse(since=self.since, until=self.until, sources=sources, sort=self.sort)
+        """The :class:`SearchFilter`; a bad date raises :class:`QueryError` (400 ``bad_query``). A string
+        ``source`` goes to :meth:`SearchFilter.parse` as is, which splits it on commas exactly as for the CLI."""
+        return SearchFilter.parse(since=self.since, until=self.until, sources=self.source, sort=self.sort)
 
 
 class SearchRequest(FilterFields):
@@ -85,7 +135,7 @@ class SearchRequest(FilterFields):
         {"query": "Armenia", "k": 5, "since": "2024-01-01", "sort": "newest"}]})
 
     query: Text = Field(description=f"the question or keywords (at most {MAX_QUERY_CHARS} characters)")
-    k: StrictInt = Field(DEFAULT_SEARCH_K, description=f"number of passages, 1..max_k (max_k: a server setting; default {DEFAULT_SEARCH_K})")
+    k: StrictInt = Field(DEFAULT_SEARCH_K, description=k_description(DEFAULT_SEARCH_K, "number of passages"))
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
 
 
@@ -95,7 +145,7 @@ class AskRequest(FilterFields):
         {"question": "Why are relations between Russia and Armenia strained?", "source": ["Alwaght"]}]})
 
     question: Text = Field(description=f"the question (at most {MAX_QUERY_CHARS} characters)")
-    k: StrictInt | None = Field(None, description=f"passages to read, 1..max_k (default {ASK_K})")
+    k: StrictInt = Field(ASK_K, description=k_description(ASK_K, "passages to read"))
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
 
 
@@ -161,6 +211,16 @@ class HealthResponse(BaseModel):
     limits: dict[str, int]
 
 
+def index_updated(service: Any) -> str:
+    """When the served index last changed (its manifest's ``updated``), or ``""`` when the engine
+    does not expose its store (a cluster engine)."""
+    try:
+        manifest = getattr(service.store, "manifest", None)
+    except (AttributeError, QAError):
+        return ""
+    return str(manifest.get("updated") or manifest.get("created") or "") if isinstance(manifest, dict) else ""
+
+
 # --------------------------------------------------------------------------- embed token
 def make_embed_token(api_key: str, ttl_s: int, now: float | None = None) -> str:
     """``"<expiry>.<hmac>"``: lets the /embed page call /api/ask without exposing the API key."""
@@ -200,7 +260,7 @@ class BodyLimitMiddleware:
                 try:
                     length = int(value)
                 except ValueError:
-                    await error_response(400, "bad_request", "invalid Content-Length header")(scope, receive, send)
+                    await error_response(400, "malformed_body", "invalid Content-Length header")(scope, receive, send)
                     return
                 if length > limit:
                     await error_response(413, None, too_big)(scope, receive, send)
@@ -238,22 +298,151 @@ class EarlyAuthMiddleware:
         await self.app(scope, receive, send)
 
 
+class BodyTimeoutMiddleware:
+    """Gives a request ``timeout_s`` in all to send its body (``upload_timeout_s`` on Gradio's upload
+    routes), however it paces the bytes. Past it the app sees a disconnect, whatever it answers is
+    dropped, and the client gets 408 ``request_timeout`` with ``Connection: close``. Once the body is
+    complete, ``receive`` is passed through untouched (streaming responses wait on it for the
+    disconnect). The connection-level backstop for bodies nobody reads is in :mod:`ui.server`."""
+
+    def __init__(self, app: ASGIApp, timeout_s: float, upload_timeout_s: float) -> None:
+        self.app = app
+        self.timeout_s = timeout_s
+        self.upload_timeout_s = upload_timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.upload_timeout_s if scope["path"].rstrip("/") in UPLOAD_PATHS else self.timeout_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        state = {"body_done": False, "timed_out": False, "started": False}
+
+        async def timed_receive() -> Message:
+            if state["body_done"] or state["timed_out"]:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.0))
+            except asyncio.TimeoutError:
+                state["timed_out"] = True
+                return {"type": "http.disconnect"}
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                state["body_done"] = True
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if state["timed_out"]:
+                return  # the client gets the 408 below, not the app's answer to a "disconnect"
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, guarded_send)
+        except Exception:
+            if not state["timed_out"]:
+                raise
+        if state["timed_out"] and not state["started"]:
+            await error_response(408, "request_timeout",
+                                 f"the request body did not arrive within {limit:g} seconds",
+                                 headers={"Connection": "close"})(scope, receive, send)
+
+
+class InternalErrorMiddleware:
+    """The innermost net: any exception a route (or the mounted Gradio app) lets escape becomes
+    a logged 500 in the error shape, inside the CORS middleware (so it carries CORS headers), and
+    is not raised on to the server (which would reset the keep-alive connection). When the
+    response had already started, the exception is logged and the response ends there."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception:  # noqa: BLE001 - this is the net
+            if started:  # e.g. Gradio's own 500 (ui.app.shape_gradio_errors logged it)
+                log.debug("error after the response started on %s %s", scope.get("method"), scope.get("path"),
+                          exc_info=True)
+                return
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            await error_response(500, "internal_error", "internal server error; the server log has details")(
+                scope, receive, send)
+
+
+class OwnPathsMiddleware:
+    """Unknown paths and methods under the paths this app owns (:func:`own_methods`: ``/api``,
+    ``/embed*``, ``/docs*``, ``/openapi.json``) get 404/405 in the error shape here, before the
+    router, so they never fall through to the Gradio app mounted at ``/`` (whose errors are
+    ``{"detail": ...}``), whatever the method (``BREW``, ``TRACE``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path, method = scope["path"], scope["method"]
+        allowed = own_methods(path)
+        if allowed is None or method in allowed:
+            await self.app(scope, receive, send)
+            return
+        if not allowed:
+            trimmed = path.rstrip("/")
+            hint = f"; did you mean {trimmed}?" if trimmed != path and own_methods(trimmed) else ""
+            await error_response(404, "not_found", f"no endpoint at {path}{hint}")(scope, receive, send)
+            return
+        await error_response(405, "method_not_allowed", f"{method} is not allowed on {path}; use {', '.join(allowed)}",
+                             headers={"Allow": ", ".join(allowed)})(scope, receive, send)
+
+
+class ShapedCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS middleware, with a refused preflight answered in the error shape
+    (400 ``cors_rejected``) instead of ``text/plain``."""
+
+    def preflight_response(self, request_headers: Any) -> Any:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        reason = bytes(response.body).decode("utf-8", "replace") or "refused"
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+        return error_response(response.status_code, "cors_rejected", f"CORS preflight refused: {reason}",
+                              headers=headers)
+
+
 # --------------------------------------------------------------------------- the app
 def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
     errors = exc.errors()
     if not errors:
         return 422, "invalid_request", "invalid request"
-    first = errors[0]
+    # A union (``source``: a string or a list) reports one error per member: the most specific one
+    # (longest location) says what is wrong; pydantic's member tags (``function-after[...]``, ``str``) go.
+    longest = max(len(e.get("loc", ())) for e in errors)
+    first = next(e for e in errors if len(e.get("loc", ())) == longest)
     kind = first.get("type", "")
     if kind == "json_invalid":
         return 400, "malformed_body", "request body is not valid JSON"
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    loc = [str(p) for p in first.get("loc", ()) if p != "body" and (isinstance(p, int) or (
+        p.isidentifier() and p not in ("str", "int", "list", "dict")))]
     if kind == "missing" and not loc:
         return 422, "invalid_request", "request body is required: a JSON object"
     if kind in ("model_attributes_type", "dict_type") and not loc:
         return 422, "invalid_request", "request body must be a JSON object"
     where = ".".join(loc)
-    msg = first.get("msg", "invalid value")
+    msg = first.get("msg", "invalid value").removeprefix("Value error, ")
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
     return 422, "invalid_request", f"{where}: {msg}{more}" if where else f"{msg}{more}"
 
@@ -285,9 +474,12 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "error"
+        code = None
         if exc.status_code == 404 and message == "Not Found":
             message = f"no endpoint at {request.url.path}"
-        return error_response(exc.status_code, None, message, headers=getattr(exc, "headers", None))
+        elif exc.status_code == 400:  # FastAPI's "There was an error parsing the body": not UTF-8, too deep
+            code, message = "malformed_body", "request body could not be read as JSON (not UTF-8, or nested too deeply)"
+        return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -349,36 +541,50 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
               dependencies=[Depends(auth("search")), Depends(json_only)],
               summary="Rank passages for a query")
     async def api_search(body: SearchRequest) -> dict[str, Any]:
+        not_empty(body.query, "query")
         filters = body.search_filter()
-        hits = await run_in_threadpool(service.search, body.query, body.k, body.mode, filters)
+        k = k_of(body, DEFAULT_SEARCH_K, config.max_k)
+        hits = await run_in_threadpool(service.search, body.query, k, body.mode, filters)
         return {"query": body.query, "mode": body.mode, "filters": filters.to_dict(), "results": [h.to_dict() for h in hits]}
 
     @app.post("/api/ask", response_model=AskResponse, responses=ERROR_RESPONSES, tags=["api"],
               dependencies=[Depends(auth("ask")), Depends(json_only)],
               summary="Answer a question with cited sentences")
     async def api_ask(body: AskRequest) -> dict[str, Any]:
-        answer = await run_in_threadpool(service.ask, body.question, body.k, body.mode, body.search_filter())
+        not_empty(body.question, "question")
+        k = body.k if "k" in body.model_fields_set else None  # omitted: the engine's answer_k (capped at max_k)
+        answer = await run_in_threadpool(service.ask, body.question, k, body.mode, body.search_filter())
         return answer.to_dict()
 
+    @app.head("/api/health", include_in_schema=False)  # like GET, without the body (load balancers)
     @app.get("/api/health", response_model=HealthResponse, responses={500: {"model": ErrorResponse}}, tags=["api"],
-             summary="Index statistics, model and version (no API key needed)")
-    async def api_health() -> dict[str, Any]:
+             summary="Index statistics, model and version (no API key needed)",
+             description="`index.updated` is when the index last changed; `index.index_dir` (a server "
+                         "path) is left out when a key is configured and the caller did not send it.")
+    async def api_health(request: Request) -> dict[str, Any]:
         stats = await run_in_threadpool(service.stats)
+        index = stats.to_dict()
+        if "updated" not in index:
+            index["updated"] = await run_in_threadpool(index_updated, service)
+        if config.api_key and not guard.key_is_known(request.headers.get(API_KEY_HEADER)):
+            index.pop("index_dir", None)  # the open health check does not disclose server paths
         return {
             "status": "ok",
             "version": __version__,
             "model": stats.model,
-            "index": stats.to_dict(),
+            "index": index,
             "auth_required": config.auth_required,
             "limits": {"max_k": config.max_k, "max_body_bytes": config.max_body_bytes,
                        "max_query_chars": MAX_QUERY_CHARS},
         }
 
-    @app.delete("/api/articles/{doc_id}", response_model=DeleteResponse, tags=["api"],
+    @app.delete("/api/articles/{doc_id:path}", response_model=DeleteResponse, tags=["api"],
                 responses={**ERROR_RESPONSES, 403: {"model": ErrorResponse, "description": "forbidden (writes off, or a read-only key)"},
                            404: {"model": ErrorResponse, "description": "no article with this id"}},
                 dependencies=[Depends(auth("write"))],
-                summary="Remove an article (needs the write permission)")
+                summary="Remove an article (needs the write permission)",
+                description="Any article id, `/` included (`/api/articles/news/2024/slash-id`, or URL-encoded); "
+                            "an id that is not in the index is 404 `not_found`.")
     async def api_delete(doc_id: str) -> Any:
         try:
             _no_surrogates(doc_id)
@@ -387,22 +593,10 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
         await run_in_threadpool(service.delete, [doc_id])  # unknown id: 404 not_found
         return {"deleted": [doc_id]}
 
-    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
-                   include_in_schema=False)
-    async def api_unknown(request: Request, rest: str) -> JSONResponse:
-        path = request.url.path
-        allowed = API_ROUTES.get(path.rstrip("/") or "/")
-        if allowed is None and path.startswith(ARTICLE_PREFIX) and "/" not in path[len(ARTICLE_PREFIX):]:
-            allowed = ("DELETE",)
-        if allowed:
-            return error_response(405, None, f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}",
-                                  headers={"Allow": ", ".join(allowed)})
-        return error_response(404, None, f"no endpoint at {request.url.path}")
-
     # -------------------------------------------------- /docs (Swagger UI from a package, no CDN)
     app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
 
-    @app.get("/docs", include_in_schema=False)
+    @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
     async def docs(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
         page = get_swagger_ui_html(
@@ -438,13 +632,33 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
         return FileResponse(STATIC / "embed.css", media_type="text/css",
                             headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
 
+    # -------------------------------------------------- OpenAPI: this server's max_k and k defaults
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schemas = spec.get("components", {}).get("schemas", {})
+            for name, default, what in (("SearchRequest", DEFAULT_SEARCH_K, "number of passages"),
+                                        ("AskRequest", ASK_K, "passages to read")):
+                k = schemas.get(name, {}).get("properties", {}).get("k")
+                if k is not None:
+                    k.update(default=min(default, config.max_k), maximum=config.max_k, minimum=1,
+                             description=k_description(default, what, config.max_k))
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     # -------------------------------------------------- middleware (last added = outermost)
+    app.add_middleware(InternalErrorMiddleware)
+    app.add_middleware(OwnPathsMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     app.add_middleware(EarlyAuthMiddleware, check=lambda method, path, headers: (
         access_error(kind, headers) if (kind := scope_of(method, path)) else None))
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=config.body_timeout_s,
+                       upload_timeout_s=max(config.body_timeout_s, config.upload_timeout_s))
     if config.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            ShapedCORSMiddleware,
             allow_origins=list(config.cors_origins),
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Content-Type", API_KEY_HEADER, EMBED_TOKEN_HEADER],

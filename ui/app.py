@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from qa.engine import Engine
 
@@ -13,6 +15,7 @@ from .config import ServeConfig
 from .guard import GuardMiddleware
 from .login import add_login_routes
 
+log = logging.getLogger("ui.app")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
 
 
@@ -43,5 +46,25 @@ def create_app(service: Engine, config: ServeConfig, *, ui: bool = True, uploads
             theme=theme(),
             css=CSS,
         )
+        shape_gradio_errors(app)
     app.add_middleware(GuardMiddleware, guard=guard)
     return app
+
+
+def shape_gradio_errors(app: FastAPI) -> None:
+    """Give the mounted Gradio app our 500 handler (the error shape instead of a plain-text
+    "Internal Server Error"), and answer an event id it does not have (``queue/join`` with
+    ``fn_index: 99``: a ``KeyError`` from Gradio's lookup) with 422 ``invalid_request``."""
+    from starlette.routing import Mount
+
+    from .errors import error_response
+
+    async def gradio_error(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, KeyError) and request.url.path.rstrip("/").endswith(("/queue/join", "/run/predict")):
+            return error_response(422, "invalid_request", f"no UI event with the id {exc.args[0]!r} (fn_index)")
+        log.error("unhandled error in the UI on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response(500, "internal_error", "internal server error; the server log has details")
+
+    for route in app.routes:
+        if isinstance(route, Mount) and route.path == "":
+            route.app.add_exception_handler(Exception, gradio_error)  # type: ignore[union-attr]

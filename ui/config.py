@@ -20,6 +20,9 @@ QA_ALLOW_WRITES=1      --allow-writes              enables writes for every read
 QA_HEADER_TIMEOUT_S    --header-timeout            seconds a client has to send a request's
                                                    headers (default 10; slow clients are cut)
 QA_INDEX_BUDGET_S      --index-budget              seconds an upload may spend indexing (600)
+QA_BODY_TIMEOUT_S                                  seconds a client has to send a whole request
+                                                   body, however paced (default 30; 408 past it)
+QA_UPLOAD_TIMEOUT_S                                the same for the UI's file uploads (600)
 =====================  ==========================  =============================================
 """
 
@@ -101,6 +104,9 @@ class ServeConfig:
     #: Slow clients: seconds to send the request head, and idle seconds while sending a body.
     header_timeout_s: int = 10
     body_idle_timeout_s: int = 30
+    #: Total seconds to receive one request body (UI uploads: ``upload_timeout_s``); see ui/api.py.
+    body_timeout_s: int = 30
+    upload_timeout_s: int = 600
     #: Time budget of one upload's indexing job (it is abandoned, index unchanged, past it).
     index_budget_s: int = 600
 
@@ -113,6 +119,8 @@ class ServeConfig:
         _int("max_upload_mb", str(self.max_upload_mb), 1, 10_000)
         _int("header_timeout_s", str(self.header_timeout_s), 1, 3600)
         _int("body_idle_timeout_s", str(self.body_idle_timeout_s), 1, 3600)
+        _int("body_timeout_s", str(self.body_timeout_s), 1, 3600)
+        _int("upload_timeout_s", str(self.upload_timeout_s), 1, 24 * 3600)
         _int("index_budget_s", str(self.index_budget_s), 1, 24 * 3600)
         if self.write_key is not None and not self.write_key.strip():
             object.__setattr__(self, "write_key", None)
@@ -169,6 +177,10 @@ class ServeConfig:
             values["allow_writes"] = flag in ("1", "true", "yes")
         if env.get("QA_HEADER_TIMEOUT_S"):
             values["header_timeout_s"] = _int("QA_HEADER_TIMEOUT_S", env["QA_HEADER_TIMEOUT_S"], 1, 3600)
+        if env.get("QA_BODY_TIMEOUT_S"):
+            values["body_timeout_s"] = _int("QA_BODY_TIMEOUT_S", env["QA_BODY_TIMEOUT_S"], 1, 3600)
+        if env.get("QA_UPLOAD_TIMEOUT_S"):
+            values["upload_timeout_s"] = _int("QA_UPLOAD_TIMEOUT_S", env["QA_UPLOAD_TIMEOUT_S"], 1, 24 * 3600)
         if env.get("QA_INDEX_BUDGET_S"):
             values["index_budget_s"] = _int("QA_INDEX_BUDGET_S", env["QA_INDEX_BUDGET_S"], 1, 24 * 3600)
         if env.get("QA_MAX_UPLOAD_MB"):

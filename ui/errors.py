@@ -5,13 +5,17 @@
 =======  ======================  ====================================================
 status   code                    when
 =======  ======================  ====================================================
-400      bad_query               empty or too long query, ``k`` outside 1..max_k
-400      malformed_body          the body is not JSON
+400      bad_query               empty or too long query, ``k`` outside 1..max_k, a bad
+                                 filter (date not YYYY-MM-DD, since after until)
+400      malformed_body          the body is not JSON (or not UTF-8, or nested too deeply)
+400      cors_rejected           a CORS preflight from an origin (or with a method or
+                                 header) outside the allow-list
 401      unauthorized            an API key is configured and the request lacks it
 403      forbidden               writes are off, or the key may read but not write
-404      not_found               no such endpoint
+404      not_found               no such endpoint, or no article with that id
 404      index_missing           the server's index directory has no index
 405      method_not_allowed      e.g. ``GET /api/ask``
+408      request_timeout         the body took longer than ``body_timeout_s`` to arrive
 409      index_invalid           the index is corrupt or built with another model
 413      body_too_large          the body is larger than ``max_body_bytes``
 415      unsupported_media_type  the body is not ``application/json``
@@ -19,7 +23,11 @@ status   code                    when
                                  text with a lone surrogate
 500      internal_error          a bug; details go to the server log, not the client
 501      not_implemented         the engine has no ``delete`` (older engine)
+503      shard_unavailable       sharded serving (``--ray``): a shard could not answer
 =======  ======================  ====================================================
+
+Any other code a :class:`QAError` carries is replaced by its status's code in
+:data:`STATUS_CODES`, so a client only ever sees the codes above (:data:`DOCUMENTED_CODES`).
 """
 
 from __future__ import annotations
@@ -31,21 +39,37 @@ from pydantic import BaseModel
 
 from index.errors import QAError
 
+#: The codes a client can see (docs/serving.md lists them; a test checks both agree).
+DOCUMENTED_CODES = frozenset({
+    "bad_query", "malformed_body", "cors_rejected", "unauthorized", "forbidden", "not_found", "index_missing",
+    "method_not_allowed", "request_timeout", "index_invalid", "body_too_large", "unsupported_media_type",
+    "invalid_request", "internal_error", "not_implemented", "shard_unavailable",
+})
+
+#: The code of a status when the error names none (or an undocumented one).
 STATUS_CODES = {
-    400: "bad_request",
+    400: "bad_query",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
-    409: "conflict",
+    408: "request_timeout",
+    409: "index_invalid",
     413: "body_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
-    429: "too_many_requests",
     500: "internal_error",
     501: "not_implemented",
-    503: "unavailable",
+    503: "shard_unavailable",
 }
+
+
+def code_for(status: int, code: str | None) -> str:
+    """``code`` when it is documented, else the documented code of ``status`` (4xx: ``invalid_request``,
+    5xx: ``internal_error``)."""
+    if code in DOCUMENTED_CODES:
+        return code  # type: ignore[return-value]
+    return STATUS_CODES.get(status, "internal_error" if status >= 500 else "invalid_request")
 
 
 class ErrorBody(BaseModel):
@@ -86,7 +110,7 @@ class UnsupportedMediaType(QAError):
 
 
 def error_payload(status: int, code: str | None, message: str) -> dict[str, Any]:
-    return {"error": {"code": code or STATUS_CODES.get(status, "error"), "message": " ".join(str(message).split()),
+    return {"error": {"code": code_for(status, code), "message": " ".join(str(message).split()),
                       "status": status}}
 
 

@@ -12,9 +12,11 @@ Roles (:class:`Role`) come from credentials, never from what a client says about
 :class:`GuardMiddleware` sits in front of the whole ASGI app. For every path outside the JSON API
 and the ``/embed`` widget (i.e. the Gradio page and *all* its routes: ``/config``,
 ``/gradio_api/queue/*``, ``/gradio_api/upload``, ``/gradio_api/file=``…) it requires a valid
-session cookie when a key is set, requires the write role for Gradio's upload route, records
-which upload paths each session received, and adds ``frame-ancestors`` / ``X-Frame-Options`` to
-every response it lets through. See docs/security.md.
+session cookie when a key is set, requires the write role for Gradio's routes that store client
+bytes (upload, multipart ``component_server``), refuses ``process_recording`` (the UI never uses
+it), records which upload paths each session received, and adds ``frame-ancestors`` /
+``X-Frame-Options`` to every response outside ``/api`` and ``/embed`` (the open ``/docs``,
+``/docs-assets/``, ``/openapi.json`` and ``/login`` included). See docs/security.md.
 """
 
 from __future__ import annotations
@@ -45,9 +47,18 @@ SESSION_TTL_S = 12 * 3600
 #: token), the login form and the OpenAPI docs (which hold no data).
 OPEN_PATHS = frozenset({"/embed", "/embed.js", "/embed.css", "/login", "/logout", "/docs", "/docs/oauth2-redirect",
                         "/openapi.json"})
-OPEN_PREFIXES = ("/api/",)
-#: Gradio routes that store client bytes on the server: write role only.
+#: ``/docs-assets/``: Swagger UI's script, stylesheet and icon, open exactly as ``/docs`` is.
+OPEN_PREFIXES = ("/api/", "/docs-assets/")
+#: Open paths that set their own framing policy (the API's JSON and the widget, which other sites
+#: may frame); every other response gets :func:`frame_headers`.
+OWN_FRAMING = ("/api", "/embed")
+#: Gradio routes that store client bytes on the server: write role only. ``component_server``
+#: takes files only as ``multipart/form-data`` (:data:`MULTIPART_UPLOAD_PATHS`).
 UPLOAD_PATHS = ("/gradio_api/upload", "/upload")
+MULTIPART_UPLOAD_PATHS = ("/gradio_api/component_server", "/component_server")
+#: Gradio routes the UI never uses that store client bytes (``process_recording`` keeps a video in
+#: Gradio's temp folder): refused for everybody with 404.
+REFUSED_PATHS = ("/gradio_api/process_recording", "/process_recording")
 #: Most upload paths remembered per session (old ones are forgotten first).
 MAX_UPLOADS_PER_SESSION = 256
 
@@ -242,7 +253,10 @@ class GuardMiddleware:
             return
         path = scope.get("path", "")
         if _is_open(path):
-            await self.app(scope, receive, send)
+            if scope["type"] == "http" and not path.startswith(OWN_FRAMING):
+                await self.app(scope, receive, self._framed(send))  # /docs, /openapi.json, /login…
+            else:
+                await self.app(scope, receive, send)
             return
         guard = self.guard
         role, sid = guard.request_session(scope.get("headers", []))
@@ -257,8 +271,13 @@ class GuardMiddleware:
                 await error_response(401, "unauthorized", "log in first: this server needs its key (open /login)")(
                     scope, receive, send)
             return
+        if path.rstrip("/") in REFUSED_PATHS:
+            await error_response(404, "not_found", f"this server does not offer {path}")(scope, receive, send)
+            return
         is_upload = path.rstrip("/") in UPLOAD_PATHS
-        if is_upload and role < Role.WRITE:
+        stores_files = is_upload or (path.rstrip("/") in MULTIPART_UPLOAD_PATHS and "multipart/" in
+                                     (_header(scope.get("headers", []), "content-type") or "").lower())
+        if stores_files and role < Role.WRITE:
             reason = ("writes are disabled on this server" if not guard.writes_enabled
                       else "uploading needs the write key: log in with it at /login")
             await error_response(403, "forbidden", reason)(scope, receive, send)
@@ -291,6 +310,20 @@ class GuardMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_wrapped)
+
+    def _framed(self, send: Send) -> Send:
+        """``send`` with this server's framing headers added where the app set none (``/login``
+        sends its own, stricter CSP with the same ``frame-ancestors``: kept)."""
+
+        async def framed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                have = {k.lower() for k, v in headers if k.lower() != b"content-security-policy" or b"frame-ancestors" in v}
+                headers.extend((k, v) for k, v in self._frame if k not in have)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return framed
 
     async def _redirect(self, scope: Scope, receive: Receive, send: Send, target: str) -> None:
         location = f"{target}?next={quote(scope.get('path') or '/')}"

@@ -1,4 +1,4 @@
-"""``GET/POST /login`` and ``POST /logout``: the web UI's key form (no JavaScript, no framework).
+"""``GET/POST /login`` and ``GET/POST /logout``: the web UI's key form (no JavaScript, no framework).
 
 A correct key (the API key, or the write key) sets the ``qa_session`` cookie: HttpOnly,
 SameSite=Strict, signed with the server's key (:meth:`ui.guard.Guard.make_session`), valid 12 h.
@@ -86,8 +86,9 @@ def add_login_routes(app: FastAPI, guard: Guard) -> None:
                                                                   secure=request.url.scheme == "https"))
         return response
 
-    @app.post("/logout", include_in_schema=False)
+    @app.api_route("/logout", methods=["GET", "POST"], include_in_schema=False)
     async def logout(request: Request) -> Response:
+        """Clears the session cookie (GET too: a typed-in /logout must not fall through to Gradio's)."""
         response = RedirectResponse("/login", status_code=303)
         response.headers.append("set-cookie", f"{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
         return response

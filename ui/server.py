@@ -7,7 +7,13 @@ adds two timers per connection:
 * **header timeout**: from the first byte of a request (or the connection's opening) until its
   headers are complete; past it the connection is closed;
 * **body idle timeout**: while a request body is being received, the longest gap between two
-  chunks.
+  chunks;
+* **unread body deadline**: when the app has answered but the client is still sending the body
+  (the app did not read it, or gave up on it), the rest must arrive within ``body_timeout_s``
+  (not reset by each chunk) or the connection is closed.
+
+The total time to receive a body the app *is* reading is :class:`ui.api.BodyTimeoutMiddleware`'s
+(``QA_BODY_TIMEOUT_S``, 30 s; answered 408 in the error shape).
 
 :func:`uvicorn_config` also caps incomplete events (16 KiB of headers), open connections
 (``limit_concurrency``: beyond it, 503) and keep-alive idle time (5 s).
@@ -29,10 +35,12 @@ KEEP_ALIVE_S = 5
 class TimedH11Protocol(H11Protocol):
     header_timeout_s: float = 10.0
     body_idle_timeout_s: float = 30.0
+    body_timeout_s: float = 30.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._read_timer: asyncio.TimerHandle | None = None
+        self._drain_timer: asyncio.TimerHandle | None = None
 
     def _arm(self, seconds: float) -> None:
         self._disarm()
@@ -54,7 +62,15 @@ class TimedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+            self._drain_timer = None
         super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.conn.their_state is h11.SEND_BODY and self._drain_timer is None and not self.transport.is_closing():
+            self._drain_timer = self.loop.call_later(self.body_timeout_s, self._read_timed_out)
 
     def data_received(self, data: bytes) -> None:
         their = self.conn.their_state
@@ -68,6 +84,9 @@ class TimedH11Protocol(H11Protocol):
             self._arm(self.body_idle_timeout_s)
         elif their in (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR):
             self._disarm()
+            if self._drain_timer is not None:
+                self._drain_timer.cancel()
+                self._drain_timer = None
 
     def handle_events(self) -> None:
         super().handle_events()
@@ -79,14 +98,20 @@ class TimedH11Protocol(H11Protocol):
             self._disarm()
 
 
-def protocol_class(header_timeout_s: float, body_idle_timeout_s: float) -> type[TimedH11Protocol]:
+def protocol_class(header_timeout_s: float, body_idle_timeout_s: float,
+                   body_timeout_s: float = 30.0) -> type[TimedH11Protocol]:
     return type("ServeH11Protocol", (TimedH11Protocol,),
-                {"header_timeout_s": float(header_timeout_s), "body_idle_timeout_s": float(body_idle_timeout_s)})
+                {"header_timeout_s": float(header_timeout_s), "body_idle_timeout_s": float(body_idle_timeout_s),
+                 "body_timeout_s": float(body_timeout_s)})
 
 
-def uvicorn_config(app: Any, *, header_timeout_s: float, body_idle_timeout_s: float, **kw: Any) -> Any:
+def uvicorn_config(app: Any, *, header_timeout_s: float, body_idle_timeout_s: float,
+                   body_timeout_s: float | None = None, **kw: Any) -> Any:
+    """``body_timeout_s`` defaults to the app's ``ServeConfig.body_timeout_s`` (``app.state.config``)."""
     import uvicorn
 
-    return uvicorn.Config(app, http=protocol_class(header_timeout_s, body_idle_timeout_s), ws="none",
+    if body_timeout_s is None:
+        body_timeout_s = getattr(getattr(getattr(app, "state", None), "config", None), "body_timeout_s", 30)
+    return uvicorn.Config(app, http=protocol_class(header_timeout_s, body_idle_timeout_s, body_timeout_s), ws="none",
                           timeout_keep_alive=KEEP_ALIVE_S, h11_max_incomplete_event_size=MAX_HEADER_BYTES,
                           limit_concurrency=MAX_CONNECTIONS, **kw)
