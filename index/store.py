@@ -589,11 +589,11 @@ class IndexStore:
         for rel, meta in manifest["files"].items():
             path = real / rel
             if not path.is_file():
-                raise IndexFormatError(f"index {directory} is incomplete: {rel} is missing; rebuild it with `qa index --rebuild`")
+                raise IndexFormatError(f"index {directory} is incomplete: {rel} is missing; rebuild it with `qa index YOUR_ARTICLES --index {directory} --rebuild`")
             if path.stat().st_size != meta["bytes"] or (
                 (verify or meta["bytes"] <= HASH_ON_LOAD_BYTES) and _sha256(path) != meta["sha256"]
             ):
-                raise IndexFormatError(f"index {directory} is corrupt: {rel} does not match its checksum; rebuild it with `qa index --rebuild`")
+                raise IndexFormatError(f"index {directory} is corrupt: {rel} does not match its checksum; rebuild it with `qa index YOUR_ARTICLES --index {directory} --rebuild`")
         return cls._open(directory, manifest, mmap=mmap)
 
     @classmethod
@@ -615,7 +615,7 @@ class IndexStore:
                                     vectors=lambda rows: np.asarray(embeddings[rows], dtype=np.float32))
             lexical = LexicalIndex(settings.bm25, [s.terms for s in segments], live)
         except (KeyError, TypeError, ValueError, OSError, RuntimeError, IndexError) as exc:
-            raise IndexFormatError(f"index {directory} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); rebuild it with `qa index --rebuild`") from exc
+            raise IndexFormatError(f"index {directory} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); rebuild it with `qa index YOUR_ARTICLES --index {directory} --rebuild`") from exc
         if not (len(passages) == len(embeddings) == len(dense) == len(lexical) == len(live) == n_rows):
             raise IndexFormatError(f"index {directory} is inconsistent: passage, vector and BM25 counts differ; rebuild it")
         if int(live.sum()) != int(manifest["counts"]["passages"]) or len(articles) != int(manifest["counts"]["articles"]):
@@ -720,31 +720,31 @@ def read_manifest(directory: Path | str) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise IndexFormatError(f"{path} is corrupt ({exc}); rebuild the index with `qa index --rebuild`") from exc
+        raise IndexFormatError(f"{path} is corrupt ({exc}); rebuild the index with `qa index YOUR_ARTICLES --index {directory} --rebuild`") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IndexFormatError(f"{directory} is not a qa index (manifest format is not {FORMAT!r})")
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise IndexFormatError(
-            f"index {directory} has format version {version}, this qa reads version {FORMAT_VERSION}; rebuild it with `qa index --rebuild`"
+            f"index {directory} has format version {version}, this qa reads version {FORMAT_VERSION}; rebuild it with `qa index YOUR_ARTICLES --index {directory} --rebuild`"
         )
     for key in ("settings", "dense", "counts", "segments", "files", "generation", "checksum"):
         if key not in manifest:
-            raise IndexFormatError(f"{path} is missing {key!r}; rebuild the index with `qa index --rebuild`")
+            raise IndexFormatError(f"{path} is missing {key!r}; rebuild the index with `qa index YOUR_ARTICLES --index {directory} --rebuild`")
     if manifest["checksum"] != manifest_checksum(manifest):
         raise IndexFormatError(f"{path} was modified after it was written (its checksum does not match); "
-                               "rebuild the index with `qa index --rebuild`")
+                               f"rebuild the index with `qa index YOUR_ARTICLES --index {directory} --rebuild`")
     try:
         dense_type = manifest["dense"]["type"]
         requested = manifest["settings"]["dense"]["kind"]
         resolve_backend(manifest["settings"]["embedding_backend"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise IndexFormatError(f"{path} has invalid settings ({exc}); rebuild the index with `qa index --rebuild`") from exc
+        raise IndexFormatError(f"{path} has invalid settings ({exc}); rebuild the index with `qa index YOUR_ARTICLES --index {directory} --rebuild`") from exc
     if dense_type not in KINDS or requested not in KINDS:
-        raise IndexFormatError(f"{path} names an unknown dense index; rebuild the index with `qa index --rebuild`")
+        raise IndexFormatError(f"{path} names an unknown dense index; rebuild the index with `qa index YOUR_ARTICLES --index {directory} --rebuild`")
     required = {LIVE, DENSE, ARTICLE_KEYS, ARTICLE_LINES}
     if not isinstance(manifest["files"], dict) or not required <= set(manifest["files"]):
-        raise IndexFormatError(f"{path} does not list the index files; rebuild the index with `qa index --rebuild`")
+        raise IndexFormatError(f"{path} does not list the index files; rebuild the index with `qa index YOUR_ARTICLES --index {directory} --rebuild`")
     return manifest
 
 

@@ -69,6 +69,8 @@ class IndexStats:
     backend: str = ""
     generation: int = 0
     fusion: dict[str, Any] = field(default_factory=dict)
+    #: when the index last changed (an add, a delete, a settings update); ``created`` for an index never changed
+    updated: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -442,7 +444,7 @@ class Engine:
                           passages=int(m.get("counts", {}).get("passages", len(snap.store.passages))), model=s.model,
                           dim=s.dim, created=m.get("created", ""), package_version=m.get("package_version", ""),
                           backend=s.embedding_backend, generation=int(m.get("generation", 0) or 0),
-                          fusion=snap.fusion.to_dict())
+                          fusion=snap.fusion.to_dict(), updated=m.get("updated") or m.get("created", ""))
 
     def articles(self) -> list[ArticleInfo]:
         """Every indexed article with its number of live passages, newest first (undated last)."""

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from index.defaults import MAX_K, MAX_QUERY_CHARS
 from index.errors import QueryError
+
+
+def is_blank(text: str) -> bool:
+    """Nothing but whitespace and invisible format characters (zero-width space, joiners, BOM:
+    Unicode category Cf): no query at all, on every surface."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
 
 
 def validate_query(query: Any, k: Any, max_k: int = MAX_K) -> tuple[str, int]:
@@ -13,7 +20,7 @@ def validate_query(query: Any, k: Any, max_k: int = MAX_K) -> tuple[str, int]:
     if not isinstance(query, str):
         raise QueryError("query must be a string")
     q = " ".join(query.split())
-    if not q:
+    if is_blank(q):
         raise QueryError("query is empty")
     if len(q) > MAX_QUERY_CHARS:
         raise QueryError(f"query is {len(q)} characters long; the limit is {MAX_QUERY_CHARS}")

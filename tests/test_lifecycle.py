@@ -272,7 +272,7 @@ def test_old_format_is_refused_with_rebuild_hint(small_index):
     m = json.loads(path.read_text())
     m["format_version"] = 1
     path.write_text(json.dumps(m))
-    with pytest.raises(IndexFormatError, match=r"format version 1.*qa index --rebuild"):
+    with pytest.raises(IndexFormatError, match=r"format version 1.*qa index YOUR_ARTICLES --index .* --rebuild"):
         IndexStore.load(small_index)
 
 

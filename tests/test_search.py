@@ -75,3 +75,14 @@ def test_bad_queries(engine, query, k, mode, message):
 def test_stats(engine):
     st = engine.stats()
     assert st.articles == 5 and st.passages == len(engine.store.passages) and st.dim == 384
+
+
+def test_a_query_of_invisible_characters_is_empty_on_every_surface(engine) -> None:  # type: ignore[no-untyped-def]
+    """Zero-width spaces, joiners and a BOM print as nothing: the engine (so the CLI and the UI)
+    refuses such a query as the API does, instead of searching for it."""
+    from index.errors import QueryError
+
+    for blank in ("\u200b\u200d", "\u00a0 \ufeff", "\u2060"):
+        with pytest.raises(QueryError, match="query is empty"):
+            engine.search(blank)
+    assert engine.search("Karabakh\u200b", k=1)  # a real word beside one is still a query

@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import logging
 import time
-import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -42,6 +41,7 @@ from index.errors import QAError, QueryError
 from index.defaults import ASK_K, MAX_QUERY_CHARS, SEARCH_K as DEFAULT_SEARCH_K
 from qa.engine import Engine
 from qa.filters import SearchFilter
+from qa.query import is_blank
 
 from .config import API_KEY_HEADER, EMBED_TOKEN_HEADER, ServeConfig
 from .errors import (ERROR_RESPONSES, ErrorResponse, Forbidden, InvalidRequest, Unauthorized, UnsupportedMediaType,
@@ -79,9 +79,9 @@ def own_methods(path: str) -> tuple[str, ...] | None:
 
 
 def not_empty(value: str, name: str) -> str:
-    """``value`` unless it holds nothing but whitespace and invisible format characters (zero-width
-    space, joiners, BOM: Unicode category Cf), which :func:`qa.query.validate_query` would let through."""
-    if all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value):
+    """``value`` unless it is blank (:func:`qa.query.is_blank`): the engine refuses it too, but the
+    API names the field (``question is empty`` on /api/ask)."""
+    if is_blank(value):
         raise QueryError(f"{name} is empty")
     return value
 
@@ -209,16 +209,6 @@ class HealthResponse(BaseModel):
     index: dict[str, Any]
     auth_required: bool
     limits: dict[str, int]
-
-
-def index_updated(service: Any) -> str:
-    """When the served index last changed (its manifest's ``updated``), or ``""`` when the engine
-    does not expose its store (a cluster engine)."""
-    try:
-        manifest = getattr(service.store, "manifest", None)
-    except (AttributeError, QAError):
-        return ""
-    return str(manifest.get("updated") or manifest.get("created") or "") if isinstance(manifest, dict) else ""
 
 
 # --------------------------------------------------------------------------- embed token
@@ -564,8 +554,6 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
     async def api_health(request: Request) -> dict[str, Any]:
         stats = await run_in_threadpool(service.stats)
         index = stats.to_dict()
-        if "updated" not in index:
-            index["updated"] = await run_in_threadpool(index_updated, service)
         if config.api_key and not guard.key_is_known(request.headers.get(API_KEY_HEADER)):
             index.pop("index_dir", None)  # the open health check does not disclose server paths
         return {
