@@ -36,7 +36,7 @@ def run_articles(args: argparse.Namespace) -> int:
         return 0
     for i in infos:
         meta = " · ".join(x for x in (i.source, i.date[:10]) if x)
-        print(f"{i.doc_id}\t{i.title or '(no title)'}" + (f"\t{meta}" if meta else "") + f"\t{i.passages} passages")
+        print(f"{i.doc_id}\t{i.title or '(no title)'}" + (f"\t{meta}" if meta else "") + f"\t{i.passages} passage{'' if i.passages == 1 else 's'}")
     if not infos:
         print("the index holds no articles")
     return 0

@@ -89,5 +89,7 @@ def run_stats(args: argparse.Namespace) -> int:
         print(json.dumps(stats.to_dict()))
     else:
         for key, value in stats.to_dict().items():
+            if isinstance(value, dict):  # the fusion settings: "dbsf, dense_weight 0.5, depth 100"
+                value = ", ".join(f"{k} {v}" if k != "method" else str(v) for k, v in value.items())
             print(f"{key:>16}: {value}")
     return 0
