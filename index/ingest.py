@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +78,7 @@ def _strip_markdown(text: str) -> str:
     return _MD_EMPHASIS.sub(r"\2", text)
 
 
-def parse_text(path: Path, text: str) -> Article:
+def parse_text(path: Path, text: str, doc_id: str | None = None) -> Article:
     if path.suffix.lower() in {".md", ".markdown"}:
         text = _strip_markdown(text)
     title, body = _split_title(text)
@@ -83,11 +86,11 @@ def parse_text(path: Path, text: str) -> Article:
     if not cleaned and title:
         cleaned, title = title, title  # a one-line note: index the line itself
     meta = metadata.from_text(text)
-    return Article(doc_id=path.stem, title=meta.title or title, text=cleaned, date=meta.date, source=meta.source,
+    return Article(doc_id=doc_id or path.stem, title=meta.title or title, text=cleaned, date=meta.date, source=meta.source,
                    author=meta.author)
 
 
-def parse_html(path: Path, html: str) -> Article:
+def parse_html(path: Path, html: str, doc_id: str | None = None) -> Article:
     import trafilatura  # heavy import, only when HTML is ingested
 
     doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=False,
@@ -102,7 +105,7 @@ def parse_html(path: Path, html: str) -> Article:
         body = rest
     meta = metadata.from_html(d)
     return Article(
-        doc_id=path.stem,
+        doc_id=doc_id or path.stem,
         title=meta.title or first,
         text=clean_text(body, cut_edges=False),
         url=meta.url,
@@ -216,52 +219,195 @@ def parse_jsonl(path: Path, text: str | Iterable[str]) -> Iterator[Article]:
         ), path, lineno)
 
 
-def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Expand files and folders (recursively) into supported files, sorted for determinism."""
-    for raw in paths:
+#: What marks a folder as a qa index (the store's ``MANIFEST`` and ``FORMAT``, index/store.py;
+#: repeated here so that ingest does not import the store and FAISS). tests/test_ingest.py pins them.
+INDEX_MANIFEST = "manifest.json"
+INDEX_FORMAT = "qa-index"
+#: The store's temporary and set-aside generations: ``<index>.tmp-<pid>`` and ``<index>.old-<pid>``.
+_STORE_SIBLING = re.compile(r"^(?P<base>.+)\.(?:tmp|old)-\d+$")
+_FORMAT_FIELD = re.compile(r'"format"\s*:\s*"([^"]*)"')
+
+
+def is_qa_index(folder: Path) -> bool:
+    """Whether ``folder`` holds a qa index: a ``manifest.json`` whose ``format`` is ``qa-index``."""
+    manifest = folder / INDEX_MANIFEST
+    try:
+        if not manifest.is_file():
+            return False
+        with manifest.open("rb") as fh:
+            head = fh.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return False
+    m = _FORMAT_FIELD.search(head)  # the store writes "format" first; a damaged manifest still counts
+    return bool(m) and m.group(1) == INDEX_FORMAT
+
+
+def _skipped_folder(folder: Path) -> bool:
+    """Folders a walk never enters: hidden ones, qa indexes, and the store's ``.tmp-*``/``.old-*``
+    generations of an index (a half-written one has no manifest yet, but has ``segments/``)."""
+    if folder.name.startswith("."):
+        return True
+    if is_qa_index(folder):
+        return True
+    m = _STORE_SIBLING.match(folder.name)
+    return bool(m) and ((folder / "segments").is_dir() or is_qa_index(folder.with_name(m.group("base"))))
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Every file under ``root`` outside skipped folders (symlinked folders are not followed)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = [d for d in dirnames if not _skipped_folder(here / d)]
+        for name in filenames:
+            f = here / name
+            if not name.startswith(".") and f.is_file():
+                yield f
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One file to ingest: its path (the folder argument joined with its place in that folder,
+    or the path as given) and the folder argument it was found under (``None`` when given)."""
+
+    path: Path
+    root: Path | None = None
+
+    @property
+    def relative(self) -> Path:
+        """The path inside the folder argument, or the path as given."""
+        return self.path if self.root is None else self.path.relative_to(self.root)
+
+
+def _as_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[str | os.PathLike[str]]:
+    """One path (a ``str`` or ``Path``) is one path, never a sequence of characters."""
+    if isinstance(paths, (str, os.PathLike)):
+        return [paths]
+    if isinstance(paths, bytes):
+        raise TypeError("give paths as str or pathlib.Path, not bytes")
+    return list(paths)
+
+
+def iter_inputs(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> Iterator[InputFile]:
+    """Expand files and folders (recursively) into supported files, each once (the first time it
+    is reached), a folder's files sorted for determinism. A walk skips hidden folders and files,
+    qa index folders and their temporary/old generations (so ``qa index .`` never reads its own
+    index), and warns once per other unsupported file."""
+    seen: set[Path] = set()
+
+    def first_time(f: Path) -> bool:
+        key = f.resolve()
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    for raw in _as_paths(paths):
         p = Path(raw)
         if not p.exists():
             raise IngestError(f"{p}: no such file or folder")
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES and not f.name.startswith("."))
-            skipped = [f for f in p.rglob("*") if f.is_file() and f.suffix.lower() not in SUPPORTED_SUFFIXES and not f.name.startswith(".")]
-            for f in skipped:
-                log.warning("skipping %s: unsupported file type (use .txt, .md, .html or .jsonl)", f)
-            yield from found
+            if is_qa_index(p):
+                raise IngestError(f"{p}: is a qa index, not a folder of articles")
+            found: list[Path] = []
+            for f in _walk(p):
+                if f.suffix.lower() in SUPPORTED_SUFFIXES:
+                    found.append(f)
+                else:
+                    log.warning("skipping %s: unsupported file type (use .txt, .md, .html or .jsonl)", f)
+            yield from (InputFile(f, p) for f in sorted(found) if first_time(f))
         elif p.suffix.lower() in SUPPORTED_SUFFIXES:
-            yield p
+            if first_time(p):
+                yield InputFile(p)
         else:
             raise IngestError(f"{p}: unsupported file type '{p.suffix or '(none)'}'; use .txt, .md, .html or .jsonl")
 
 
-def iter_file(path: Path) -> Iterator[Article]:
-    """The articles of one file; ``.jsonl`` is parsed as a stream, line by line."""
+def iter_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    """The paths of :func:`iter_inputs`."""
+    return (f.path for f in iter_inputs(paths))
+
+
+def file_doc_ids(files: Sequence[InputFile]) -> tuple[dict[Path, str], list[InputFile]]:
+    """The doc id of each ``.txt``/``.md``/``.html`` file (``.jsonl`` records carry their own ids),
+    and the files whose id had to be qualified.
+
+    A file's id is its name without the suffix (its *stem*), as it always was, so re-indexing
+    finds the articles of earlier runs. Files of one run that share a stem would silently merge
+    into one article, so each of them gets the first of these that no other file's id equals:
+    its path inside the folder argument it was found under without the suffix
+    (``2024/one/index``), the same with the suffix (``b/news.md``), the path as found or given
+    (the folder argument included) without the suffix, then with it. Pure and deterministic.
+    """
+    own = [f for f in files if f.path.suffix.lower() not in JSONL_SUFFIXES]
+    stems = Counter(f.path.stem for f in own)
+
+    def candidates(f: InputFile) -> list[str]:
+        if stems[f.path.stem] == 1:
+            return [f.path.stem]
+        rel, given = f.relative.as_posix(), f.path.as_posix()
+        keys = [rel[: len(rel) - len(f.path.suffix)], rel, given[: len(given) - len(f.path.suffix)], given]
+        return list(dict.fromkeys(keys))  # in order, without repeats
+
+    options = {f.path: candidates(f) for f in own}
+    level = dict.fromkeys(options, 0)
+    while True:
+        groups: dict[str, list[Path]] = {}
+        for path, keys in options.items():
+            groups.setdefault(keys[level[path]], []).append(path)
+        moved = False
+        for members in groups.values():
+            if len(members) > 1:
+                for path in members:
+                    if level[path] + 1 < len(options[path]):
+                        level[path] += 1
+                        moved = True
+        if not moved:  # unique, or the same path twice (cannot happen: inputs are deduplicated)
+            break
+    ids = {path: keys[level[path]] for path, keys in options.items()}
+    return ids, [f for f in own if stems[f.path.stem] > 1]
+
+
+def iter_file(path: Path, doc_id: str | None = None) -> Iterator[Article]:
+    """The articles of one file; ``.jsonl`` is parsed as a stream, line by line. A ``.txt``,
+    ``.md`` or ``.html`` file is one article with id ``doc_id`` (default: the file's stem)."""
     suffix = path.suffix.lower()
     if suffix in JSONL_SUFFIXES:
         yield from parse_jsonl(path, iter_lines(path))
         return
     text = read_text(path)
-    yield validate_article(parse_html(path, text) if suffix in HTML_SUFFIXES else parse_text(path, text), path)
+    art = parse_html(path, text, doc_id) if suffix in HTML_SUFFIXES else parse_text(path, text, doc_id)
+    yield validate_article(art, path)
 
 
 def load_file(path: Path) -> list[Article]:
     return list(iter_file(path))
 
 
-def load_articles(paths: Iterable[str | Path]) -> list[Article]:
-    """Load every article under ``paths``. Raises :class:`IngestError` on the first bad file and
-    :class:`EmptyCorpusError` when nothing with text was found. Later duplicates of a doc id win."""
-    paths = list(paths)
+def load_articles(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Article]:
+    """Load every article under ``paths`` (one path, or several). Raises :class:`IngestError` on
+    the first bad file and :class:`EmptyCorpusError` when nothing with text was found. Doc ids:
+    :func:`file_doc_ids` for files, the ``id`` field for JSON lines; later duplicates of a JSON
+    lines id win (with a warning), as a later run's article replaces an earlier one's."""
+    paths = _as_paths(paths)
     if not paths:
         raise EmptyCorpusError("no input paths given")
+    files = list(iter_inputs(paths))
+    ids, qualified = file_doc_ids(files)
+    if qualified:
+        shared = Counter(f.path.stem for f in qualified)
+        example = qualified[0]
+        log.warning("%d files share a file name with another input file (%s): each one's doc id is its path "
+                    "(e.g. %r for %s), not the bare name, so they stay separate articles", len(qualified),
+                    ", ".join(f"{stem!r} x{n}" for stem, n in sorted(shared.items())[:5]) + (", ..." if len(shared) > 5 else ""),
+                    ids[example.path], example.path)
     by_id: dict[str, Article] = {}
-    for f in iter_files(paths):
-        for art in iter_file(f):
+    for f in files:
+        for art in iter_file(f.path, ids.get(f.path)):
             if not art.text.strip():
-                log.warning("skipping %s (%s): no article text after cleaning", art.doc_id, f)
+                log.warning("skipping %s (%s): no article text after cleaning", art.doc_id, f.path)
                 continue
             if art.doc_id in by_id:
-                log.warning("doc id %r appears more than once; the copy in %s wins", art.doc_id, f)
+                log.warning("doc id %r appears more than once; the copy in %s wins", art.doc_id, f.path)
             by_id[art.doc_id] = art
     if not by_id:
         raise EmptyCorpusError(f"no articles with text found in {', '.join(map(str, paths))}")
