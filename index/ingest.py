@@ -13,7 +13,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -125,12 +125,13 @@ def validate_article(art: Article, path: Path, lineno: int | None = None) -> Art
     Rejected (``IngestError`` naming the file and line): a doc id that is empty, longer than
     ``MAX_ID_CHARS`` or holds a control character; a control character in the headline (other
     than tab/newline, folded to spaces), url, date or source; a lone surrogate anywhere. Control
-    characters in the body (other than tab/newline) become spaces. The same rules hold for every
+    characters in the body (other than tab/newline) and the author become spaces; every other
+    field is kept. The same rules hold for every
     format, so a record can never make search fail for the others (docs/security.md).
     """
     where = _where(path, lineno)
     fields = {"id": art.doc_id, "title": art.title, "text": art.text, "url": art.url, "date": art.date,
-              "source": art.source}
+              "source": art.source, "author": art.author}
     for name, value in fields.items():
         m = _SURROGATE.search(value)
         if m:
@@ -148,9 +149,10 @@ def validate_article(art: Article, path: Path, lineno: int | None = None) -> Art
         raise IngestError(f"{where}: field title holds a control character (U+{ord(m.group()):04X})")
     title = " ".join(art.title.split()) if _CONTROL.search(art.title) else art.title
     text = _BODY_CONTROL.sub(" ", art.text) if _BODY_CONTROL.search(art.text) else art.text
-    if title is art.title and text is art.text:
+    author = " ".join(_CONTROL.sub(" ", art.author).split()) if _CONTROL.search(art.author) else art.author
+    if title is art.title and text is art.text and author is art.author:
         return art
-    return Article(doc_id=art.doc_id, title=title, text=text, url=art.url, date=art.date, source=art.source)
+    return replace(art, title=title, text=text, author=author)
 
 
 def json_objects(path: Path, lines: Iterable[str], error: type[QAError] = IngestError) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -196,18 +198,45 @@ def iter_lines(path: Path) -> Iterator[str]:
         raise IngestError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
 
 
+#: Unparsable JSON-lines dates warned about line by line, per file (then one line with the count).
+DATE_WARNINGS_PER_FILE = 5
+
+
+def _field_types(obj: dict[str, Any]) -> list[str]:
+    """The fields of a JSON-lines record whose type is wrong (see :func:`parse_jsonl`)."""
+    bad = [k for k in ("id", "text", "date") if k in obj and not isinstance(obj[k], (str, int))]
+    bad += [k for k in ("title", "url", "source") if k in obj and not isinstance(obj[k], str)]
+    author = obj.get("author", "")
+    if not (isinstance(author, str) or (isinstance(author, list) and all(isinstance(a, str) for a in author))):
+        bad.append("author")
+    return bad
+
+
 def parse_jsonl(path: Path, text: str | Iterable[str]) -> Iterator[Article]:
+    """The articles of a JSON-lines file. ``id`` (or BEIR's ``_id``) and ``text`` are strings (or
+    numbers); ``title``, ``url`` and ``source`` strings; ``author`` a string or a list of strings
+    (joined with ", "); ``date`` goes through :func:`index.metadata.iso_date` like every format's:
+    ISO 8601 when it is a date with day, month and year, else ``""`` and a warning naming the
+    line. A wrong type is an :class:`IngestError` naming the field and line."""
     lines = text.split("\n") if isinstance(text, str) else text
+    bad_dates = 0
     for lineno, obj in json_objects(path, lines):
         if "id" not in obj and "_id" in obj:  # BEIR corpus.jsonl
             obj["id"] = obj["_id"]
         missing = [k for k in ("id", "text") if k not in obj]
         if missing:
             raise IngestError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}")
-        bad = [k for k in ("id", "title", "text", "url", "date", "source") if k in obj and not isinstance(obj[k], (str, int))]
+        bad = _field_types(obj)
         if bad:
-            raise IngestError(f"{path}:{lineno}: field(s) {', '.join(bad)} must be strings")
-        meta = metadata.from_fields(obj)  # explicit fields win; a parsable date becomes ISO 8601
+            what = "a string or a list of strings" if bad == ["author"] else "strings"
+            raise IngestError(f"{path}:{lineno}: field(s) {', '.join(bad)} must be {what}")
+        meta = metadata.from_fields(obj)  # explicit fields win; a date is ISO 8601 or ""
+        raw_date = str(obj.get("date") or "").strip()
+        if raw_date and not meta.date:
+            bad_dates += 1
+            if bad_dates <= DATE_WARNINGS_PER_FILE:
+                log.warning("%s:%d: date %r is not a date with day, month and year; stored as unknown",
+                            path, lineno, raw_date[:80])
         yield validate_article(Article(
             doc_id=str(obj["id"]),
             title=meta.title,
@@ -217,6 +246,8 @@ def parse_jsonl(path: Path, text: str | Iterable[str]) -> Iterator[Article]:
             source=meta.source,
             author=meta.author,
         ), path, lineno)
+    if bad_dates > DATE_WARNINGS_PER_FILE:
+        log.warning("%s: %d more dates that are not dates stored as unknown", path, bad_dates - DATE_WARNINGS_PER_FILE)
 
 
 #: What marks a folder as a qa index (the store's ``MANIFEST`` and ``FORMAT``, index/store.py;
