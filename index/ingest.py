@@ -7,6 +7,7 @@ Formats: ``.txt`` and ``.md`` (title = first non-empty line), ``.html``/``.htm``
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import os
@@ -45,8 +46,70 @@ _BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f]")
 MAX_ID_CHARS = 512
 
 
-def read_text(path: Path) -> str:
-    """Read a UTF-8 text file, refusing binary and non-UTF-8 content with a clear error."""
+#: Byte-order marks and the codec that reads past them (UTF-32 first: its LE mark starts like UTF-16's).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+#: Bytes of an HTML file searched for a declared charset (the HTML standard's prescan reads 1024).
+CHARSET_PRESCAN_BYTES = 4096
+_META_CHARSET = re.compile(rb"""<meta\b[^>]*?\bcharset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml\b[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+#: Labels the WHATWG Encoding standard (what browsers do) reads as windows-1252: pages that say
+#: "iso-8859-1" are written in windows-1252 (curly quotes at 0x91-0x94, not C1 controls).
+_WINDOWS_1252 = {"ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1", "ibm819", "iso-8859-1", "iso-ir-100",
+                 "iso8859-1", "iso88591", "iso_8859-1", "iso_8859-1:1987", "l1", "latin1", "latin-1", "us-ascii",
+                 "windows-1252", "x-cp1252"}
+
+
+def bom_codec(head: bytes) -> str | None:
+    """The codec of a byte-order mark at the start of ``head`` (it reads past the mark), else ``None``."""
+    return next((codec for bom, codec in _BOMS if head.startswith(bom)), None)
+
+
+def declared_charset(html: bytes) -> str | None:
+    """The charset an HTML page declares in its head (``<meta charset>``, an http-equiv
+    ``Content-Type``, or an XML declaration's ``encoding``), as a label, else ``None``."""
+    head = html[:CHARSET_PRESCAN_BYTES]
+    m = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
+    return m.group(1).decode("ascii").lower() if m else None
+
+
+def decode_text(path: Path, data: bytes, *, html: bool = False) -> str:
+    """The text of a file's bytes: UTF-8, or UTF-8/16/32 after a byte-order mark, or (HTML only,
+    when the bytes are not UTF-8) the charset the page declares. Anything else is a one-line
+    :class:`IngestError`: binary content, or text in an undeclared encoding (nothing is guessed)."""
+    codec = bom_codec(data[:4])
+    if codec is not None:
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError as exc:
+            raise IngestError(f"{path}: not valid {codec.removesuffix('-sig').upper()} text after its byte-order mark "
+                              f"(bad byte at offset {exc.start})") from exc
+    if b"\x00" in data[:8192]:
+        raise IngestError(f"{path}: looks like a binary file, not text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        label = declared_charset(data) if html else None
+        if label is None:
+            raise IngestError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); convert it with iconv first") from exc
+        error = exc
+    name = "cp1252" if label in _WINDOWS_1252 else label
+    try:
+        if codecs.lookup(name).name in {"utf-8", "utf-16", "utf-32"}:  # a page that is not what it says it is
+            raise IngestError(f"{path}: declares charset {label!r} but is not UTF-8 text (bad byte at offset "
+                              f"{error.start}); convert it with iconv first")
+        return data.decode(name)
+    except LookupError:
+        raise IngestError(f"{path}: declares charset {label!r}, which is not a known encoding; convert it to UTF-8 "
+                          "with iconv first") from None
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path}: not valid {label} text as it declares (bad byte at offset {exc.start}); "
+                          "convert it with iconv first") from exc
+
+
+def read_text(path: Path, *, html: bool = False) -> str:
+    """Read a text file (see :func:`decode_text` for the encodings read), refusing binary and
+    undeclared non-UTF-8 content with a clear error. Line ends become ``\\n``."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -54,12 +117,7 @@ def read_text(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
-    if b"\x00" in data[:8192]:
-        raise IngestError(f"{path}: looks like a binary file, not text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise IngestError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); convert it with iconv first") from exc
+    text = decode_text(path, data, html=html)
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -173,16 +231,20 @@ def json_objects(path: Path, lines: Iterable[str], error: type[QAError] = Ingest
 
 
 def iter_lines(path: Path) -> Iterator[str]:
-    """The lines of a UTF-8 text file, read as a stream (memory stays bounded by the longest line).
+    """The lines of a text file, read as a stream (memory stays bounded by the longest line).
 
-    Same checks as :func:`read_text`: size limit, NUL bytes in the first 8 KiB, UTF-8 (a bad byte
-    names its line)."""
+    Same checks as :func:`read_text`: size limit, UTF-8 (a bad byte names its line) or UTF-16/32
+    after a byte-order mark, NUL bytes in the first 8 KiB of anything else."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise IngestError(f"{path}: file is {size // 2**20} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit")
         with path.open("rb") as fh:
             head = fh.read(8192)
+        codec = bom_codec(head[:4])
+        if codec in {"utf-16", "utf-32"}:
+            yield from _wide_lines(path, codec)
+            return
         if b"\x00" in head:
             raise IngestError(f"{path}: looks like a binary file, not text")
         lineno = 0
@@ -196,6 +258,17 @@ def iter_lines(path: Path) -> Iterator[str]:
                 yield line.rstrip("\r\n")
     except OSError as exc:
         raise IngestError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
+
+
+def _wide_lines(path: Path, codec: str) -> Iterator[str]:
+    """The lines of a UTF-16/32 file with a byte-order mark (the codec reads past it)."""
+    lineno = 0
+    with path.open("r", encoding=codec, newline="") as fh:
+        try:
+            for lineno, line in enumerate(fh, start=1):
+                yield line.rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            raise IngestError(f"{path}:{lineno + 1}: not valid {codec.upper()} text after its byte-order mark") from exc
 
 
 #: Unparsable JSON-lines dates warned about line by line, per file (then one line with the count).
@@ -405,7 +478,7 @@ def iter_file(path: Path, doc_id: str | None = None) -> Iterator[Article]:
     if suffix in JSONL_SUFFIXES:
         yield from parse_jsonl(path, iter_lines(path))
         return
-    text = read_text(path)
+    text = read_text(path, html=suffix in HTML_SUFFIXES)
     art = parse_html(path, text, doc_id) if suffix in HTML_SUFFIXES else parse_text(path, text, doc_id)
     yield validate_article(art, path)
 

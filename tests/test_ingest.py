@@ -219,3 +219,53 @@ def test_qa_index_dot_twice_with_the_index_inside_it(tmp_path, monkeypatch, caps
     out, err = capsys.readouterr()
     assert "3 articles" in out and "+1 new" in out, out
     assert "qa-index" not in err and "WARNING" not in err, err
+
+
+# ------------------------------------------------------------------ encodings: declared or marked, never guessed
+_ES = ("<p>El ejército ruso se retiró de la región según fuentes oficiales, que añadieron que la retirada "
+       "terminará en junio.</p><p>Según el ministerio, la operación comenzó el miércoles y los soldados volverán "
+       "a sus bases antes del verano.</p>")
+
+
+@pytest.mark.parametrize("head, encoding, title", [
+    ('<meta charset="iso-8859-1">', "cp1252", "Título “€”"),  # read as browsers do: windows-1252's quotes
+    ('<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-15">', "iso-8859-15", "Título €"),
+    ("", "cp1252", "Título “€”"),  # with the XML declaration below
+])
+def test_html_in_its_declared_charset(tmp_path, head, encoding, title):
+    xml = '<?xml version="1.0" encoding="windows-1252"?>\n' if not head else ""
+    page = f"{xml}<html><head>{head}<title>{title}</title></head><body><article><h1>{title}</h1>{_ES}</article></body></html>"
+    f = tmp_path / "page.html"
+    f.write_bytes(page.encode(encoding))
+    (a,) = load_articles([f])
+    assert a.title == title
+    assert a.text.startswith("El ejército ruso se retiró de la región según fuentes")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_text_with_a_byte_order_mark(tmp_path, encoding):
+    text = "Título del artículo\n\nEl ejército ruso se retiró de la región según fuentes oficiales del ministerio.\n"
+    bom = {"utf-16-be": "\ufeff"}.get(encoding, "")  # Python writes the mark for utf-16/utf-32/utf-8-sig
+    (tmp_path / "note.txt").write_bytes((bom + text).encode(encoding))
+    feed = tmp_path / "feed.jsonl"
+    feed.write_bytes((bom + json.dumps({"id": "j1", "title": "Título", "text": "Texto ñ."}, ensure_ascii=False) + "\n").encode(encoding))
+    a, j = load_articles([tmp_path / "note.txt", feed])
+    assert (a.title, a.text) == ("Título del artículo", text.split("\n\n")[1].strip())
+    assert (j.doc_id, j.title, j.text) == ("j1", "Título", "Texto ñ.")
+
+
+def test_undeclared_or_unknown_encodings_are_one_line_errors(tmp_path):
+    f = tmp_path / "page.html"
+    f.write_bytes(f"<html><body><article>{_ES}</article></body></html>".encode("latin-1"))  # no declaration
+    with pytest.raises(IngestError, match=r"page.html: not UTF-8 text \(bad byte at offset \d+\); convert it with iconv"):
+        load_articles([f])
+    f.write_bytes(f'<html><head><meta charset="klingon"></head><body>{_ES}</body></html>'.encode("latin-1"))
+    with pytest.raises(IngestError, match="declares charset 'klingon', which is not a known encoding"):
+        load_articles([f])
+    f.write_bytes(f'<html><head><meta charset="utf-8"></head><body>{_ES}</body></html>'.encode("latin-1"))
+    with pytest.raises(IngestError, match="declares charset 'utf-8' but is not UTF-8 text"):
+        load_articles([f])
+    g = tmp_path / "note.txt"  # a declaration only counts in HTML
+    g.write_bytes(('<meta charset="iso-8859-1">\n\n' + _ES).encode("latin-1"))
+    with pytest.raises(IngestError, match="not UTF-8 text"):
+        load_articles([g])
