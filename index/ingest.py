@@ -2,7 +2,10 @@
 
 Formats: ``.txt`` and ``.md`` (title = first non-empty line), ``.html``/``.htm`` (trafilatura),
 ``.jsonl`` (one article per line: ``id`` (or BEIR's ``_id``), ``title``, ``text``; optional
-``url``, ``date``, ``source``). Bodies go through :mod:`index.clean` so site furniture never becomes a passage.
+``url``, ``date``, ``source``, ``author``). Bodies go through :mod:`index.clean` so site furniture
+never becomes a passage. A file's doc id is its stem, or its path when another file of the run
+shares the stem (:func:`file_doc_ids`); folder walks skip hidden folders and qa indexes
+(:func:`iter_inputs`); encodings: :func:`decode_text`. Rules: docs/news.md.
 """
 
 from __future__ import annotations
