@@ -63,6 +63,11 @@ _WINDOWS_1252 = {"ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1", "i
                  "windows-1252", "x-cp1252"}
 
 
+#: What UTF-16/32 text never holds (binary data that starts with FF FE would decode): C0 controls.
+_WIDE_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
+_SPACE = re.compile(r"\s")
+
+
 def bom_codec(head: bytes) -> str | None:
     """The codec of a byte-order mark at the start of ``head`` (it reads past the mark), else ``None``."""
     return next((codec for bom, codec in _BOMS if head.startswith(bom)), None)
@@ -83,10 +88,14 @@ def decode_text(path: Path, data: bytes, *, html: bool = False) -> str:
     codec = bom_codec(data[:4])
     if codec is not None:
         try:
-            return data.decode(codec)
+            text = data.decode(codec)
         except UnicodeDecodeError as exc:
             raise IngestError(f"{path}: not valid {codec.removesuffix('-sig').upper()} text after its byte-order mark "
                               f"(bad byte at offset {exc.start})") from exc
+        # any bytes after FF FE decode as UTF-16: text has spaces or line breaks, and no NUL or other C0 control
+        if codec != "utf-8-sig" and (_WIDE_CONTROL.search(text, 0, 4096) or not _SPACE.search(text)):
+            raise IngestError(f"{path}: looks like a binary file, not text")
+        return text
     if b"\x00" in data[:8192]:
         raise IngestError(f"{path}: looks like a binary file, not text")
     try:

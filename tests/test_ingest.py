@@ -85,9 +85,12 @@ def test_missing_path(tmp_path):
         load_articles([tmp_path / "nope"])
 
 
-def test_binary_file(tmp_path):
+@pytest.mark.parametrize("data", [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+                                  b"\xff\xfe\x00\x01binary",  # a UTF-16 byte-order mark, then not text
+                                  b"\xff\xfe" + bytes(range(256))])
+def test_binary_file(tmp_path, data):
     f = tmp_path / "photo.txt"
-    f.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    f.write_bytes(data)
     with pytest.raises(IngestError, match="binary"):
         load_articles([f])
 
