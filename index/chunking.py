@@ -27,9 +27,28 @@ class ChunkSettings:
             raise ValueError(f"overlap_sentences must be between 0 and 5, got {self.overlap_sentences}")
 
 
+#: A word longer than this is cut into pieces of at most this many characters before it is counted:
+#: BERT's WordPiece (all-MiniLM-L6-v2's tokenizer) reads any longer word as one ``[UNK]``, so the
+#: model's count says nothing about how long it is, and one 300,000-character "word" (a base64
+#: blob, a run of dashes) would become one 300,000-character passage.
+MAX_WORD_CHARS = 100
+#: :func:`approx_token_counts` counts a word longer than this by its characters (longer than nearly
+#: every real word or URL, so ordinary text counts as it always did).
+APPROX_LONG_WORD = 60
+#: ... at this many characters per word piece (URLs, hashes and pasted blobs split finely).
+APPROX_CHARS_PER_PIECE = 4
+_LONG_WORD = re.compile(rf"\S{{{MAX_WORD_CHARS + 1},}}")
+
+
 def approx_token_counts(texts: Sequence[str]) -> list[int]:
-    """Cheap stand-in for a word-piece tokenizer (about 1.3 pieces per word)."""
-    return [int(len(t.split()) * 1.3) + 1 for t in texts]
+    """Cheap stand-in for a word-piece tokenizer: about 1.3 pieces per word, and a word longer
+    than ``APPROX_LONG_WORD`` characters one piece per ``APPROX_CHARS_PER_PIECE`` characters."""
+    out = []
+    for t in texts:
+        words = t.split()
+        long = [len(w) for w in words if len(w) > APPROX_LONG_WORD]
+        out.append(int((len(words) - len(long)) * 1.3 + sum(long) / APPROX_CHARS_PER_PIECE) + 1)
+    return out
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -63,11 +82,66 @@ def _split_long(text: str, span: tuple[int, int], count: int, limit: int) -> lis
     return [(words[i][0], words[min(i + per, len(words)) - 1][1]) for i in range(0, len(words), per)]
 
 
+def _word_pieces(text: str, span: tuple[int, int]) -> list[tuple[int, int]]:
+    """``span`` as runs of ordinary words and pieces of at most ``MAX_WORD_CHARS`` characters of
+    each longer word, in order; together they cover every word."""
+    s, e = span
+    out: list[tuple[int, int]] = []
+    pos = s
+    for m in _LONG_WORD.finditer(text, s, e):
+        run = text[pos : m.start()]
+        if run.strip():
+            out.append((pos + len(run) - len(run.lstrip()), m.start() - (len(run) - len(run.rstrip()))))
+        out.extend((i, min(i + MAX_WORD_CHARS, m.end())) for i in range(m.start(), m.end(), MAX_WORD_CHARS))
+        pos = m.end()
+    run = text[pos:e]
+    if run.strip():
+        out.append((pos + len(run) - len(run.lstrip()), e - (len(run) - len(run.rstrip()))))
+    return out
+
+
+def _fit(text: str, span: tuple[int, int], n: int, limit: int, count_tokens: TokenCounter) -> list[tuple[int, int, int]]:
+    """``span`` (``n`` pieces) as units of at most ``limit`` pieces each, counted by ``count_tokens``:
+    several words are cut into word windows, one word into runs of characters, until each fits."""
+    s, e = span
+    if n <= limit or e - s <= 1:
+        return [(s, e, n)]
+    words = [(m.start() + s, m.end() + s) for m in re.finditer(r"\S+", text[s:e])]
+    if len(words) > 1:
+        parts = _split_long(text, span, n, limit)
+    else:
+        size = max(1, (e - s) * limit // n)
+        parts = [(i, min(i + size, e)) for i in range(s, e, size)]
+    counts = count_tokens([text[a:b] for a, b in parts])
+    return [u for part, c in zip(parts, counts) for u in _fit(text, part, c, limit, count_tokens)]
+
+
+def _units(text: str, spans: list[tuple[int, int]], counts: list[int], limit: int,
+           count_tokens: TokenCounter) -> list[tuple[int, int, int]]:
+    """The ``(start, end, pieces)`` units that passages are packed from: sentences, over-long
+    ones cut into word windows, and (in a sentence holding a word over ``MAX_WORD_CHARS``
+    characters) word runs and pieces of long words, each counted and cut until it fits ``limit``."""
+    units: list[tuple[int, int, int]] = []
+    for span, n in zip(spans, counts):
+        if _LONG_WORD.search(text, span[0], span[1]):
+            pieces = _word_pieces(text, span)
+            for piece, c in zip(pieces, count_tokens([text[a:b] for a, b in pieces])):
+                units.extend(_fit(text, piece, c, limit, count_tokens))
+        elif n > limit:
+            parts = _split_long(text, span, n, limit)
+            units.extend((s, e, n // len(parts) + 1) for s, e in parts)
+        else:
+            units.append((span[0], span[1], n))
+    return units
+
+
 def chunk_article(article: Article, settings: ChunkSettings, count_tokens: TokenCounter | None = None,
                   *, title_in_passage: bool = True) -> list[Passage]:
     """Pack consecutive sentences into passages of at most ``settings.max_tokens`` word pieces,
     repeating the last ``overlap_sentences`` sentences at the start of the next passage.
-    ``count_tokens`` is the model's tokenizer (default: :func:`approx_token_counts`).
+    ``count_tokens`` is the model's tokenizer (default: :func:`approx_token_counts`). A sentence
+    over the budget is cut into word windows, and a word longer than ``MAX_WORD_CHARS``
+    characters into pieces, so no passage holds more than the budget (:func:`_units`).
     Passage ids hash what is indexed (:func:`~index.records.passage_id_for`): the headline too
     when ``title_in_passage``."""
     count_tokens = count_tokens or approx_token_counts
@@ -76,13 +150,7 @@ def chunk_article(article: Article, settings: ChunkSettings, count_tokens: Token
     if not spans:
         return []
     counts = count_tokens([text[s:e] for s, e in spans])
-    units: list[tuple[int, int, int]] = []
-    for span, n in zip(spans, counts):
-        if n > settings.max_tokens:
-            parts = _split_long(text, span, n, settings.max_tokens)
-            units.extend((s, e, n // len(parts) + 1) for s, e in parts)
-        else:
-            units.append((span[0], span[1], n))
+    units = _units(text, spans, counts, settings.max_tokens, count_tokens)
 
     passages: list[Passage] = []
     i = 0

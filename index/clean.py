@@ -5,7 +5,10 @@ Pure functions over lines. The rules, tuned on the sample corpus and kept delibe
 conservative (losing reporting is worse than keeping a stray line):
 
 1. Lines matching a furniture pattern are dropped wherever they are ("Share:", "Facebook",
-   "Also read: ...", "image.jpg", hashtag lines, comment-form labels, ...).
+   share bars made only of buttons ("Share on WhatsApp", "Tweet", "Share on Facebook Share on
+   Twitter", "Click to share on Twitter (Opens in new window)"), "Also read: ...", "image.jpg",
+   hashtag lines, comment-form labels, ...). A line that goes on past its buttons ("Share on
+   WhatsApp became the main way…") is reporting and stays.
 2. The body starts at the first pair of consecutive long paragraphs (>= ``LONG_WORDS`` words),
    extended backwards over prose lines (a lede or a caption). Menus and glossaries before it go.
 3. The body ends at the first end-of-article marker ("Tags:", "Comments", "PREV", "See also",
@@ -24,13 +27,25 @@ import re
 LONG_WORDS = 20
 PROSE_WORDS = 8
 
-_SOCIAL = r"(facebook|twitter|x|pinterest|linkedin|whatsapp|telegram|reddit|email|e-mail|print|vk|tumblr)"
+_SOCIAL = (r"(facebook|twitter|x|pinterest|linkedin|whatsapp|telegram|reddit|email|e-mail|print|vk|tumblr|messenger"
+           r"|threads|bluesky|mastodon|flipboard|pocket|sms|google\+?)")
+#: "(Opens in new window)": what WordPress/Jetpack share buttons add to their labels.
+_NEW_WINDOW = r"(\s*\(opens in (a )?new (window|tab)\))?"
+#: One button of a share bar: "Share on WhatsApp", "Share this on X", "Tweet", "Pin it", "Copy link",
+#: "Facebook", "Share" (optionally with "(Opens in new window)").
+_SHARE_BUTTON = (rf"((share|post|send|pin|save)( it| this( article| story| post| page)?)?\s+(on|to|via|with)\s+{_SOCIAL}"
+                 rf"|tweet( this| it)?|pin it|copy( the)? link|share|{_SOCIAL}){_NEW_WINDOW}")
 #: Lines longer than this are reporting, never furniture (abstracts and leads can open with
 #: words like "Next-generation" or "Related").
 MAX_FURNITURE_WORDS = 25
 _FURNITURE = [
     rf"^{_SOCIAL}$",
     r"^share( this( article| story| post)?)?\s*[:|]?(\s+" + _SOCIAL + r")*\s*$",
+    # a share bar: a line of nothing but buttons ("Share on Facebook Share on Twitter", "Tweet")
+    rf"^{_SHARE_BUTTON}([\s|•·,/]+{_SHARE_BUTTON})*\s*$",
+    # Jetpack: "Click to share on Twitter (Opens in new window)", "Click to email a link to a friend"
+    rf"^click to (share|email|print|tweet)\b[^.!?()]{{0,60}}\(opens in (a )?new (window|tab)\)$",
+    rf"^click to (share( it| this)? (on|via|with) {_SOCIAL}|email( this| a link to a friend)?|print|tweet)$",
     r"^(also read|read also|read more|see more|related( articles?| posts?| stories| content| news)?"
     r"|recommended( for you)?|advertisement|sponsored( content)?)\s*(:.*)?$",
     r"^\S+\.(jpe?g|png|gif|webp|svg)$",

@@ -2,15 +2,22 @@
 
 Formats: ``.txt`` and ``.md`` (title = first non-empty line), ``.html``/``.htm`` (trafilatura),
 ``.jsonl`` (one article per line: ``id`` (or BEIR's ``_id``), ``title``, ``text``; optional
-``url``, ``date``, ``source``). Bodies go through :mod:`index.clean` so site furniture never becomes a passage.
+``url``, ``date``, ``source``, ``author``). Bodies go through :mod:`index.clean` so site furniture
+never becomes a passage. A file's doc id is its stem, or its path when another file of the run
+shares the stem (:func:`file_doc_ids`); folder walks skip hidden folders and qa indexes
+(:func:`iter_inputs`); encodings: :func:`decode_text`. Rules: docs/news.md.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
+import os
 import re
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +49,79 @@ _BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f]")
 MAX_ID_CHARS = 512
 
 
-def read_text(path: Path) -> str:
-    """Read a UTF-8 text file, refusing binary and non-UTF-8 content with a clear error."""
+#: Byte-order marks and the codec that reads past them (UTF-32 first: its LE mark starts like UTF-16's).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+#: Bytes of an HTML file searched for a declared charset (the HTML standard's prescan reads 1024).
+CHARSET_PRESCAN_BYTES = 4096
+_META_CHARSET = re.compile(rb"""<meta\b[^>]*?\bcharset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml\b[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+#: Labels the WHATWG Encoding standard (what browsers do) reads as windows-1252: pages that say
+#: "iso-8859-1" are written in windows-1252 (curly quotes at 0x91-0x94, not C1 controls).
+_WINDOWS_1252 = {"ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1", "ibm819", "iso-8859-1", "iso-ir-100",
+                 "iso8859-1", "iso88591", "iso_8859-1", "iso_8859-1:1987", "l1", "latin1", "latin-1", "us-ascii",
+                 "windows-1252", "x-cp1252"}
+
+
+#: What UTF-16/32 text never holds (binary data that starts with FF FE would decode): C0 controls.
+_WIDE_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
+_SPACE = re.compile(r"\s")
+
+
+def bom_codec(head: bytes) -> str | None:
+    """The codec of a byte-order mark at the start of ``head`` (it reads past the mark), else ``None``."""
+    return next((codec for bom, codec in _BOMS if head.startswith(bom)), None)
+
+
+def declared_charset(html: bytes) -> str | None:
+    """The charset an HTML page declares in its head (``<meta charset>``, an http-equiv
+    ``Content-Type``, or an XML declaration's ``encoding``), as a label, else ``None``."""
+    head = html[:CHARSET_PRESCAN_BYTES]
+    m = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
+    return m.group(1).decode("ascii").lower() if m else None
+
+
+def decode_text(path: Path, data: bytes, *, html: bool = False) -> str:
+    """The text of a file's bytes: UTF-8, or UTF-8/16/32 after a byte-order mark, or (HTML only,
+    when the bytes are not UTF-8) the charset the page declares. Anything else is a one-line
+    :class:`IngestError`: binary content, or text in an undeclared encoding (nothing is guessed)."""
+    codec = bom_codec(data[:4])
+    if codec is not None:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError as exc:
+            raise IngestError(f"{path}: not valid {codec.removesuffix('-sig').upper()} text after its byte-order mark "
+                              f"(bad byte at offset {exc.start})") from exc
+        # any bytes after FF FE decode as UTF-16: text has spaces or line breaks, and no NUL or other C0 control
+        if codec != "utf-8-sig" and (_WIDE_CONTROL.search(text, 0, 4096) or not _SPACE.search(text)):
+            raise IngestError(f"{path}: looks like a binary file, not text")
+        return text
+    if b"\x00" in data[:8192]:
+        raise IngestError(f"{path}: looks like a binary file, not text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        label = declared_charset(data) if html else None
+        if label is None:
+            raise IngestError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); convert it with iconv first") from exc
+        error = exc
+    name = "cp1252" if label in _WINDOWS_1252 else label
+    try:
+        if codecs.lookup(name).name in {"utf-8", "utf-16", "utf-32"}:  # a page that is not what it says it is
+            raise IngestError(f"{path}: declares charset {label!r} but is not UTF-8 text (bad byte at offset "
+                              f"{error.start}); convert it with iconv first")
+        return data.decode(name)
+    except LookupError:
+        raise IngestError(f"{path}: declares charset {label!r}, which is not a known encoding; convert it to UTF-8 "
+                          "with iconv first") from None
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path}: not valid {label} text as it declares (bad byte at offset {exc.start}); "
+                          "convert it with iconv first") from exc
+
+
+def read_text(path: Path, *, html: bool = False) -> str:
+    """Read a text file (see :func:`decode_text` for the encodings read), refusing binary and
+    undeclared non-UTF-8 content with a clear error. Line ends become ``\\n``."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -51,12 +129,7 @@ def read_text(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
-    if b"\x00" in data[:8192]:
-        raise IngestError(f"{path}: looks like a binary file, not text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise IngestError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); convert it with iconv first") from exc
+    text = decode_text(path, data, html=html)
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -75,7 +148,7 @@ def _strip_markdown(text: str) -> str:
     return _MD_EMPHASIS.sub(r"\2", text)
 
 
-def parse_text(path: Path, text: str) -> Article:
+def parse_text(path: Path, text: str, doc_id: str | None = None) -> Article:
     if path.suffix.lower() in {".md", ".markdown"}:
         text = _strip_markdown(text)
     title, body = _split_title(text)
@@ -83,11 +156,11 @@ def parse_text(path: Path, text: str) -> Article:
     if not cleaned and title:
         cleaned, title = title, title  # a one-line note: index the line itself
     meta = metadata.from_text(text)
-    return Article(doc_id=path.stem, title=meta.title or title, text=cleaned, date=meta.date, source=meta.source,
+    return Article(doc_id=doc_id or path.stem, title=meta.title or title, text=cleaned, date=meta.date, source=meta.source,
                    author=meta.author)
 
 
-def parse_html(path: Path, html: str) -> Article:
+def parse_html(path: Path, html: str, doc_id: str | None = None) -> Article:
     import trafilatura  # heavy import, only when HTML is ingested
 
     doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=False,
@@ -102,7 +175,7 @@ def parse_html(path: Path, html: str) -> Article:
         body = rest
     meta = metadata.from_html(d)
     return Article(
-        doc_id=path.stem,
+        doc_id=doc_id or path.stem,
         title=meta.title or first,
         text=clean_text(body, cut_edges=False),
         url=meta.url,
@@ -122,12 +195,13 @@ def validate_article(art: Article, path: Path, lineno: int | None = None) -> Art
     Rejected (``IngestError`` naming the file and line): a doc id that is empty, longer than
     ``MAX_ID_CHARS`` or holds a control character; a control character in the headline (other
     than tab/newline, folded to spaces), url, date or source; a lone surrogate anywhere. Control
-    characters in the body (other than tab/newline) become spaces. The same rules hold for every
+    characters in the body (other than tab/newline) and the author become spaces; every other
+    field is kept. The same rules hold for every
     format, so a record can never make search fail for the others (docs/security.md).
     """
     where = _where(path, lineno)
     fields = {"id": art.doc_id, "title": art.title, "text": art.text, "url": art.url, "date": art.date,
-              "source": art.source}
+              "source": art.source, "author": art.author}
     for name, value in fields.items():
         m = _SURROGATE.search(value)
         if m:
@@ -145,9 +219,10 @@ def validate_article(art: Article, path: Path, lineno: int | None = None) -> Art
         raise IngestError(f"{where}: field title holds a control character (U+{ord(m.group()):04X})")
     title = " ".join(art.title.split()) if _CONTROL.search(art.title) else art.title
     text = _BODY_CONTROL.sub(" ", art.text) if _BODY_CONTROL.search(art.text) else art.text
-    if title is art.title and text is art.text:
+    author = " ".join(_CONTROL.sub(" ", art.author).split()) if _CONTROL.search(art.author) else art.author
+    if title is art.title and text is art.text and author is art.author:
         return art
-    return Article(doc_id=art.doc_id, title=title, text=text, url=art.url, date=art.date, source=art.source)
+    return replace(art, title=title, text=text, author=author)
 
 
 def json_objects(path: Path, lines: Iterable[str], error: type[QAError] = IngestError) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -168,16 +243,20 @@ def json_objects(path: Path, lines: Iterable[str], error: type[QAError] = Ingest
 
 
 def iter_lines(path: Path) -> Iterator[str]:
-    """The lines of a UTF-8 text file, read as a stream (memory stays bounded by the longest line).
+    """The lines of a text file, read as a stream (memory stays bounded by the longest line).
 
-    Same checks as :func:`read_text`: size limit, NUL bytes in the first 8 KiB, UTF-8 (a bad byte
-    names its line)."""
+    Same checks as :func:`read_text`: size limit, UTF-8 (a bad byte names its line) or UTF-16/32
+    after a byte-order mark, NUL bytes in the first 8 KiB of anything else."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise IngestError(f"{path}: file is {size // 2**20} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit")
         with path.open("rb") as fh:
             head = fh.read(8192)
+        codec = bom_codec(head[:4])
+        if codec in {"utf-16", "utf-32"}:
+            yield from _wide_lines(path, codec)
+            return
         if b"\x00" in head:
             raise IngestError(f"{path}: looks like a binary file, not text")
         lineno = 0
@@ -193,18 +272,56 @@ def iter_lines(path: Path) -> Iterator[str]:
         raise IngestError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
 
 
+def _wide_lines(path: Path, codec: str) -> Iterator[str]:
+    """The lines of a UTF-16/32 file with a byte-order mark (the codec reads past it)."""
+    lineno = 0
+    with path.open("r", encoding=codec, newline="") as fh:
+        try:
+            for lineno, line in enumerate(fh, start=1):
+                yield line.rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            raise IngestError(f"{path}:{lineno + 1}: not valid {codec.upper()} text after its byte-order mark") from exc
+
+
+#: Unparsable JSON-lines dates warned about line by line, per file (then one line with the count).
+DATE_WARNINGS_PER_FILE = 5
+
+
+def _field_types(obj: dict[str, Any]) -> list[str]:
+    """The fields of a JSON-lines record whose type is wrong (see :func:`parse_jsonl`)."""
+    bad = [k for k in ("id", "text", "date") if k in obj and not isinstance(obj[k], (str, int))]
+    bad += [k for k in ("title", "url", "source") if k in obj and not isinstance(obj[k], str)]
+    author = obj.get("author", "")
+    if not (isinstance(author, str) or (isinstance(author, list) and all(isinstance(a, str) for a in author))):
+        bad.append("author")
+    return bad
+
+
 def parse_jsonl(path: Path, text: str | Iterable[str]) -> Iterator[Article]:
+    """The articles of a JSON-lines file. ``id`` (or BEIR's ``_id``) and ``text`` are strings (or
+    numbers); ``title``, ``url`` and ``source`` strings; ``author`` a string or a list of strings
+    (joined with ", "); ``date`` goes through :func:`index.metadata.iso_date` like every format's:
+    ISO 8601 when it is a date with day, month and year, else ``""`` and a warning naming the
+    line. A wrong type is an :class:`IngestError` naming the field and line."""
     lines = text.split("\n") if isinstance(text, str) else text
+    bad_dates = 0
     for lineno, obj in json_objects(path, lines):
         if "id" not in obj and "_id" in obj:  # BEIR corpus.jsonl
             obj["id"] = obj["_id"]
         missing = [k for k in ("id", "text") if k not in obj]
         if missing:
             raise IngestError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}")
-        bad = [k for k in ("id", "title", "text", "url", "date", "source") if k in obj and not isinstance(obj[k], (str, int))]
+        bad = _field_types(obj)
         if bad:
-            raise IngestError(f"{path}:{lineno}: field(s) {', '.join(bad)} must be strings")
-        meta = metadata.from_fields(obj)  # explicit fields win; a parsable date becomes ISO 8601
+            what = "a string or a list of strings" if bad == ["author"] else "strings"
+            raise IngestError(f"{path}:{lineno}: field(s) {', '.join(bad)} must be {what}")
+        meta = metadata.from_fields(obj)  # explicit fields win; a date is ISO 8601 or ""
+        raw_date = str(obj.get("date") or "").strip()
+        if raw_date and not meta.date:
+            bad_dates += 1
+            if bad_dates <= DATE_WARNINGS_PER_FILE:
+                log.warning("%s:%d: date %r is not a date with day, month and year; stored as unknown",
+                            path, lineno, raw_date[:80])
         yield validate_article(Article(
             doc_id=str(obj["id"]),
             title=meta.title,
@@ -214,54 +331,199 @@ def parse_jsonl(path: Path, text: str | Iterable[str]) -> Iterator[Article]:
             source=meta.source,
             author=meta.author,
         ), path, lineno)
+    if bad_dates > DATE_WARNINGS_PER_FILE:
+        log.warning("%s: %d more dates that are not dates stored as unknown", path, bad_dates - DATE_WARNINGS_PER_FILE)
 
 
-def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Expand files and folders (recursively) into supported files, sorted for determinism."""
-    for raw in paths:
+#: What marks a folder as a qa index (the store's ``MANIFEST`` and ``FORMAT``, index/store.py;
+#: repeated here so that ingest does not import the store and FAISS). tests/test_ingest.py pins them.
+INDEX_MANIFEST = "manifest.json"
+INDEX_FORMAT = "qa-index"
+#: The store's temporary and set-aside generations: ``<index>.tmp-<pid>`` and ``<index>.old-<pid>``.
+_STORE_SIBLING = re.compile(r"^(?P<base>.+)\.(?:tmp|old)-\d+$")
+_FORMAT_FIELD = re.compile(r'"format"\s*:\s*"([^"]*)"')
+
+
+def is_qa_index(folder: Path) -> bool:
+    """Whether ``folder`` holds a qa index: a ``manifest.json`` whose ``format`` is ``qa-index``."""
+    manifest = folder / INDEX_MANIFEST
+    try:
+        if not manifest.is_file():
+            return False
+        with manifest.open("rb") as fh:
+            head = fh.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return False
+    m = _FORMAT_FIELD.search(head)  # the store writes "format" first; a damaged manifest still counts
+    return bool(m) and m.group(1) == INDEX_FORMAT
+
+
+def _skipped_folder(folder: Path) -> bool:
+    """Folders a walk never enters: hidden ones, qa indexes, and the store's ``.tmp-*``/``.old-*``
+    generations of an index (a half-written one has no manifest yet, but has ``segments/``)."""
+    if folder.name.startswith("."):
+        return True
+    if is_qa_index(folder):
+        return True
+    m = _STORE_SIBLING.match(folder.name)
+    return bool(m) and ((folder / "segments").is_dir() or is_qa_index(folder.with_name(m.group("base"))))
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Every file under ``root`` outside skipped folders (symlinked folders are not followed)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = [d for d in dirnames if not _skipped_folder(here / d)]
+        for name in filenames:
+            f = here / name
+            if not name.startswith(".") and f.is_file():
+                yield f
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One file to ingest: its path (the folder argument joined with its place in that folder,
+    or the path as given) and the folder argument it was found under (``None`` when given)."""
+
+    path: Path
+    root: Path | None = None
+
+    @property
+    def relative(self) -> Path:
+        """The path inside the folder argument, or the path as given."""
+        return self.path if self.root is None else self.path.relative_to(self.root)
+
+
+def _as_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[str | os.PathLike[str]]:
+    """One path (a ``str`` or ``Path``) is one path, never a sequence of characters."""
+    if isinstance(paths, (str, os.PathLike)):
+        return [paths]
+    if isinstance(paths, bytes):
+        raise TypeError("give paths as str or pathlib.Path, not bytes")
+    return list(paths)
+
+
+def iter_inputs(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> Iterator[InputFile]:
+    """Expand files and folders (recursively) into supported files, each once (the first time it
+    is reached), a folder's files sorted for determinism. A walk skips hidden folders and files,
+    qa index folders and their temporary/old generations (so ``qa index .`` never reads its own
+    index), and warns once per other unsupported file."""
+    seen: set[Path] = set()
+
+    def first_time(f: Path) -> bool:
+        key = f.resolve()
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    for raw in _as_paths(paths):
         p = Path(raw)
         if not p.exists():
             raise IngestError(f"{p}: no such file or folder")
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES and not f.name.startswith("."))
-            skipped = [f for f in p.rglob("*") if f.is_file() and f.suffix.lower() not in SUPPORTED_SUFFIXES and not f.name.startswith(".")]
-            for f in skipped:
-                log.warning("skipping %s: unsupported file type (use .txt, .md, .html or .jsonl)", f)
-            yield from found
+            if is_qa_index(p):
+                raise IngestError(f"{p}: is a qa index, not a folder of articles")
+            found: list[Path] = []
+            for f in _walk(p):
+                if f.suffix.lower() in SUPPORTED_SUFFIXES:
+                    found.append(f)
+                else:
+                    log.warning("skipping %s: unsupported file type (use .txt, .md, .html or .jsonl)", f)
+            yield from (InputFile(f, p) for f in sorted(found) if first_time(f))
         elif p.suffix.lower() in SUPPORTED_SUFFIXES:
-            yield p
+            if first_time(p):
+                yield InputFile(p)
         else:
             raise IngestError(f"{p}: unsupported file type '{p.suffix or '(none)'}'; use .txt, .md, .html or .jsonl")
 
 
-def iter_file(path: Path) -> Iterator[Article]:
-    """The articles of one file; ``.jsonl`` is parsed as a stream, line by line."""
+def iter_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    """The paths of :func:`iter_inputs`."""
+    return (f.path for f in iter_inputs(paths))
+
+
+def file_doc_ids(files: Sequence[InputFile]) -> tuple[dict[Path, str], list[InputFile]]:
+    """The doc id of each ``.txt``/``.md``/``.html`` file (``.jsonl`` records carry their own ids),
+    and the files whose id had to be qualified.
+
+    A file's id is its name without the suffix (its *stem*), as it always was, so re-indexing
+    finds the articles of earlier runs. Files of one run that share a stem would silently merge
+    into one article, so each of them gets the first of these that no other file's id equals:
+    its path inside the folder argument it was found under without the suffix
+    (``2024/one/index``), the same with the suffix (``b/news.md``), the path as found or given
+    (the folder argument included) without the suffix, then with it. Pure and deterministic.
+    """
+    own = [f for f in files if f.path.suffix.lower() not in JSONL_SUFFIXES]
+    stems = Counter(f.path.stem for f in own)
+
+    def candidates(f: InputFile) -> list[str]:
+        if stems[f.path.stem] == 1:
+            return [f.path.stem]
+        rel, given = f.relative.as_posix(), f.path.as_posix()
+        keys = [rel[: len(rel) - len(f.path.suffix)], rel, given[: len(given) - len(f.path.suffix)], given]
+        return list(dict.fromkeys(keys))  # in order, without repeats
+
+    options = {f.path: candidates(f) for f in own}
+    level = dict.fromkeys(options, 0)
+    while True:
+        groups: dict[str, list[Path]] = {}
+        for path, keys in options.items():
+            groups.setdefault(keys[level[path]], []).append(path)
+        moved = False
+        for members in groups.values():
+            if len(members) > 1:
+                for path in members:
+                    if level[path] + 1 < len(options[path]):
+                        level[path] += 1
+                        moved = True
+        if not moved:  # unique, or the same path twice (cannot happen: inputs are deduplicated)
+            break
+    ids = {path: keys[level[path]] for path, keys in options.items()}
+    return ids, [f for f in own if stems[f.path.stem] > 1]
+
+
+def iter_file(path: Path, doc_id: str | None = None) -> Iterator[Article]:
+    """The articles of one file; ``.jsonl`` is parsed as a stream, line by line. A ``.txt``,
+    ``.md`` or ``.html`` file is one article with id ``doc_id`` (default: the file's stem)."""
     suffix = path.suffix.lower()
     if suffix in JSONL_SUFFIXES:
         yield from parse_jsonl(path, iter_lines(path))
         return
-    text = read_text(path)
-    yield validate_article(parse_html(path, text) if suffix in HTML_SUFFIXES else parse_text(path, text), path)
+    text = read_text(path, html=suffix in HTML_SUFFIXES)
+    art = parse_html(path, text, doc_id) if suffix in HTML_SUFFIXES else parse_text(path, text, doc_id)
+    yield validate_article(art, path)
 
 
 def load_file(path: Path) -> list[Article]:
     return list(iter_file(path))
 
 
-def load_articles(paths: Iterable[str | Path]) -> list[Article]:
-    """Load every article under ``paths``. Raises :class:`IngestError` on the first bad file and
-    :class:`EmptyCorpusError` when nothing with text was found. Later duplicates of a doc id win."""
-    paths = list(paths)
+def load_articles(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Article]:
+    """Load every article under ``paths`` (one path, or several). Raises :class:`IngestError` on
+    the first bad file and :class:`EmptyCorpusError` when nothing with text was found. Doc ids:
+    :func:`file_doc_ids` for files, the ``id`` field for JSON lines; later duplicates of a JSON
+    lines id win (with a warning), as a later run's article replaces an earlier one's."""
+    paths = _as_paths(paths)
     if not paths:
         raise EmptyCorpusError("no input paths given")
+    files = list(iter_inputs(paths))
+    ids, qualified = file_doc_ids(files)
+    if qualified:
+        shared = Counter(f.path.stem for f in qualified)
+        example = qualified[0]
+        log.warning("%d files share a file name with another input file (%s): each one's doc id is its path "
+                    "(e.g. %r for %s), not the bare name, so they stay separate articles", len(qualified),
+                    ", ".join(f"{stem!r} x{n}" for stem, n in sorted(shared.items())[:5]) + (", ..." if len(shared) > 5 else ""),
+                    ids[example.path], example.path)
     by_id: dict[str, Article] = {}
-    for f in iter_files(paths):
-        for art in iter_file(f):
+    for f in files:
+        for art in iter_file(f.path, ids.get(f.path)):
             if not art.text.strip():
-                log.warning("skipping %s (%s): no article text after cleaning", art.doc_id, f)
+                log.warning("skipping %s (%s): no article text after cleaning", art.doc_id, f.path)
                 continue
             if art.doc_id in by_id:
-                log.warning("doc id %r appears more than once; the copy in %s wins", art.doc_id, f)
+                log.warning("doc id %r appears more than once; the copy in %s wins", art.doc_id, f.path)
             by_id[art.doc_id] = art
     if not by_id:
         raise EmptyCorpusError(f"no articles with text found in {', '.join(map(str, paths))}")

@@ -23,8 +23,9 @@ Pure functions over the raw input; nothing is guessed: a field with no evidence 
   as publisher when the page names no site. The date comes from the page's markup only
   (:func:`html_date_params`: htmldate's extensive search would read "© 2024" as 2024-01-01).
 * **JSON lines**: explicit fields win (``title``, ``date``, ``source``, ``author``, ``url``);
-  a ``date`` that parses is normalised to ISO 8601, and a missing ``source`` falls back to the
-  URL's domain.
+  ``date`` goes through :func:`iso_date` like the other formats' dates (ISO 8601, or ``""``:
+  "yesterday", "2024-13-45" or ``20240101`` are never stored as given), an ``author`` list is
+  joined with ", ", and a missing ``source`` falls back to the URL's domain.
 """
 
 from __future__ import annotations
@@ -214,14 +215,18 @@ def from_html(doc: dict[str, Any]) -> ArticleMeta:
 
 
 def from_fields(obj: dict[str, Any]) -> ArticleMeta:
-    """Metadata of a JSON-lines record: its explicit fields, a parsable date as ISO 8601, and the
-    URL's domain when ``source`` is missing."""
+    """Metadata of a JSON-lines record: its explicit fields, the date through :func:`iso_date`
+    like every format's (ISO 8601, or ``""`` when it is not a whole date: never kept as given),
+    an author list joined with ", ", and the URL's domain when ``source`` is missing."""
     raw_date = str(obj.get("date") or "").strip()
     url = str(obj.get("url") or "").strip()
+    author = obj.get("author") or ""
+    if isinstance(author, (list, tuple)):
+        author = ", ".join(a for a in (" ".join(str(x).split()) for x in author) if a)
     return ArticleMeta(
         title=str(obj.get("title") or "").strip(),
-        date=(iso_date(raw_date) or raw_date) if raw_date else "",
+        date=iso_date(raw_date) if raw_date else "",
         source=str(obj.get("source") or "").strip() or domain_of(url),
-        author=str(obj.get("author") or "").strip(),
+        author=" ".join(str(author).split()),
         url=url,
     )

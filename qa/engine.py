@@ -489,9 +489,10 @@ class Engine:
         progress(0.1, f"read {len(articles)} article(s); embedding new passages")
         return self.add(articles, progress)
 
-    def delete(self, doc_ids: Iterable[str]) -> BuildReport:
-        """Remove articles by id (an unknown id is a :class:`QAError` and nothing is written)."""
-        ids = list(doc_ids)
+    def delete(self, doc_ids: str | Iterable[str]) -> BuildReport:
+        """Remove articles by id: one id (a ``str``) or several (an unknown id is a
+        :class:`QAError` and nothing is written)."""
+        ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
         if not ids or not all(isinstance(d, str) and d for d in ids):
             raise QueryError("give one or more article ids to delete")
         with self._write_lock:

@@ -111,3 +111,42 @@ def test_public_collection_survives_ingest_intact():
     originals = {d["_id"]: " ".join(d["text"].split()) for d in map(json.loads, corpus.read_text().splitlines())}
     loaded = {a.doc_id: " ".join(a.text.split()) for a in load_articles([corpus])}
     assert loaded == {k: v for k, v in originals.items() if v}
+
+
+SHARE_BAR = ["Share on WhatsApp", "Tweet", "Click to share on Twitter (Opens in new window)",
+             "Share on Facebook Share on Twitter", "Click to email a link to a friend (Opens in new window)",
+             "Facebook Twitter WhatsApp Email", "Share this on X", "Copy link", "Pin it"]
+SHARING_PROSE = ["Share on WhatsApp and Telegram became the main way residents learned of the evacuation order.",
+                 "Tweet by tweet, the senator built a following among the farmers of the valley.",
+                 "Share on Facebook if you agree, the campaign urged its followers on Sunday.",
+                 "Click to share your story with our newsroom, readers were told in a banner.",
+                 "Share prices fell sharply after the announcement."]
+
+
+@pytest.mark.parametrize("line", SHARE_BAR)
+def test_share_buttons_are_furniture(line):
+    assert is_furniture(line)
+
+
+@pytest.mark.parametrize("line", SHARING_PROSE)
+def test_sentences_about_sharing_are_not(line):
+    assert not is_furniture(line)
+
+
+_BODY = ("The council voted on Tuesday to approve the new budget for the harbour works, after a long debate that "
+         "lasted into the night and ended with a narrow majority.",
+         "The mayor said the vote was a victory for residents who had waited years for the repairs, and promised "
+         "the work would begin in the spring.")
+
+
+def test_share_bar_after_the_body_is_dropped_from_text_and_html(tmp_path):
+    txt = tmp_path / "council.txt"
+    txt.write_text("Council approves harbour budget\n\n" + "\n\n".join(_BODY + (SHARING_PROSE[0],)) + "\n\n"
+                   + "\n".join(SHARE_BAR[:3]) + "\n")
+    html = tmp_path / "council.html"
+    html.write_text("<html><head><title>Council approves harbour budget</title></head><body><article>"
+                    "<h1>Council approves harbour budget</h1>" + "".join(f"<p>{p}</p>" for p in _BODY)
+                    + '</article><div class="share">Share on Facebook Share on Twitter</div></body></html>')
+    t, h = load_articles([txt, html])
+    assert t.text == "\n\n".join(_BODY + (SHARING_PROSE[0],))  # the prose about sharing stays
+    assert h.text == "\n\n".join(_BODY)

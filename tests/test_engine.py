@@ -227,3 +227,18 @@ def test_cli_articles_delete_and_compact(writable: Path, capsys: pytest.CaptureF
     capsys.readouterr()
     assert main(["search", "Alwaght Karabakh dispute", "--index", str(writable), "--json", "-k", "44"]) == 0
     assert alwaght["doc_id"] not in {h["doc_id"] for h in json.loads(capsys.readouterr().out)["results"]}
+
+
+def test_delete_takes_one_id_as_a_string(writable: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    engine = Engine.open(writable, embedder=embedder)
+    before = {a.doc_id for a in engine.articles()}
+    report = engine.delete("000_d97c920262e2a662")  # one id, not its characters
+    assert report.written
+    assert {a.doc_id for a in engine.articles()} == before - {"000_d97c920262e2a662"}
+
+
+def test_build_index_takes_one_path(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "feed.jsonl"
+    f.write_text(json.dumps({"id": "a1", "title": "Harbour", "text": "The harbour reopened on Monday after repairs."}) + "\n")
+    assert build_index(str(f), tmp_path / "idx", embedder=embedder).articles_total == 1
+    assert build_index(f, tmp_path / "idx2", embedder=embedder).articles_total == 1

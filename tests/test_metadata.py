@@ -4,11 +4,13 @@ publisher pinned, every date form they use, and "unknown stays empty, never gues
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from index import metadata
 from index.clean import is_furniture
+from index.errors import IngestError
 from index.ingest import load_articles
 
 from conftest import SAMPLE_CORPUS
@@ -135,7 +137,47 @@ def test_jsonl_explicit_fields_win_and_dates_become_iso(tmp_path):
     a1, a2, a3 = load_articles([f])
     assert (a1.title, a1.date, a1.source, a1.author) == ("T1", "2023-09-11", "Wire", "A. Writer")
     assert (a2.source, a2.date) == ("news.example.com", "")
-    assert a3.date == "sometime last spring"  # an explicit field is kept as given when it is not a date
+    assert a3.date == ""  # not a date: unknown, never kept as given (it would sort and filter as one)
+
+
+def test_jsonl_dates_that_are_not_dates_are_unknown_and_warned(tmp_path, caplog):
+    f = tmp_path / "feed.jsonl"
+    dates = ["yesterday", "2024-13-45", 20240101, "2024", "2024-01-02T10:30:00Z", "Jan 5, 2024", ""]
+    f.write_text("\n".join(json.dumps({"id": f"d{i}", "text": f"Article {i} about the harbour.", "date": d})
+                           for i, d in enumerate(dates)) + "\n")
+    with caplog.at_level("WARNING", logger="index.ingest"):
+        arts = load_articles([f])
+    assert [a.date for a in arts] == ["", "", "", "", "2024-01-02T10:30:00+00:00", "2024-01-05", ""]
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned == [f"{f}:{n}: date {d!r} is not a date with day, month and year; stored as unknown"
+                      for n, d in ((1, "yesterday"), (2, "2024-13-45"), (3, "20240101"), (4, "2024"))]
+
+
+def test_jsonl_newest_first_and_since_ignore_dates_that_are_not_dates(tmp_path, embedder):
+    from index import build_index
+    from qa import Engine, SearchFilter
+
+    f = tmp_path / "feed.jsonl"
+    rows = [{"id": "bad", "title": "Harbour repairs", "text": "The harbour repairs began on Monday.", "date": "20240101"},
+            {"id": "good", "title": "Harbour repairs end", "text": "The harbour repairs ended on Friday.", "date": "2023-05-01"}]
+    f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    build_index([f], tmp_path / "idx", embedder=embedder)
+    engine = Engine.open(tmp_path / "idx", embedder=embedder)
+    newest = engine.search("harbour repairs", k=2, filters=SearchFilter.parse(sort="newest"))
+    assert [h.article.doc_id for h in newest] == ["good", "bad"]  # undated last
+    since = engine.search("harbour repairs", k=2, filters=SearchFilter.parse(since="2024-01-01"))
+    assert since == []
+
+
+def test_jsonl_author_list_and_field_types(tmp_path):
+    f = tmp_path / "feed.jsonl"
+    f.write_text(json.dumps({"id": "a", "text": "Body.", "author": ["Ann Lee", " Bo  Chen "]}) + "\n")
+    (a,) = load_articles([f])
+    assert a.author == "Ann Lee, Bo Chen"
+    for field, value in (("url", 5), ("source", ["x"]), ("title", 7), ("author", ["a", 1]), ("author", {"n": "a"})):
+        f.write_text(json.dumps({"id": "a", "text": "Body."}) + "\n" + json.dumps({"id": "b", "text": "B.", field: value}) + "\n")
+        with pytest.raises(IngestError, match=rf"^{re.escape(str(f))}:2: field\(s\) {field} must be "):
+            load_articles([f])
 
 
 def test_captions_are_furniture_but_prose_is_not():
@@ -145,3 +187,10 @@ def test_captions_are_furniture_but_prose_is_not():
     assert is_furniture("Photo by Karen Minasyan/AFP via Getty Images")
     assert not is_furniture("Photographs taken by residents show the column of trucks leaving Stepanakert on Tuesday.")
     assert not is_furniture("Illustrations of the new corridor were shown to reporters in Baku on Friday.")
+
+
+def test_folding_a_headline_keeps_the_author(tmp_path):
+    f = tmp_path / "feed.jsonl"
+    f.write_text(json.dumps({"id": "a", "title": "Two\tlines", "text": "Body\x01 text.", "author": "Ann\x02Lee"}) + "\n")
+    (a,) = load_articles([f])
+    assert (a.title, a.text, a.author) == ("Two lines", "Body  text.", "Ann Lee")

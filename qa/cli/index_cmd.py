@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
+from pathlib import Path
 
 from index import ChunkSettings, QAError, build_index, progress
 
 from .common import add_fusion_args, add_index_arg, fusion_from_args, index_dir, positive_int
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_index_arg(p)
     p.add_argument("--model", default=None, help="sentence-transformers model name or path (default: bundled all-MiniLM-L6-v2)")
     p.add_argument("--rebuild", action="store_true", help="discard the existing index and build from these paths only")
-    p.add_argument("--max-tokens", type=positive_int, default=None, help="passage size in word pieces (default 200)")
+    p.add_argument("--max-tokens", type=positive_int, default=None,
+                   help="passage size in word pieces (default 200; a value over what the model reads, 256 for the "
+                        "bundled one, is warned about: the rest of a passage is not embedded)")
     p.add_argument("--overlap", type=int, default=None, help="sentences repeated between passages (default 1)")
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="texts per embedding batch (default 64 on the CPU, 256 on a GPU)")
@@ -50,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
             chunking = ChunkSettings(args.max_tokens or d.max_tokens, d.overlap_sentences if args.overlap is None else args.overlap)
         except ValueError as exc:
             raise QAError(str(exc)) from exc
+        if args.max_tokens is not None:
+            _warn_past_the_model(args.max_tokens, args.model or _recorded_model(index_dir(args), args.rebuild))
     fusion = fusion_from_args(args, _recorded_fusion(index_dir(args), args.rebuild))
     prompts = None
     if args.query_prompt is not None or args.passage_prompt is not None:
@@ -80,6 +89,48 @@ def run(args: argparse.Namespace) -> int:
         )
     print(report.summary())
     return 0
+
+
+def _recorded_model(directory, rebuild: bool) -> str | None:  # type: ignore[no-untyped-def]
+    """The embedding model an update of ``directory`` keeps (``None``: a new index's default)."""
+    from index.store import read_manifest
+
+    if rebuild:
+        return None
+    try:
+        return read_manifest(directory)["settings"].get("model") or None
+    except QAError:  # no index yet, or one the build itself will report on
+        return None
+
+
+def model_window(model: str | None) -> int | None:
+    """How many word pieces ``model`` reads (its ``max_seq_length``), from the model folder's
+    config files; ``None`` when that cannot be told without loading it (a hub name)."""
+    from index.embedding import resolve_model
+
+    try:
+        name, path = resolve_model(model)
+    except QAError:
+        return None
+    folder = Path(path)
+    for file, key in (("sentence_bert_config.json", "max_seq_length"), ("config.json", "max_position_embeddings")):
+        try:
+            value = json.loads((folder / file).read_text(encoding="utf-8")).get(key)
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(value, int) and value > 0:
+            return min(value, 512) if key == "max_position_embeddings" else value
+    return None
+
+
+def _warn_past_the_model(max_tokens: int, model: str | None) -> None:
+    """``--max-tokens`` over what the model reads is allowed (BM25 and answers use the whole passage,
+    and another model may read more), but never silently: the dense half only sees the start."""
+    window = model_window(model)
+    if window is not None and max_tokens > window:
+        log.warning("--max-tokens %d is over the %d word pieces the embedding model reads: text of a passage past "
+                    "its first %d pieces (headline included) is not embedded, only BM25-indexed (default 200)",
+                    max_tokens, window, window)
 
 
 def _recorded_fusion(directory, rebuild: bool):  # type: ignore[no-untyped-def]
