@@ -477,11 +477,11 @@ class Engine:
             progress(1.0, "done")
             return report
 
-    def add_files(self, paths: Iterable[str | Path], progress_callback: ProgressCallback | None = None) -> BuildReport:
-        """Ingest ``paths`` (files or folders) and :meth:`add` them. Bad files raise a
+    def add_files(self, paths: str | Path | Iterable[str | Path], progress_callback: ProgressCallback | None = None) -> BuildReport:
+        """Ingest ``paths`` (one file or folder, or several) and :meth:`add` them. Bad files raise a
         :class:`QAError` and leave the served index unchanged."""
         progress = progress_callback or _no_progress
-        paths = list(paths)
+        paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
         if not paths:
             raise QueryError("no files to add")
         progress(0.0, "reading files")

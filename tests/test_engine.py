@@ -237,6 +237,14 @@ def test_delete_takes_one_id_as_a_string(writable: Path, embedder) -> None:  # t
     assert {a.doc_id for a in engine.articles()} == before - {"000_d97c920262e2a662"}
 
 
+def test_add_files_takes_one_path(writable: Path, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "feed.jsonl"
+    f.write_text(json.dumps({"id": "a1", "title": "Harbour", "text": "The harbour reopened on Monday after repairs."}) + "\n")
+    engine = Engine.open(writable, embedder=embedder)
+    assert engine.add_files(str(f)).written  # one path, not its characters (which walked from "/")
+    assert "a1" in {a.doc_id for a in engine.articles()}
+
+
 def test_build_index_takes_one_path(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     f = tmp_path / "feed.jsonl"
     f.write_text(json.dumps({"id": "a1", "title": "Harbour", "text": "The harbour reopened on Monday after repairs."}) + "\n")
