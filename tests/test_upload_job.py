@@ -152,3 +152,24 @@ def test_uploads_are_deleted_once_indexed_or_refused_and_nothing_else(gated, tmp
     finally:
         neighbour.unlink(missing_ok=True)
         neighbour.parent.rmdir()
+
+
+def test_index_panel_shows_the_time_of_the_last_write(tmp_path, sample_index, embedder):
+    """After an add or a delete the Index panel's "Updated" is the manifest's ``updated``, not the
+    ``created`` time of the index's first build."""
+    import json
+
+    from index.store import MANIFEST
+    from ui.web import index_panel
+
+    index = tmp_path / "qa-index"
+    shutil.copytree(sample_index, index)
+    manifest = json.loads((index / MANIFEST).read_text(encoding="utf-8"))
+    manifest["created"] = "2001-02-03T04:05:06+00:00"  # built long ago (``created`` is outside the checksum)
+    (index / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    engine = Engine(index, embedder=embedder, max_k=20).load()
+    engine.delete([engine.articles()[0].doc_id])
+    updated = json.loads((index / MANIFEST).read_text(encoding="utf-8"))["updated"]
+    panel = index_panel(engine)
+    assert updated.replace("T", " ")[:16] in panel and "2001-02-03" not in panel
+    assert "<dt>Articles</dt><dd>4</dd>" in panel
