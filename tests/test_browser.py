@@ -425,6 +425,7 @@ def test_two_quotes_of_one_passage_are_two_sources_in_the_ui_and_the_widget(serv
     assert markers.all_inner_texts() == [str(c["n"]) for c in cites]
     for a in markers.all():  # every marker leads to a card that exists
         assert page.locator("#" + a.get_attribute("data-card")).count() == 1
+    page.locator("#qa-cards article.qa-card--cited").first.screenshot(path=str(ARTIFACTS / "ui-one-passage-two-quotes.png"))
     with host_page(wiki_port, wiki_html(server)) as wiki:
         page.goto(wiki, wait_until="networkidle")
         frame = page.frame_locator("iframe")

@@ -71,7 +71,9 @@ def test_two_quotes_of_one_passage_each_have_a_number_and_link_to_its_card():
     assert re.findall(r'id="(qa-card-\d)"', cards) == ["qa-card-1", "qa-card-2"]
     passage = re.search(r'id="qa-card-2".*?</div>', cards, flags=re.S).group(0)
     assert re.findall(r'<span class="qa-card__n">(\d)</span>', passage) == ["2", "3"]
-    assert "<mark>Second one.</mark>" in passage and "<mark>Third.</mark>" in passage
+    assert re.findall(r'<span class="qa-mark__n"[^>]*>(\d)</span><mark>([^<]*)</mark>', passage) == [
+        ("2", "Second one."), ("3", "Third.")]  # each quote carries its own number
+    assert "qa-mark__n" not in re.search(r'id="qa-card-1".*?</div>', cards, flags=re.S).group(0)  # one quote: the badge
 
 
 def test_index_panel_shows_when_the_index_was_last_updated():

@@ -50,8 +50,9 @@ def passage_targets(citations: Sequence[Citation]) -> dict[str, int]:
     return out
 
 
-def _spans(text: str, base: int, citations: Sequence[Citation]) -> list[tuple[int, int]]:
-    """Where each cited quote sits in a passage ``text`` that starts at article offset ``base``."""
+def _spans(text: str, base: int, citations: Sequence[Citation]) -> tuple[list[tuple[int, int]], list[str]]:
+    """Where each cited quote sits in a passage ``text`` that starts at article offset ``base``
+    (overlapping quotes merged), and each span's citation numbers ("2", or "2 3" when merged)."""
     spans = []
     for c in citations:
         s, e = c.start - base, c.end - base
@@ -60,22 +61,28 @@ def _spans(text: str, base: int, citations: Sequence[Citation]) -> list[tuple[in
             if found < 0:
                 continue
             s, e = found, found + len(c.quote)
-        spans.append((s, e))
+        spans.append((s, e, c.n))
     spans.sort()
     merged: list[tuple[int, int]] = []
-    for s, e in spans:
+    numbers: list[list[int]] = []
+    for s, e, n in spans:
         if merged and s <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+            numbers[-1].append(n)
         else:
             merged.append((s, e))
-    return merged
+            numbers.append([n])
+    return merged, [" ".join(map(str, ns)) for ns in numbers]
 
 
-def highlight(text: str, spans: Sequence[tuple[int, int]]) -> str:
-    """``text`` escaped, with each ``[start, end)`` span wrapped in ``<mark>``."""
+def highlight(text: str, spans: Sequence[tuple[int, int]], labels: Sequence[str] = ()) -> str:
+    """``text`` escaped, with each ``[start, end)`` span wrapped in ``<mark>``, preceded by its
+    label (a citation number) when ``labels`` gives one."""
     out, pos = [], 0
-    for s, e in spans:
+    for i, (s, e) in enumerate(spans):
         out.append(esc(text[pos:s]))
+        if i < len(labels) and labels[i]:
+            out.append(f'<span class="qa-mark__n" aria-label="quote {esc(labels[i])}">{esc(labels[i])}</span>')
         out.append(f"<mark>{esc(text[s:e])}</mark>")
         pos = e
     out.append(esc(text[pos:]))
@@ -107,14 +114,16 @@ def _cut_right(text: str, pos: int) -> int:
     return pos
 
 
-def in_context(text: str, spans: Sequence[tuple[int, int]], context: int = CONTEXT_CHARS) -> str:
-    """The quotes highlighted with up to ``context`` characters around them; cut text becomes "…"."""
+def in_context(text: str, spans: Sequence[tuple[int, int]], context: int = CONTEXT_CHARS,
+               labels: Sequence[str] = ()) -> str:
+    """The quotes highlighted (and labelled, see :func:`highlight`) with up to ``context``
+    characters around them; cut text becomes "…"."""
     if not spans:
         return highlight(text, spans)
     lo = _cut_left(text, spans[0][0] - context)
     hi = _cut_right(text, spans[-1][1] + context)
     shifted = [(s - lo, e - lo) for s, e in spans]
-    body = highlight(text[lo:hi], shifted)
+    body = highlight(text[lo:hi], shifted, labels)
     head = '<span class="qa-elided" title="passage continues">… </span>' if lo > 0 else ""
     tail = '<span class="qa-elided" title="passage continues"> …</span>' if hi < len(text) else ""
     return head + body + tail
@@ -213,7 +222,10 @@ def _article_card(hits: Sequence[Hit], numbers: dict[str, int], cites: dict[str,
     for h in hits:
         pid = h.passage.passage_id
         n = numbers.get(pid)
-        text = in_context(h.passage.text, _spans(h.passage.text, h.passage.start, cites.get(pid, ())))
+        spans, labels = _spans(h.passage.text, h.passage.start, cites.get(pid, ()))
+        if len(cites.get(pid, ())) < 2:  # one quote: the passage's badge is its number
+            labels = []
+        text = in_context(h.passage.text, spans, labels=labels)
         text = PARAGRAPH.sub('<span class="qa-para"></span>', text)
         if n is not None:
             quoted = [c.n for c in cites.get(pid, ())] or [n]  # one number per quote of this passage
