@@ -163,9 +163,10 @@ class Citation:
 
 @dataclass(frozen=True)
 class Answer:
-    """``answer`` is the composed text with ``[n]`` markers; ``citations`` holds one entry per
-    quoted sentence in answer order (sentences of the same passage share ``n``); ``results`` are
-    the retrieved passages, as ``qa search`` returns them."""
+    """``answer`` is the composed text with ``[n]`` markers (the only bracketed numbers in it:
+    :func:`answer_quote`); ``citations`` holds one entry per quoted sentence in answer order, the
+    one of marker ``[n]`` being ``citations[n - 1]`` (two quotes of one passage have two numbers
+    and the same ``passage_id``); ``results`` are the retrieved passages, as ``qa search`` returns them."""
 
     question: str
     answer: str
@@ -442,16 +443,28 @@ def select_units(scored: Sequence[ScoredSentence], similarity: np.ndarray, a: Qu
     return chosen
 
 
+#: A bracketed number in article text (a wiki-style footnote reference): never part of the answer
+#: text, where ``[n]`` is reserved for the answer's own citation markers (``quote`` keeps it).
+FOOTNOTE = re.compile(r"\s*\[\d+\]")
+
+
+def answer_quote(text: str) -> str:
+    """A quote as the answer text shows it: whitespace collapsed and bracketed numbers (the
+    article's own footnote references) left out, so that no ``[n]`` in ``Answer.answer`` is
+    anything but a citation marker."""
+    return " ".join(FOOTNOTE.sub("", text).split())
+
+
 def compose(sentences: Sequence[ScoredSentence], hits: Sequence[Hit]) -> tuple[str, list[Citation]]:
-    """Join sentences, each followed by ``[n]``; ``n`` numbers passages by first appearance."""
-    numbers: dict[str, int] = {}
+    """Join sentences, each followed by ``[n]``: ``n`` numbers the quotes 1, 2, 3 in answer order,
+    so each marker names exactly one citation (two quotes of one passage have two numbers and the
+    same ``passage_id``). The quote text goes through :func:`answer_quote`."""
     parts: list[str] = []
     citations: list[Citation] = []
-    for s in sentences:
+    for n, s in enumerate(sentences, start=1):
         c = s.candidate
         hit = hits[c.hit_index]
-        n = numbers.setdefault(hit.passage.passage_id, len(numbers) + 1)
-        parts.append(f"{' '.join(c.text.split())} [{n}]")
+        parts.append(f"{answer_quote(c.text)} [{n}]")
         citations.append(_citation(n, hit.article, hit, c, s.score))
     return " ".join(parts), citations
 

@@ -20,6 +20,7 @@ from qa.answer import (
     ScoredSentence,
     blend,
     candidate_sentences,
+    answer_quote,
     compose,
     is_answer_like,
     lexical_coverage,
@@ -186,16 +187,17 @@ def test_select_units_adds_facts_not_filler() -> None:
     assert overlap not in select_units([best, overlap], np.eye(2), a, 3, min_score=0.4, gap=0.12)
 
 
-def test_compose_numbers_passages_by_first_appearance() -> None:
+def test_compose_numbers_each_quote_in_answer_order() -> None:
     first = TEXT.index("Russia withdrew")
     s1 = _scored(1, first, TEXT.index(" The Kremlin"), 0.8)
     s2 = _scored(0, TEXT.index("Analysts"), len(TEXT), 0.7)
     s3 = _scored(1, TEXT.index("The Kremlin"), TEXT.index(" Why"), 0.6)
     hits = [_hit(1, TEXT.index("Analysts"), len(TEXT)), _hit(2, first, len(TEXT))]
     text, cites = compose([s1, s2, s3], hits)
-    assert text.endswith("[1]") and text.count("[1]") == 2 and text.count("[2]") == 1
+    assert text.endswith("[3]") and [int(n) for n in MARKER.findall(text)] == [1, 2, 3]
     assert text.startswith("Russia withdrew its peacekeepers from Karabakh this week. [1] Analysts")
-    assert [(c.n, c.passage_id) for c in cites] == [(1, "p2"), (2, "p1"), (1, "p2")]
+    # one number per quote: two quotes of passage p2 are [1] and [3], each its own citation
+    assert [(c.n, c.passage_id) for c in cites] == [(1, "p2"), (2, "p1"), (3, "p2")]
     for c in cites:
         assert TEXT[c.start:c.end] == c.quote
     d = cites[0].to_dict()
@@ -287,9 +289,7 @@ def _check_consistent(ans: Answer, engine) -> None:  # type: ignore[no-untyped-d
     """Quotes are exact, markers and citations agree, numbering follows first appearance."""
     markers = [int(m) for m in MARKER.findall(ans.answer)]
     assert markers == [c.n for c in ans.citations]  # one marker per quoted unit, in order
-    assert sorted(set(markers)) == list(range(1, len(set(markers)) + 1))
-    assert [n for i, n in enumerate(markers) if n not in markers[:i]] == sorted(set(markers))
-    by_passage = {}
+    assert markers == list(range(1, len(markers) + 1))  # each quote its own number: [n] is citations[n - 1]
     result_ids = {h.passage.passage_id for h in ans.results}
     for c in ans.citations:
         article = engine.store.articles[c.doc_id]
@@ -297,7 +297,6 @@ def _check_consistent(ans: Answer, engine) -> None:  # type: ignore[no-untyped-d
         assert c.passage_id in result_ids
         passage = next(h.passage for h in ans.results if h.passage.passage_id == c.passage_id)
         assert passage.start <= c.start < c.end <= passage.end and c.text == passage.text
-        assert by_passage.setdefault(c.passage_id, c.n) == c.n  # same passage, same n
         assert " ".join(c.quote.split()) in ans.answer
         assert not PRONOUN_OPENERS.match(c.quote) and is_answer_like(c.quote.split("\n")[-1])  # readable, no captions
 
@@ -451,3 +450,60 @@ def test_every_example_the_ui_offers_is_answered_with_a_citation(engine) -> None
     for q in EXAMPLES:
         ans = engine.ask(q)
         assert ans.confident and ans.citations, (q, ans.reason)
+
+
+# --------------------------------------------------------------------------- citation markers (tester's defects 1, 2)
+ZOO = Article(doc_id="zoo", title="Zoo", text="Zoo keepers in Yerevan said the zebras [1] eat hay. The zoo opened in 1940.")
+
+
+def test_an_articles_own_bracketed_numbers_never_become_markers() -> None:
+    """Wiki-style footnotes ("the zebras [1] eat hay") stay in ``quote`` and out of the answer text,
+    where ``[n]`` is reserved for the answer's markers."""
+    end = ZOO.text.index(" The zoo")
+    hit = _hit(1, 0, len(ZOO.text), ZOO)
+    unit = ScoredSentence(Candidate(0, "zoo", 0, end, ZOO.text[:end]), 0.9, 0.0, 0.9)
+    text, cites = compose([unit], [hit])
+    assert text == "Zoo keepers in Yerevan said the zebras eat hay. [1]"
+    assert cites[0].quote == ZOO.text[cites[0].start:cites[0].end] == "Zoo keepers in Yerevan said the zebras [1] eat hay."
+    assert answer_quote("Prices rose [12][13], officials said [4].") == "Prices rose, officials said."
+
+
+def test_footnote_in_an_indexed_record_is_not_a_citation(tmp_path, embedder, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The tester's repro: a .jsonl record with "[1]" in its text indexed into a fresh index,
+    `qa ask --json`, and the UI's rendering of the same answer."""
+    import qa.cli.ask_cmd as ask_cmd
+    from index.builder import build_index
+    from qa.engine import Engine
+    from ui import render
+
+    record = tmp_path / "zoo.jsonl"
+    record.write_text(json.dumps({"id": "zoo", "title": "Zoo", "text": ZOO.text}) + "\n", encoding="utf-8")
+    index = tmp_path / "zoo-index"
+    build_index([record], index, embedder=embedder)  # what `qa index` runs
+    engine = Engine.open(index, embedder=embedder)
+    monkeypatch.setattr(ask_cmd.Engine, "open", lambda *a, **k: engine)  # reuse the loaded model
+    q = "What do the zebras eat according to zoo keepers in Yerevan?"
+    assert main(["ask", q, "--index", str(index), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["confident"] is True and [c["n"] for c in out["citations"]] == [1], out["reason"]
+    assert out["answer"] == "Zoo keepers in Yerevan said the zebras eat hay. [1]"  # only the answer's own marker
+    assert out["citations"][0]["quote"] == "Zoo keepers in Yerevan said the zebras [1] eat hay."  # verbatim
+    ans = engine.ask(q)
+    html = render.answer_html(ans)
+    assert html.count("<a ") == html.count('class="qa-cite"') == 1  # the UI links the marker, nothing else
+    assert "said the zebras eat hay." in html and '<q class="qa-preview__quote">Zoo keepers' in html  # the preview: verbatim
+    cards = render.cards_html(ans)
+    assert "<mark>Zoo keepers in Yerevan said the zebras [1] eat hay.</mark>" in cards and "qa-cite" not in cards
+
+
+def test_two_quotes_of_one_passage_have_their_own_numbers(answers: dict[str, Answer]) -> None:
+    """On the sample corpus some answers quote one passage twice (e10: "Which countries had already
+    left the CSTO before Armenia?"); each quote is its own citation, [1] and [2], not two [1]s."""
+    twice = {qid: a for qid, a in answers.items()
+             if len({c.passage_id for c in a.citations}) < len(a.citations)}
+    assert twice, "no sample answer quotes one passage twice any more: pick another check"
+    for qid, a in twice.items():
+        assert [c.n for c in a.citations] == list(range(1, len(a.citations) + 1)), qid
+        assert [int(n) for n in MARKER.findall(a.answer)] == [c.n for c in a.citations], qid
+        d = json.loads(json.dumps(a.to_dict()))
+        assert len({c["n"] for c in d["citations"]}) == len(d["citations"]), qid  # the JSON the API returns

@@ -408,3 +408,45 @@ def test_a_refused_question_shows_the_closest_sentences_in_the_ui_and_the_widget
         assert (frame.locator("#qa-sources-title").text_content() or "").startswith("Closest sentences")  # CSS upper-cases it
         text = " ".join(frame.locator("#qa-sources").inner_text().split())
         assert all(" ".join(c["quote"].split()) in text for c in related["related"])
+
+
+def test_two_quotes_of_one_passage_are_two_sources_in_the_ui_and_the_widget(server, page, wiki_port):
+    """One number per quote everywhere: the API's citations, the UI's markers (both leading to the
+    passage's card) and the widget's markers (each to its own quote)."""
+    q = "Which countries had already left the CSTO before Armenia?"  # quotes one passage twice
+    body = httpx.post(server + "/api/ask", json={"question": q}, headers={"X-API-Key": KEY}, timeout=60).json()
+    cites = body["citations"]
+    assert len(cites) >= 2 and len({c["passage_id"] for c in cites}) < len(cites), cites
+    assert [c["n"] for c in cites] == list(range(1, len(cites) + 1))
+    log_in(page, server, KEY)
+    sync_api.expect(page.locator("#qa-ask")).to_be_enabled()
+    ask_ui(page, q)
+    markers = page.locator("#qa-answer a.qa-cite")
+    assert markers.all_inner_texts() == [str(c["n"]) for c in cites]
+    for a in markers.all():  # every marker leads to a card that exists
+        assert page.locator("#" + a.get_attribute("data-card")).count() == 1
+    page.locator("#qa-cards article.qa-card--cited").first.screenshot(path=str(ARTIFACTS / "ui-one-passage-two-quotes.png"))
+    with host_page(wiki_port, wiki_html(server)) as wiki:
+        page.goto(wiki, wait_until="networkidle")
+        frame = page.frame_locator("iframe")
+        frame.locator("#qa-q").fill(q)
+        frame.locator("#qa-go").click()
+        frame.locator("#qa-answer a.qa-cite").first.wait_for()
+        assert frame.locator("#qa-answer a.qa-cite").all_inner_texts() == [str(c["n"]) for c in cites]
+        frame.locator("#qa-answer a.qa-cite").nth(1).click()
+        frame.locator("#qa-src-2.qa-src--flash").wait_for()
+
+
+def test_embed_clears_the_answer_when_a_question_is_refused_as_empty(server, page, wiki_port):
+    """An empty question after an answer: the widget says so and no longer shows the old answer."""
+    with host_page(wiki_port, wiki_html(server)) as wiki:
+        page.goto(wiki, wait_until="networkidle")
+        frame = page.frame_locator("iframe")
+        frame.locator("#qa-q").fill(EXAMPLE)
+        frame.locator("#qa-go").click()
+        frame.locator("#qa-answer a.qa-cite").first.wait_for()
+        frame.locator("#qa-q").fill("   ")
+        frame.locator("#qa-go").click()
+        sync_api.expect(frame.locator("#qa-status")).to_have_text("Type a question first.")
+        sync_api.expect(frame.locator("#qa-result")).to_be_hidden()
+        assert frame.locator("#qa-answer").inner_text() == "" and frame.locator("#qa-sources li").count() == 0

@@ -54,3 +54,32 @@ def test_display_date_and_coverage():
     assert render.display_date("sometime last spring") == "sometime last spring"
     rows = dict(render.coverage([A, B, Article("c", "t", "x")]))
     assert rows["Publishers"] == "1" and rows["Published"].startswith("11 Sep 2023 – 13 Oct 2023")
+
+
+def test_two_quotes_of_one_passage_each_have_a_number_and_link_to_its_card():
+    """Markers are one per quote ([n] is citations[n - 1]); the passage quoted twice is one card
+    showing both numbers, and both markers lead to it (every href names an existing card)."""
+    base = _answer()
+    pa2 = base.results[2].passage
+    third = Citation(3, "pa2", "a", A.title, A.source, A.date, A.url, pa2.text, "Third.", 28, 34, 0.6)
+    ans = Answer("q?", "First passage. [1] Second one. [2] Third. [3]", True, [*base.citations, third], base.results)
+    html = render.answer_html(ans)
+    assert re.findall(r'<a class="qa-cite" href="#(qa-card-\d)"[^>]*>(\d)</a>', html) == [
+        ("qa-card-1", "1"), ("qa-card-2", "2"), ("qa-card-2", "3")]
+    assert 'id="qa-preview-3"' in html and '<q class="qa-preview__quote">Third.</q></span>' in html
+    cards = render.cards_html(ans)
+    assert re.findall(r'id="(qa-card-\d)"', cards) == ["qa-card-1", "qa-card-2"]
+    passage = re.search(r'id="qa-card-2".*?</div>', cards, flags=re.S).group(0)
+    assert re.findall(r'<span class="qa-card__n">(\d)</span>', passage) == ["2", "3"]
+    assert re.findall(r'<span class="qa-mark__n"[^>]*>(\d)</span><mark>([^<]*)</mark>', passage) == [
+        ("2", "Second one."), ("3", "Third.")]  # each quote carries its own number
+    assert "qa-mark__n" not in re.search(r'id="qa-card-1".*?</div>', cards, flags=re.S).group(0)  # one quote: the badge
+
+
+def test_index_panel_shows_when_the_index_was_last_updated():
+    from qa.engine import IndexStats
+
+    stats = IndexStats("/x/qa-index", 5, 45, "sentence-transformers/all-MiniLM-L6-v2", 384, "2024-01-02T03:04:05+00:00", "1")
+    html = render.stats_html(stats, updated="2025-06-07T08:09:10+00:00")
+    assert "2025-06-07 08:09" in html and "2024-01-02" not in html
+    assert "2024-01-02 03:04" in render.stats_html(stats)  # nothing written since it was built

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -107,3 +108,68 @@ def test_only_writers_get_the_upload_panel(gated, key, shown):
         msg = gradio_call(c, "show_uploads", [])
     assert msg["success"] is True, msg
     assert msg["output"]["data"][0]["visible"] is shown
+
+
+def _article(tmp_path, name: str, body: str):  # type: ignore[no-untyped-def]
+    path = tmp_path / name
+    path.write_text(f"A report from Gyumri\n\n{body}\n", encoding="utf-8")
+    return path
+
+
+def test_uploads_are_deleted_once_indexed_or_refused_and_nothing_else(gated, tmp_path):
+    """Uploaded files leave Gradio's upload folder when their job ends, added or not; a file in that
+    folder the job did not upload itself (another session's, or a client-named path) stays."""
+    from ui.guard import upload_folder
+
+    gated.embedder.gate.set()
+    root = upload_folder()
+    neighbour = root / "not-this-upload" / "keep.txt"  # in the upload folder, not received for this job
+    neighbour.parent.mkdir(parents=True, exist_ok=True)
+    neighbour.write_text("someone else's file", encoding="utf-8")
+    added = _article(tmp_path, "gyumri_bakery.txt", f"The Gyumri bakery {tmp_path.name} reopened on Friday after a "
+                     "fire in March, its owner told local radio, with new ovens bought by the city.")
+    try:
+        with app_client(gated, allow_writes=True, max_upload_mb=1) as c, \
+                app_client(gated, allow_writes=True, max_upload_mb=1) as other:
+            c.get("/")
+            other.get("/")
+            theirs = upload(other, _article(tmp_path, "gyumri_theirs.txt", f"Another upload {tmp_path.name}, of "
+                                            "another session, waits for its owner to press the button."))
+            mine = upload(c, added)
+            assert Path(mine).is_file() and Path(theirs).is_file()
+            msg = gradio_call(c, "on_add", [[file_data(mine), file_data(theirs)]])  # theirs: refused
+            assert msg["success"] is False and Path(theirs).is_file() and Path(mine).is_file()  # refused: nothing run
+            msg = gradio_call(c, "on_add", [[file_data(mine)]])
+            assert msg["success"] is True and "Added" in msg["output"]["data"][0], msg
+            assert not Path(mine).exists() and not Path(mine).parent.exists()  # the file and its folder
+            line = f"The tram line {tmp_path.name} will open in May, the mayor said.\n\n"
+            too_big = [upload(c, _article(tmp_path, f"gyumri_part{i}.txt", line * (600_000 // len(line))))
+                       for i in (1, 2)]  # each under the 1 MB per-file limit, together over the 1 MB of one job
+            msg = gradio_call(c, "on_add", [[file_data(u) for u in too_big]])
+            assert msg["success"] is True and "Not added" in msg["output"]["data"][0], msg
+            assert not any(Path(u).exists() for u in too_big)  # not added: deleted all the same
+            assert Path(theirs).is_file() and neighbour.is_file()  # not this session's uploads: kept
+    finally:
+        neighbour.unlink(missing_ok=True)
+        neighbour.parent.rmdir()
+
+
+def test_index_panel_shows_the_time_of_the_last_write(tmp_path, sample_index, embedder):
+    """After an add or a delete the Index panel's "Updated" is the manifest's ``updated``, not the
+    ``created`` time of the index's first build."""
+    import json
+
+    from index.store import MANIFEST
+    from ui.web import index_panel
+
+    index = tmp_path / "qa-index"
+    shutil.copytree(sample_index, index)
+    manifest = json.loads((index / MANIFEST).read_text(encoding="utf-8"))
+    manifest["created"] = "2001-02-03T04:05:06+00:00"  # built long ago (``created`` is outside the checksum)
+    (index / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    engine = Engine(index, embedder=embedder, max_k=20).load()
+    engine.delete([engine.articles()[0].doc_id])
+    updated = json.loads((index / MANIFEST).read_text(encoding="utf-8"))["updated"]
+    panel = index_panel(engine)
+    assert updated.replace("T", " ")[:16] in panel and "2001-02-03" not in panel
+    assert "<dt>Articles</dt><dd>4</dd>" in panel

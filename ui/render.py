@@ -41,8 +41,18 @@ def card_id(n: int) -> str:
     return f"qa-card-{n}"
 
 
-def _spans(text: str, base: int, citations: Sequence[Citation]) -> list[tuple[int, int]]:
-    """Where each cited quote sits in a passage ``text`` that starts at article offset ``base``."""
+def passage_targets(citations: Sequence[Citation]) -> dict[str, int]:
+    """The number that names each cited passage's card: that of its first quote (a passage
+    quoted twice is one card showing both numbers)."""
+    out: dict[str, int] = {}
+    for c in citations:
+        out.setdefault(c.passage_id, c.n)
+    return out
+
+
+def _spans(text: str, base: int, citations: Sequence[Citation]) -> tuple[list[tuple[int, int]], list[str]]:
+    """Where each cited quote sits in a passage ``text`` that starts at article offset ``base``
+    (overlapping quotes merged), and each span's citation numbers ("2", or "2 3" when merged)."""
     spans = []
     for c in citations:
         s, e = c.start - base, c.end - base
@@ -51,22 +61,28 @@ def _spans(text: str, base: int, citations: Sequence[Citation]) -> list[tuple[in
             if found < 0:
                 continue
             s, e = found, found + len(c.quote)
-        spans.append((s, e))
+        spans.append((s, e, c.n))
     spans.sort()
     merged: list[tuple[int, int]] = []
-    for s, e in spans:
+    numbers: list[list[int]] = []
+    for s, e, n in spans:
         if merged and s <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+            numbers[-1].append(n)
         else:
             merged.append((s, e))
-    return merged
+            numbers.append([n])
+    return merged, [" ".join(map(str, ns)) for ns in numbers]
 
 
-def highlight(text: str, spans: Sequence[tuple[int, int]]) -> str:
-    """``text`` escaped, with each ``[start, end)`` span wrapped in ``<mark>``."""
+def highlight(text: str, spans: Sequence[tuple[int, int]], labels: Sequence[str] = ()) -> str:
+    """``text`` escaped, with each ``[start, end)`` span wrapped in ``<mark>``, preceded by its
+    label (a citation number) when ``labels`` gives one."""
     out, pos = [], 0
-    for s, e in spans:
+    for i, (s, e) in enumerate(spans):
         out.append(esc(text[pos:s]))
+        if i < len(labels) and labels[i]:
+            out.append(f'<span class="qa-mark__n" aria-label="quote {esc(labels[i])}">{esc(labels[i])}</span>')
         out.append(f"<mark>{esc(text[s:e])}</mark>")
         pos = e
     out.append(esc(text[pos:]))
@@ -98,14 +114,16 @@ def _cut_right(text: str, pos: int) -> int:
     return pos
 
 
-def in_context(text: str, spans: Sequence[tuple[int, int]], context: int = CONTEXT_CHARS) -> str:
-    """The quotes highlighted with up to ``context`` characters around them; cut text becomes "…"."""
+def in_context(text: str, spans: Sequence[tuple[int, int]], context: int = CONTEXT_CHARS,
+               labels: Sequence[str] = ()) -> str:
+    """The quotes highlighted (and labelled, see :func:`highlight`) with up to ``context``
+    characters around them; cut text becomes "…"."""
     if not spans:
         return highlight(text, spans)
     lo = _cut_left(text, spans[0][0] - context)
     hi = _cut_right(text, spans[-1][1] + context)
     shifted = [(s - lo, e - lo) for s, e in spans]
-    body = highlight(text[lo:hi], shifted)
+    body = highlight(text[lo:hi], shifted, labels)
     head = '<span class="qa-elided" title="passage continues">… </span>' if lo > 0 else ""
     tail = '<span class="qa-elided" title="passage continues"> …</span>' if hi < len(text) else ""
     return head + body + tail
@@ -137,8 +155,10 @@ def _plain_byline(title: str, source: str, date: str) -> str:
 
 
 def answer_html(answer: Answer) -> str:
-    """The answer with each ``[n]`` as a link to its source card; hovering or focusing it shows a
-    preview (headline · publisher · date and the quoted sentence) without leaving the answer."""
+    """The answer with each ``[n]`` as a link to the source card of its passage; hovering or
+    focusing it shows a preview (headline · publisher · date and the quoted sentence) without
+    leaving the answer. Each marker names one citation (``citations[n - 1]``); two quotes of one
+    passage link to the same card."""
     if not answer.confident:
         related = "".join(
             f'<li class="qa-related__item"><q class="qa-related__quote">{esc(c.quote)}</q> '
@@ -152,22 +172,24 @@ def answer_html(answer: Answer) -> str:
             '<p class="qa-answer__hint">The closest passages are listed below; try rephrasing, widening the filters, '
             "or add articles that cover the question.</p></div>"
         )
-    by_n: dict[int, list[Citation]] = {}
-    for c in answer.citations:
-        by_n.setdefault(c.n, []).append(c)
+    by_n = {c.n: c for c in answer.citations}
+    target = passage_targets(answer.citations)
 
     def link(m: re.Match[str]) -> str:
         n = int(m.group(1))
-        if n not in by_n:
+        c = by_n.get(n)
+        if c is None:
             return m.group(0)
-        first = by_n[n][0]
-        label = _plain_byline(first.title or first.doc_id, first.source, first.date)
-        quotes = "".join(f'<q class="qa-preview__quote">{esc(c.quote)}</q>' for c in by_n[n])
-        return (f'<span class="qa-cite-wrap"><a class="qa-cite" href="#{card_id(n)}" data-card="{card_id(n)}" '
+        label = _plain_byline(c.title or c.doc_id, c.source, c.date)
+        card = card_id(target[c.passage_id])
+        return (f'<span class="qa-cite-wrap"><a class="qa-cite" href="#{card}" data-card="{card}" '
                 f'aria-describedby="qa-preview-{n}" aria-label="source {n}: {esc(label)}">{n}</a>'
                 f'<span class="qa-preview" id="qa-preview-{n}" role="tooltip">'
-                f'<span class="qa-preview__head">{esc(label)}</span>{quotes}</span></span>')
+                f'<span class="qa-preview__head">{esc(label)}</span>'
+                f'<q class="qa-preview__quote">{esc(c.quote)}</q></span></span>')
 
+    # every [n] in the answer text is a marker: the answerer leaves the articles' own bracketed
+    # numbers out of it (qa.answer.answer_quote), and a number without a citation stays text
     body = MARKER.sub(link, esc(answer.answer))
     return (f'<div class="qa-answer" role="status"><div class="qa-answer__label">Answer</div>'
             f'<p class="qa-answer__text">{body}</p></div>')
@@ -188,7 +210,8 @@ def _details(hits: Sequence[Hit]) -> str:
 
 def _article_card(hits: Sequence[Hit], numbers: dict[str, int], cites: dict[str, list[Citation]]) -> str:
     """One card per article: headline (a link when the URL is known), publisher · date, then its
-    passages, each cited one with its number and quotes highlighted."""
+    passages, each cited one with the numbers of its quotes and the quotes highlighted;
+    ``numbers`` maps a cited passage to the number its card is named by (:func:`passage_targets`)."""
     a = hits[0].article
     title = esc(a.title or hits[0].passage.doc_id)
     url = safe_url(a.url)
@@ -199,11 +222,17 @@ def _article_card(hits: Sequence[Hit], numbers: dict[str, int], cites: dict[str,
     for h in hits:
         pid = h.passage.passage_id
         n = numbers.get(pid)
-        text = in_context(h.passage.text, _spans(h.passage.text, h.passage.start, cites.get(pid, ())))
+        spans, labels = _spans(h.passage.text, h.passage.start, cites.get(pid, ()))
+        if len(cites.get(pid, ())) < 2:  # one quote: the passage's badge is its number
+            labels = []
+        text = in_context(h.passage.text, spans, labels=labels)
         text = PARAGRAPH.sub('<span class="qa-para"></span>', text)
         if n is not None:
+            quoted = [c.n for c in cites.get(pid, ())] or [n]  # one number per quote of this passage
+            badges = "".join(f'<span class="qa-card__n">{q}</span>' for q in quoted)
             passages.append(f'<div class="qa-card__passage qa-card__passage--cited" id="{card_id(n)}" tabindex="-1" '
-                            f'aria-label="source {n}"><span class="qa-card__n" aria-hidden="true">{n}</span>'
+                            f'aria-label="source {" and ".join(map(str, quoted))}">'
+                            f'<span class="qa-card__ns" aria-hidden="true">{badges}</span>'
                             f'<p class="qa-card__text">{text}</p></div>')
         else:
             passages.append(f'<div class="qa-card__passage"><p class="qa-card__text">{text}</p></div>')
@@ -232,11 +261,11 @@ def cards_html(answer: Answer | None = None, hits: Sequence[Hit] | None = None) 
     hits = list(answer.results if answer is not None else hits or [])
     if not hits:
         return ""
+    citations = answer.citations if answer is not None else []
     cites: dict[str, list[Citation]] = {}
-    number: dict[str, int] = {}
-    for c in answer.citations if answer is not None else []:
+    for c in citations:
         cites.setdefault(c.passage_id, []).append(c)
-        number.setdefault(c.passage_id, c.n)
+    number = passage_targets(citations)
     cited_docs = {h.passage.doc_id for h in hits if h.passage.passage_id in number}
     cited = [sorted(g, key=lambda h: number.get(h.passage.passage_id, 10**6))
              for g in _by_article([h for h in hits if h.passage.passage_id in number])]
@@ -266,15 +295,19 @@ def coverage(articles: Sequence[Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def stats_html(stats: IndexStats | None, error: str | None = None, extra: Sequence[tuple[str, str]] = ()) -> str:
-    """The index panel; ``extra`` rows (label, trusted HTML) follow the article and passage counts."""
+def stats_html(stats: IndexStats | None, error: str | None = None, extra: Sequence[tuple[str, str]] = (),
+               updated: str = "") -> str:
+    """The index panel; ``extra`` rows (label, trusted HTML) follow the article and passage counts.
+    "Updated" shows ``updated`` (the manifest's time of the last write: build, add or delete),
+    or the creation time when it is not known."""
     if stats is None:
         return f'<div class="qa-stats qa-stats--error" role="alert">{esc(error or "no index loaded")}</div>'
-    created = stats.created.replace("T", " ")[:16] if stats.created else "unknown"
+    when = updated or stats.created
+    when = when.replace("T", " ")[:16] if when else "unknown"
     model = stats.model.rsplit("/", 1)[-1]
     rows = [("Articles", f"{stats.articles:,}"), *extra, ("Passages", f"{stats.passages:,}"),
             ("Model", f'<span title="{esc(stats.model)}">{esc(model)}</span> ({stats.dim}-d)'),
-            ("Updated", esc(created)), ("Index", f'<code>{esc(stats.index_dir)}</code>')]
+            ("Updated", f'<time datetime="{esc(updated or stats.created)}">{esc(when)}</time>'), ("Index", f'<code>{esc(stats.index_dir)}</code>')]
     cells = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
     return f'<dl class="qa-stats">{cells}</dl>'
 

@@ -8,7 +8,9 @@ handlers are plain functions of component values (easy to wrap, e.g. with an aut
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from qa.filters import SearchFilter
 
 from . import render
 from .config import ServeConfig
-from .guard import Guard  # security hooks (docs/security.md)
+from .guard import Guard, upload_folder  # security hooks (docs/security.md)
 from .guard_events import reader, upload_panel, writer  # security hooks
 
 log = logging.getLogger("ui.web")
@@ -87,6 +89,44 @@ def publishers(service: Engine) -> list[str]:
     return sorted({a.source for a in index_articles(service) if a.source.strip()}, key=str.casefold)
 
 
+def index_panel(service: Engine) -> str:
+    """The Index panel: the served generation's counts, model and time of its last write (the
+    manifest's ``updated``: an add or a delete changes it; ``created`` never does)."""
+    try:
+        updated = str(service.store.manifest.get("updated") or "")
+        return render.stats_html(service.stats(), extra=render.coverage(index_articles(service)), updated=updated)
+    except QAError as exc:
+        return render.stats_html(None, str(exc))
+
+
+def discard_uploads(paths: Sequence[str]) -> list[str]:
+    """Delete the files of one "Add articles" job once it is over (indexed, refused or failed).
+
+    ``paths`` are what the guard let through: files this session itself uploaded
+    (:func:`ui.guard.checked_upload_paths`). Each is deleted only if it is still a regular file
+    (not a link) inside Gradio's upload folder, and then its folder (Gradio keeps every upload in
+    a folder of its own, named by a hash of its content) if nothing else is in it; anything else
+    is left alone. Returns the files deleted."""
+    root = upload_folder()
+    removed = []
+    for p in paths:
+        path = Path(p)
+        try:
+            if path.is_symlink() or not path.is_file():
+                continue
+            real = path.resolve()
+            if root not in real.parents:
+                continue
+            real.unlink()
+            removed.append(str(real))
+            if real.parent.parent == root:
+                with contextlib.suppress(OSError):  # not empty: another upload's file, kept
+                    real.parent.rmdir()
+        except OSError as exc:
+            log.warning("could not delete the upload %s: %s", path.name, exc)
+    return removed
+
+
 def ask_filters(since: Any, until: Any, sources: Any, sort: Any) -> SearchFilter:
     """The UI's filter widgets as a :class:`SearchFilter` (raises :class:`QAError` when bad)."""
     return SearchFilter.parse(since=since or None, until=until or None, sources=list(sources or []), sort=sort or None)
@@ -108,10 +148,7 @@ def build_blocks(service: Engine, config: ServeConfig, *, uploads: bool = True, 
     default_k = min(service.answer_k, config.max_k)
 
     def stats_now() -> str:
-        try:
-            return render.stats_html(service.stats(), extra=render.coverage(index_articles(service)))
-        except QAError as exc:
-            return render.stats_html(None, str(exc))
+        return index_panel(service)
 
     def sources_now() -> Any:
         return gr.update(choices=publishers(service))
@@ -134,6 +171,12 @@ def build_blocks(service: Engine, config: ServeConfig, *, uploads: bool = True, 
         if not files:
             return "Choose one or more files first.", stats_now(), None, sources_now()
         paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files]
+        try:
+            return add_paths(paths, progress)
+        finally:  # indexed or not, the uploaded copies have served their purpose
+            discard_uploads(paths)
+
+    def add_paths(paths: list[str], progress: Any) -> tuple[str, str, None, Any]:
         total = sum(Path(p).stat().st_size for p in paths if Path(p).is_file())
         if total > config.max_upload_mb * 2**20:
             return (f"**Not added:** these files hold {total / 2**20:.1f} MB, over the {config.max_upload_mb} MB "

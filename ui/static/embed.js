@@ -1,5 +1,7 @@
 /* newsqa /embed widget: ask /api/ask, render the answer with clickable [n] markers.
-   All article text is inserted as text nodes (textContent), never parsed as HTML: no XSS from content. */
+   All article text is inserted as text nodes (textContent), never parsed as HTML: no XSS from content.
+   Every [n] in data.answer is a citation marker (the server leaves the articles' own bracketed
+   numbers out of the answer text), and marker [n] names citations[n - 1]: one quote each. */
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
@@ -49,6 +51,13 @@
     li.focus({ preventScroll: true });
   }
 
+  function clearResult() {  // nothing of an earlier answer stays on screen after a failed question
+    result.hidden = true;
+    answerEl.textContent = "";
+    sources.textContent = "";
+    sourcesTitle.hidden = true;
+  }
+
   function renderAnswer(data) {
     answerEl.textContent = "";
     sources.textContent = "";
@@ -78,7 +87,7 @@
       });
       return out;
     }
-    var items = byArticle(data.citations || [], true), idDone = {};
+    var items = byArticle(data.citations || [], true);
     var closest = "Closest passages";
     if (!data.confident && (data.related || []).length) {  // the closest sentences (not an answer)
       closest = "Closest sentences (not an answer)";
@@ -109,7 +118,7 @@
       it.quotes.forEach(function (q) {
         var bq = el("blockquote", "qa-src__quote");
         if (q.n !== null) {
-          if (!idDone[q.n]) { bq.id = "qa-src-" + q.n; idDone[q.n] = true; }
+          bq.id = "qa-src-" + q.n;  // one number per quote
           bq.tabIndex = -1;
           bq.appendChild(el("span", "qa-src__n", q.n));
         }
@@ -125,8 +134,8 @@
   var busy = false;
   function ask(question) {
     question = (question || "").trim();
-    if (!question) { setStatus("Type a question first.", "error"); input.focus(); return; }
     if (busy) return;
+    if (!question) { clearResult(); setStatus("Type a question first.", "error"); input.focus(); notifyHeight(); return; }
     busy = true;
     button.disabled = true;
     form.setAttribute("aria-busy", "true");
@@ -140,14 +149,14 @@
       })
       .then(function (res) {
         if (!res.ok || res.body.error) {
-          result.hidden = true;
+          clearResult();
           setStatus((res.body.error && res.body.error.message) || "Something went wrong.", "error");
           return;
         }
         setStatus(res.body.confident ? "" : "No confident answer.", res.body.confident ? "" : "warn");
         renderAnswer(res.body);
       })
-      .catch(function () { result.hidden = true; setStatus("Could not reach the server. Try again.", "error"); })
+      .catch(function () { clearResult(); setStatus("Could not reach the server. Try again.", "error"); })
       .then(function () { busy = false; button.disabled = false; form.removeAttribute("aria-busy"); notifyHeight(); });
   }
 
