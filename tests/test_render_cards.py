@@ -77,9 +77,11 @@ def test_two_quotes_of_one_passage_each_have_a_number_and_link_to_its_card():
 
 
 def test_index_panel_shows_when_the_index_was_last_updated():
+    from dataclasses import replace
+
     from qa.engine import IndexStats
 
     stats = IndexStats("/x/qa-index", 5, 45, "sentence-transformers/all-MiniLM-L6-v2", 384, "2024-01-02T03:04:05+00:00", "1")
-    html = render.stats_html(stats, updated="2025-06-07T08:09:10+00:00")
+    html = render.stats_html(replace(stats, updated="2025-06-07T08:09:10+00:00"))
     assert "2025-06-07 08:09" in html and "2024-01-02" not in html
     assert "2024-01-02 03:04" in render.stats_html(stats)  # nothing written since it was built

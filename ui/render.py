@@ -295,19 +295,19 @@ def coverage(articles: Sequence[Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def stats_html(stats: IndexStats | None, error: str | None = None, extra: Sequence[tuple[str, str]] = (),
-               updated: str = "") -> str:
+def stats_html(stats: IndexStats | None, error: str | None = None, extra: Sequence[tuple[str, str]] = ()) -> str:
     """The index panel; ``extra`` rows (label, trusted HTML) follow the article and passage counts.
-    "Updated" shows ``updated`` (the manifest's time of the last write: build, add or delete),
-    or the creation time when it is not known."""
+    "Updated" shows ``stats.updated`` (the manifest's time of the last write: build, add or
+    delete), or the creation time when it is not known."""
     if stats is None:
         return f'<div class="qa-stats qa-stats--error" role="alert">{esc(error or "no index loaded")}</div>'
-    when = updated or stats.created
+    updated = stats.updated or stats.created
+    when = updated
     when = when.replace("T", " ")[:16] if when else "unknown"
     model = stats.model.rsplit("/", 1)[-1]
     rows = [("Articles", f"{stats.articles:,}"), *extra, ("Passages", f"{stats.passages:,}"),
             ("Model", f'<span title="{esc(stats.model)}">{esc(model)}</span> ({stats.dim}-d)'),
-            ("Updated", f'<time datetime="{esc(updated or stats.created)}">{esc(when)}</time>'), ("Index", f'<code>{esc(stats.index_dir)}</code>')]
+            ("Updated", f'<time datetime="{esc(updated)}">{esc(when)}</time>'), ("Index", f'<code>{esc(stats.index_dir)}</code>')]
     cells = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
     return f'<dl class="qa-stats">{cells}</dl>'
 

@@ -91,10 +91,10 @@ def publishers(service: Engine) -> list[str]:
 
 def index_panel(service: Engine) -> str:
     """The Index panel: the served generation's counts, model and time of its last write (the
-    manifest's ``updated``: an add or a delete changes it; ``created`` never does)."""
+    manifest's ``updated``, :attr:`IndexStats.updated`: an add or a delete changes it; ``created``
+    never does)."""
     try:
-        updated = str(service.store.manifest.get("updated") or "")
-        return render.stats_html(service.stats(), extra=render.coverage(index_articles(service)), updated=updated)
+        return render.stats_html(service.stats(), extra=render.coverage(index_articles(service)))
     except QAError as exc:
         return render.stats_html(None, str(exc))
 

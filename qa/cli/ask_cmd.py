@@ -39,13 +39,9 @@ def format_answer(answer: Answer, width: int = 100) -> str:
         for c in answer.related:
             lines.append(textwrap.fill(f"- {' '.join(c.quote.split())} ({c.title or c.doc_id})", width=width,
                                        subsequent_indent="  "))
-    shown: set[int] = set()
     if answer.citations:
         lines.append("")
-    for c in answer.citations:
-        if c.n in shown:
-            continue
-        shown.add(c.n)
+    for c in answer.citations:  # one per quote, numbered 1, 2, ... in answer order
         lines.append(f"[{c.n}] {byline(c.title, c.source, c.date, c.doc_id)}")
         lines.append(f"    {c.doc_id} chars {c.start}-{c.end}  passage {c.passage_id}" + (f"  {c.url}" if c.url else ""))
     return "\n".join(lines)
