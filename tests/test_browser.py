@@ -172,13 +172,18 @@ def test_ui_add_articles_upload(server, page, tmp_path):
     assert r.json()["results"][0]["doc_id"] == "sevan_level"
 
 
+def ask_widget(frame, question: str, wait_for: str = "#qa-answer a.qa-cite") -> None:
+    """Ask in the /embed widget (inside ``frame``) and wait for ``wait_for`` (default: a cited answer)."""
+    frame.locator("#qa-q").fill(question)
+    frame.locator("#qa-go").click()
+    frame.locator(wait_for).first.wait_for()
+
+
 def test_embed_in_an_iframe_on_another_origin(server, page, wiki_port):
     with host_page(wiki_port, wiki_html(server)) as wiki:
         page.goto(wiki, wait_until="networkidle")
         frame = page.frame_locator("iframe")
-        frame.locator("#qa-q").fill(EXAMPLE)
-        frame.locator("#qa-go").click()
-        frame.locator("#qa-answer a.qa-cite").first.wait_for()
+        ask_widget(frame, EXAMPLE)
         assert "Turkey and Iran" in frame.locator("#qa-answer").inner_text()
         assert frame.locator("#qa-sources li").count() >= 1
         frame.locator("#qa-answer a.qa-cite").first.click()
@@ -299,9 +304,7 @@ def test_embed_resizes_its_iframe_to_the_content(server, page, wiki_port):
         page.goto(wiki, wait_until="networkidle")
         iframe = page.locator("iframe#newsqa")
         frame = page.frame_locator("iframe#newsqa")
-        frame.locator("#qa-q").fill(ALWAGHT_Q)
-        frame.locator("#qa-go").click()
-        frame.locator("#qa-answer a.qa-cite").first.wait_for()
+        ask_widget(frame, ALWAGHT_Q)
         assert ALWAGHT_TITLE in frame.locator("#qa-sources").inner_text()
         assert "Alwaght · 11 Sep 2023" in frame.locator("#qa-sources").inner_text()
         # the host page grew the iframe to the widget's content: no scrollbar inside the widget
@@ -402,9 +405,7 @@ def test_a_refused_question_shows_the_closest_sentences_in_the_ui_and_the_widget
     with host_page(wiki_port, wiki_html(server)) as wiki:
         page.goto(wiki, wait_until="networkidle")
         frame = page.frame_locator("iframe")
-        frame.locator("#qa-q").fill(q)
-        frame.locator("#qa-go").click()
-        frame.locator("#qa-answer.qa-answer--unsure").wait_for()
+        ask_widget(frame, q, wait_for="#qa-answer.qa-answer--unsure")
         assert (frame.locator("#qa-sources-title").text_content() or "").startswith("Closest sentences")  # CSS upper-cases it
         text = " ".join(frame.locator("#qa-sources").inner_text().split())
         assert all(" ".join(c["quote"].split()) in text for c in related["related"])
@@ -429,9 +430,7 @@ def test_two_quotes_of_one_passage_are_two_sources_in_the_ui_and_the_widget(serv
     with host_page(wiki_port, wiki_html(server)) as wiki:
         page.goto(wiki, wait_until="networkidle")
         frame = page.frame_locator("iframe")
-        frame.locator("#qa-q").fill(q)
-        frame.locator("#qa-go").click()
-        frame.locator("#qa-answer a.qa-cite").first.wait_for()
+        ask_widget(frame, q)
         assert frame.locator("#qa-answer a.qa-cite").all_inner_texts() == [str(c["n"]) for c in cites]
         frame.locator("#qa-answer a.qa-cite").nth(1).click()
         frame.locator("#qa-src-2.qa-src--flash").wait_for()
@@ -442,9 +441,7 @@ def test_embed_clears_the_answer_when_a_question_is_refused_as_empty(server, pag
     with host_page(wiki_port, wiki_html(server)) as wiki:
         page.goto(wiki, wait_until="networkidle")
         frame = page.frame_locator("iframe")
-        frame.locator("#qa-q").fill(EXAMPLE)
-        frame.locator("#qa-go").click()
-        frame.locator("#qa-answer a.qa-cite").first.wait_for()
+        ask_widget(frame, EXAMPLE)
         frame.locator("#qa-q").fill("   ")
         frame.locator("#qa-go").click()
         sync_api.expect(frame.locator("#qa-status")).to_have_text("Type a question first.")
