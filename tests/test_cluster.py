@@ -201,6 +201,9 @@ def test_two_node_cluster_on_loopback(cluster) -> None:
     nodes = [n for n in ray.nodes() if n["Alive"]]
     assert sorted(n["NodeManagerAddress"] for n in nodes) == ["127.0.0.2", "127.0.0.3"]
     assert ray.cluster_resources()["CPU"] == 2
+    from ray.data._internal.usage.collector import usage_collection_disabled
+
+    assert usage_collection_disabled()  # no metrics poller thread (its traceback ended every CI log)
 
 
 def test_distributed_index_equals_single_process_index(cluster, embedder, tmp_path) -> None:

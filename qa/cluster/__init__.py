@@ -39,6 +39,10 @@ def connect(address: str) -> None:
     _reachable(address)  # ray.init retries an unreachable address forever
     if ray.is_initialized():
         return
+    # No usage statistics from this driver: Ray Data would poll a Prometheus for them in a thread
+    # that prints a traceback at exit when there is none. A user's own setting wins.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_DATA_USAGE_DISABLED", "1")
     host = address.rsplit(":", 1)[0] if ":" in address else ""
     kwargs = {}
     node_ip = os.environ.get("QA_RAY_NODE_IP") or (host if host.startswith("127.") else "")
