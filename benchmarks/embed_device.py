@@ -50,8 +50,11 @@ def sample_texts(limit: int) -> list[str]:
 
 def read_texts(path: Path) -> list[str]:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
-        return [str(json.loads(line)["text"]) for line in f if line.strip()]
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
+            return [str(json.loads(line)["text"]) for line in f if line.strip()]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"{path}: not JSON lines with a 'text' field ({type(exc).__name__}: {exc})") from None
 
 
 def shared_texts() -> list[str]:

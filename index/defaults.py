@@ -118,3 +118,10 @@ def default_threads() -> int:
             raise QAError(f"QA_THREADS must be a whole number >= 1, got {raw!r}")
         return n
     return os.cpu_count() or 1
+
+
+#: What marks a folder as a qa index: its manifest file and the manifest's ``format`` field
+#: (written by index/store.py; read by the folder walk in index/ingest.py, which must not import
+#: the store and FAISS).
+INDEX_MANIFEST = "manifest.json"
+INDEX_FORMAT = "qa-index"

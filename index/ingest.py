@@ -23,6 +23,7 @@ from typing import Any
 
 from . import metadata
 from .clean import clean_text
+from .defaults import INDEX_FORMAT, INDEX_MANIFEST
 from .errors import EmptyCorpusError, IngestError, QAError
 from .records import Article
 
@@ -335,10 +336,6 @@ def parse_jsonl(path: Path, text: str | Iterable[str]) -> Iterator[Article]:
         log.warning("%s: %d more dates that are not dates stored as unknown", path, bad_dates - DATE_WARNINGS_PER_FILE)
 
 
-#: What marks a folder as a qa index (the store's ``MANIFEST`` and ``FORMAT``, index/store.py;
-#: repeated here so that ingest does not import the store and FAISS). tests/test_ingest.py pins them.
-INDEX_MANIFEST = "manifest.json"
-INDEX_FORMAT = "qa-index"
 #: The store's temporary and set-aside generations: ``<index>.tmp-<pid>`` and ``<index>.old-<pid>``.
 _STORE_SIBLING = re.compile(r"^(?P<base>.+)\.(?:tmp|old)-\d+$")
 _FORMAT_FIELD = re.compile(r'"format"\s*:\s*"([^"]*)"')

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import __version__
 from .chunking import ChunkSettings
-from .defaults import NEW_INDEX_FUSION
+from .defaults import INDEX_FORMAT, INDEX_MANIFEST, NEW_INDEX_FUSION
 from .dense import DEFAULT_THRESHOLD, IVF_THRESHOLD, KINDS, DenseIndex, choose_kind
 from .embedding import default_backend, resolve_backend
 from .errors import IndexFormatError, IndexMissingError, QAError
@@ -40,10 +40,10 @@ from .segments import EMBEDDINGS, LineFile, RowStream, Segment, doc_key, link_se
 
 log = logging.getLogger(__name__)
 
-FORMAT = "qa-index"
+FORMAT = INDEX_FORMAT
 #: 2: segments + tombstones + generation + self-checksummed manifest; passage ids hash the title.
 FORMAT_VERSION = 2
-MANIFEST = "manifest.json"
+MANIFEST = INDEX_MANIFEST
 SEGMENTS = "segments"
 LIVE = "live.npy"
 DENSE = "dense.faiss"
