@@ -37,7 +37,7 @@ from index.records import Article, Hit
 
 from .extract import focus_coverage, lemma_coverage, missing_focus, type_evidence, word_matches
 from .filters import SearchFilter
-from .learned import UNIT_FEATURES, AnswerModel, default_answer_model
+from .learned import ANSWER_FEATURES, UNIT_FEATURES, AnswerModel, default_answer_model
 from index.defaults import ASK_K, MAX_K
 
 from .query import validate_query
@@ -63,10 +63,9 @@ RERANK_WEIGHT = 2.0
 RERANK_DEPTH = 20
 #: Words beyond which a unit counts as long (a ranker feature: long sentences match every question a little).
 LONG_WORDS = 40
-#: Closest units listed as ``related`` when the answer is not confident, and at most this many from
-#: one article: with 2, the related sentences of refused answerable questions hold the evidence for
-#: 0.67-0.93 of them on the training splits, against 0.33-0.79 with 1 (docs/answering.md).
-RELATED = 3
+#: At most this many of an ``evidence`` answer's quotes come from one article: with 2 rather than 1,
+#: the closest sentences of refused answerable questions held the evidence for 0.67-0.93 of them on
+#: the training splits, against 0.33-0.79 (docs/answering.md).
 RELATED_PER_ARTICLE = 2
 #: Share of the lexical coverage in a sentence's score (the rest is the embedding cosine).
 LEXICAL_WEIGHT = 0.2
@@ -87,6 +86,16 @@ QUESTION_WORDS = frozenset(
 )
 
 NOT_CONFIDENT_ANSWER = "The indexed articles do not seem to answer this question."
+#: ``Answer.status``: a sentence is judged to answer / the articles are about the question but no
+#: sentence is judged a direct answer (the closest sentences are quoted) / nothing retrieved is about it.
+ANSWERED, EVIDENCE, NONE = "answered", "evidence", "none"
+STATUSES = (ANSWERED, EVIDENCE, NONE)
+#: The label shown above an ``evidence`` answer's quotes.
+EVIDENCE_LABEL = "The articles may not answer this directly; the closest passages say:"
+#: The whole answer when nothing retrieved is about the question (no quotes).
+NONE_ANSWER = "Nothing in the indexed articles is about this question."
+#: Sentences an ``evidence`` answer quotes (the ranker's best, at most ``RELATED_PER_ARTICLE`` per article).
+EVIDENCE_SENTENCES = 3
 EMBED_CACHE_SIZE = 50_000
 
 #: A sentence opening with a pronoun or a connective needs the sentence before it to be readable.
@@ -174,12 +183,26 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     results: list[Hit] = field(default_factory=list)
     question_type: str = ""  # qa.question: why, how, how_many, how_much, how_long, when, where, who, which, what, ...
-    related: list[Citation] = field(default_factory=list)  # closest sentences when not confident (n = 0)
+    related: list[Citation] = field(default_factory=list)  # kept for older clients: always empty (see status)
     reason: str = ""  # why the answer is (not) confident (qa.verify)
+    #: ``answered`` (``confident``), ``evidence`` (the closest sentences, quoted and cited under
+    #: ``label``) or ``none`` (nothing retrieved is about the question: no quotes); "" = derived from ``confident``
+    status: str = ""
+    label: str = ""  # the line shown above the quotes ("" for answered and none)
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            object.__setattr__(self, "status", ANSWERED if self.confident else (EVIDENCE if self.citations else NONE))
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {self.status!r}")
+        if self.confident != (self.status == ANSWERED):
+            raise ValueError("confident is true exactly when status is 'answered'")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
+            "status": self.status,
+            "label": self.label,
             "answer": self.answer,
             "confident": self.confident,
             "citations": [c.to_dict() for c in self.citations],
@@ -234,6 +257,7 @@ class Examination:
     vectors: np.ndarray  # unit vectors of the scored units' sentences, same order
     features: np.ndarray  # the answerability features of the best unit (ANSWER_FEATURES); empty without units
     verdict: Verdict
+    topical: bool = True  # the topicality decision (AnswerModel.topical over topic_row); False without units
 
 
 # --------------------------------------------------------------------------- pure steps
@@ -326,6 +350,8 @@ def unit_matrix(a: QuestionAnalysis, units: Sequence[ScoredSentence]) -> np.ndar
 
 #: Columns of :func:`unit_matrix` that the answerability features repeat.
 _SCORE, _LEXICAL, _TYPED, _FOCUS, _VERBS = (UNIT_FEATURES.index(f) for f in ("score", "lexical", "typed", "focus", "verbs"))
+_DENSE = UNIT_FEATURES.index("dense")
+_MISSING_NOUNS, _MISSING_VERBS = ANSWER_FEATURES.index("missing_nouns"), ANSWER_FEATURES.index("missing_verbs")
 
 
 def answer_row(unit: np.ndarray, final: float, typed: bool, *, missing_nouns: float, missing_verbs: float) -> np.ndarray:
@@ -335,6 +361,15 @@ def answer_row(unit: np.ndarray, final: float, typed: bool, *, missing_nouns: fl
     verbs no retrieved passage mentions. (Fitting builds the same rows from stored unit rows.)"""
     return np.array([final, unit[_SCORE], unit[_LEXICAL], unit[_TYPED] if typed else 1.0, unit[_FOCUS], unit[_VERBS],
                      missing_nouns, missing_verbs, 1.0 if typed else 0.0], dtype=np.float64)
+
+
+def topic_row(units: np.ndarray, answer: np.ndarray, probability: float) -> np.ndarray:
+    """The topicality features (:data:`qa.learned.TOPIC_FEATURES`) from every unit's ranker row
+    (:func:`unit_matrix`), the best unit's answerability row (:func:`answer_row`) and its
+    answerability probability. (Fitting builds the same row from stored unit rows.)"""
+    best = np.asarray(units, dtype=np.float64)[:, [_SCORE, _DENSE, _LEXICAL]].max(axis=0)
+    p = min(max(float(probability), 1e-6), 1 - 1e-6)
+    return np.array([*best, answer[_MISSING_NOUNS], answer[_MISSING_VERBS], math.log(p / (1 - p))], dtype=np.float64)
 
 
 def answer_features(a: QuestionAnalysis, best: ScoredSentence, *, missing_nouns: float, missing_verbs: float) -> np.ndarray:
@@ -517,12 +552,16 @@ class Answerer:
         """Retrieve, score and verify sentences, and compose a cited answer (or say it is not confident)."""
         ex = self.examine(question, k=k, mode=mode, filters=filters)
         question, analysis, scored, hits = ex.analysis.question, ex.analysis, ex.scored, ex.hits
-        if not ex.verdict.confident:
-            related = _related(scored, hits, RELATED, RELATED_PER_ARTICLE)
-            return Answer(question, NOT_CONFIDENT_ANSWER, False, [], hits, analysis.qtype, related, ex.verdict.reason)
-        chosen = select_units(scored, ex.vectors @ ex.vectors.T, analysis, self.max_sentences)
-        text, citations = compose(order_for_reading(chosen), hits)
-        return Answer(question, text, True, citations, hits, analysis.qtype, [], ex.verdict.reason)
+        if ex.verdict.confident:
+            chosen = select_units(scored, ex.vectors @ ex.vectors.T, analysis, self.max_sentences)
+            text, citations = compose(order_for_reading(chosen), hits)
+            return Answer(question, text, True, citations, hits, analysis.qtype, [], ex.verdict.reason, ANSWERED)
+        if not ex.topical:
+            return Answer(question, NONE_ANSWER, False, [], hits, analysis.qtype, [], ex.verdict.reason, NONE)
+        shown = closest_units(scored, min(EVIDENCE_SENTENCES, self.max_sentences), RELATED_PER_ARTICLE)
+        text, citations = compose(shown, hits)  # the ranker's order: the closest sentence first
+        return Answer(question, text, False, citations, hits, analysis.qtype, [], ex.verdict.reason, EVIDENCE,
+                      EVIDENCE_LABEL)
 
     def examine(self, question: str, *, k: int | None = None, mode: str = "hybrid",
                 filters: SearchFilter | None = None) -> Examination:
@@ -533,14 +572,15 @@ class Answerer:
         scored, vectors = self.score_sentences(question, hits, analysis)
         if not scored:
             verdict = verify(self.model.answerable, None, threshold=self.threshold, analysis=analysis, missing=())
-            return Examination(analysis, hits, scored, vectors, np.zeros(0), verdict)
+            return Examination(analysis, hits, scored, vectors, np.zeros(0), verdict, False)
         nouns, verbs = self._missing(analysis, hits, self._unit_lemmas(scored))
         tok = self._tokenize
         n_nouns = len([t for n in analysis.focus_nouns for t in tok(n)])
         row = answer_features(analysis, scored[0], missing_nouns=len(nouns) / max(1, n_nouns),
                               missing_verbs=len(verbs) / max(1, len(analysis.focus_verbs)))
         verdict = verify(self.model.answerable, row, threshold=self.threshold, analysis=analysis, missing=nouns + verbs)
-        return Examination(analysis, hits, scored, vectors, row, verdict)
+        topical = verdict.confident or self.model.topical(topic_row(unit_matrix(analysis, scored), row, verdict.probability))
+        return Examination(analysis, hits, scored, vectors, row, verdict, topical)
 
     def score_sentences(self, question: str, hits: Sequence[Hit], analysis: QuestionAnalysis | None = None,
                         ) -> tuple[list[ScoredSentence], np.ndarray]:
@@ -618,18 +658,17 @@ class Answerer:
         return self._cache.vectors(texts, self.searcher.embedder.encode)
 
 
-def _related(scored: Sequence[ScoredSentence], hits: Sequence[Hit], limit: int = RELATED,
-             per_article: int = RELATED_PER_ARTICLE) -> list[Citation]:
+def closest_units(scored: Sequence[ScoredSentence], limit: int = EVIDENCE_SENTENCES,
+                  per_article: int = RELATED_PER_ARTICLE) -> list[ScoredSentence]:
     """The closest units (best ``final`` first), at most ``per_article`` from one article and none
-    sharing a sentence with one already listed, as citations numbered 0 (nothing is quoted)."""
-    out: list[Citation] = []
+    sharing a sentence with one already chosen: what an ``evidence`` answer quotes."""
+    out: list[ScoredSentence] = []
     for s in scored:
         c = s.candidate
-        same = [r for r in out if r.doc_id == c.doc_id]
+        same = [r.candidate for r in out if r.candidate.doc_id == c.doc_id]
         if len(same) >= per_article or any(r.start < c.end and c.start < r.end for r in same):
             continue
-        hit = hits[c.hit_index]
-        out.append(_citation(0, hit.article, hit, c, s.final))
+        out.append(s)
         if len(out) == limit:
             break
     return out

@@ -37,6 +37,8 @@ from .datasets import normalize_text
 ANSWERABLE_KINDS = ("why_how", "quantity_when", "who_where_which")
 REFUSE_KINDS = ("unanswerable", "offtopic")
 SPLITS = ("tune", "tune2", "heldout", "fresh", "fresh2", "fresh3", "fresh4")
+#: Splits never used to fit or choose anything (reported together as ``unseen``).
+UNSEEN_SPLITS = ("heldout", "fresh3", "fresh4")
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,16 @@ class AnswerRow:
     split: str
     question: str
     answerable: bool
-    confident: bool
-    evidence_in_answer: bool
-    evidence_in_first: bool
+    status: str  # answered, evidence or none (qa.answer.Answer.status)
+    evidence_in_body: bool  # a quote shown (answered or evidence) holds an expected phrase
+    evidence_in_first: bool  # the first quote shown holds one
     expected: tuple[str, ...]
     answer: str
     question_type: str = ""
-    evidence_in_related: bool = False  # refused, but a sentence listed as related holds the evidence
+
+    @property
+    def confident(self) -> bool:
+        return self.status == "answered"
 
 
 @dataclass
@@ -81,12 +86,13 @@ class AnswerReport:
     def table(self) -> str:
         names = list(next(iter(self.metrics.values())))
         groups = list(self.metrics)
-        lines = ["answer metric".ljust(34) + "".join(g.rjust(10) for g in groups)]
+        widths = [max(10, len(g) + 2) for g in groups]
+        lines = ["answer metric".ljust(34) + "".join(g.rjust(w) for g, w in zip(groups, widths))]
         for name in names:
             cells = []
-            for g in groups:
+            for g, w in zip(groups, widths):
                 v = self.metrics[g].get(name)
-                cells.append(("-" if v is None else (f"{v:.0f}" if name.startswith("n_") else f"{v:.3f}")).rjust(10))
+                cells.append(("-" if v is None else (f"{v:.0f}" if name.startswith("n_") else f"{v:.3f}")).rjust(w))
             lines.append(name.ljust(34) + "".join(cells))
         return "\n".join(lines)
 
@@ -99,11 +105,11 @@ class AnswerReport:
         cs = d / "answers.csv"
         with cs.open("w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
-            w.writerow(["id", "kind", "split", "question", "confident", "evidence_in_answer", "evidence_in_first",
-                        "evidence_in_related", "expected", "answer"])
+            w.writerow(["id", "kind", "split", "question", "status", "evidence_in_body", "evidence_in_first",
+                        "expected", "answer"])
             for r in self.rows:
-                w.writerow([r.id, r.kind, r.split, r.question, r.confident, r.evidence_in_answer, r.evidence_in_first,
-                            r.evidence_in_related, " | ".join(r.expected), r.answer])
+                w.writerow([r.id, r.kind, r.split, r.question, r.status, r.evidence_in_body, r.evidence_in_first,
+                            " | ".join(r.expected), r.answer])
         return [cs, js]
 
 
@@ -140,49 +146,41 @@ def _rate(values: Sequence[bool]) -> float | None:
 
 
 def summarize(rows: Sequence[AnswerRow]) -> dict[str, float]:
-    """Metrics over ``rows``.
+    """Metrics over ``rows`` (``None`` where a metric has no question to count):
 
-    - ``evidence_in_answer`` / ``evidence_in_first``: share of answerable questions whose quoted
-      sentences (all of them / the first) contain an expected phrase;
-    - ``answered_confident``: share of answerable questions answered with confidence (recall of
-      the confident flag on answerable questions);
-    - ``confident_precision``: share of confident answers that are answerable questions whose
-      answer contains the evidence; ``confident_recall``: share of answerable questions with such
-      an answer;
-    - ``evidence_in_related``: share of the answerable questions answered "not confident" whose
-      ``related`` sentences (what a reader is shown instead) contain an expected phrase;
-    - ``refused_<kind>``: share of questions of that kind answered "not confident".
+    - ``evidence_in_body`` / ``evidence_in_first``: share of answerable questions whose shown quotes
+      (an ``answered`` or an ``evidence`` answer; all of them / the first) hold an expected phrase;
+    - ``answered``: share of answerable questions marked ``answered``;
+    - ``answered_precision``: share of ``answered`` answers (any question) whose first quote holds
+      the evidence;
+    - ``answerable_none``: share of answerable questions marked ``none`` (their evidence is not shown);
+    - ``unanswerable_answered``: share of on-topic unanswerable questions marked ``answered``;
+    - ``offtopic_none``: share of off-topic questions marked ``none``.
     """
     ans = [r for r in rows if r.answerable]
-    conf = [r for r in rows if r.confident]
-    good = [r for r in conf if r.answerable and r.evidence_in_answer]
-    m: dict[str, Any] = {
+    answered = [r for r in rows if r.status == "answered"]
+    return {
         "n_answerable": len(ans),
         "n_refuse": len(rows) - len(ans),
-        "evidence_in_answer": _rate([r.evidence_in_answer for r in ans]),
+        "evidence_in_body": _rate([r.evidence_in_body for r in ans]),
         "evidence_in_first": _rate([r.evidence_in_first for r in ans]),
-        "answered_confident": _rate([r.confident for r in ans]),
-        "confident_precision": len(good) / len(conf) if conf else None,
-        "confident_recall": len(good) / len(ans) if ans else None,
-        "evidence_in_related": _rate([r.evidence_in_related for r in ans if not r.confident]),
+        "answered": _rate([r.status == "answered" for r in ans]),
+        "answered_precision": _rate([r.answerable and r.evidence_in_first for r in answered]),
+        "answerable_none": _rate([r.status == "none" for r in ans]),
+        "unanswerable_answered": _rate([r.status == "answered" for r in rows if r.kind == "unanswerable"]),
+        "offtopic_none": _rate([r.status == "none" for r in rows if r.kind == "offtopic"]),
     }
-    kinds = list(dict.fromkeys([*REFUSE_KINDS, *(r.kind for r in rows if not r.answerable)]))
-    for kind in kinds:
-        m[f"refused_{kind}"] = _rate([not r.confident for r in rows if not r.answerable and r.kind == kind])
-    return m
 
 
 def judge(case: AnswerCase, answer: Answer) -> AnswerRow:
     quotes = [c.quote for c in answer.citations]
     return AnswerRow(
         id=case.id, kind=case.kind, split=case.split, question=case.question, answerable=case.answerable,
-        confident=bool(answer.confident),
-        evidence_in_answer=case.answerable and answer.confident and contains_evidence(" ".join(quotes), case.evidence),
-        evidence_in_first=case.answerable and answer.confident and bool(quotes) and contains_evidence(quotes[0], case.evidence),
+        status=answer.status,
+        evidence_in_body=case.answerable and contains_evidence(" ".join(quotes), case.evidence),
+        evidence_in_first=case.answerable and bool(quotes) and contains_evidence(quotes[0], case.evidence),
         expected=case.evidence, answer=answer.answer,
         question_type=str(getattr(answer, "question_type", "") or ""),
-        evidence_in_related=case.answerable and not answer.confident
-        and contains_evidence(" ".join(c.quote for c in getattr(answer, "related", [])), case.evidence),
     )
 
 
@@ -198,6 +196,13 @@ def evaluate_answers(cases: Sequence[AnswerCase], ask: Callable[[str], Answer]) 
         part = [r for r in rows if r.split == split]
         if part and len(part) < len(rows):
             metrics[split] = summarize(part)
+    unseen = [r for r in rows if r.split in UNSEEN_SPLITS]
+    if unseen and len(unseen) < len(rows):
+        metrics["unseen"] = summarize(unseen)
+        for kind in (*ANSWERABLE_KINDS, *REFUSE_KINDS):  # per kind, over the unseen splits
+            part = [r for r in unseen if r.kind == kind]
+            if part:
+                metrics[f"unseen:{kind}"] = summarize(part)
     return AnswerReport(metrics, rows)
 
 

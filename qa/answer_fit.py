@@ -28,11 +28,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
-from .answer import Answerer, Retriever, answer_row, unit_matrix
+from .answer import Answerer, Retriever, answer_row, topic_row, unit_matrix
 from .answer_eval import AnswerCase, contains_evidence
-from .learned import ANSWER_FEATURES, UNIT_FEATURES, AnswerModel, LinearModel, balanced_threshold, fit_linear, fit_pairwise
+from .learned import (ANSWER_FEATURES, TOPIC_FEATURES, UNIT_FEATURES, AnswerModel, LinearModel, balanced_threshold, fit_linear,
+                      fit_pairwise, precision_threshold)
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,59 @@ def fit_examined(examined: Sequence[Examined], *, c: float = 1.0, threshold: flo
         threshold = balanced_threshold(np.vstack(x), y, c=c)
     model = AnswerModel(ranker, answerable, threshold, trained_on, embedding_model)
     return FitReport(model, len(x), int(sum(len(g[0]) for g in groups)), float(np.mean(top)) if top else 0.0)
+
+
+#: Answers marked ``answered`` must quote the evidence first at least this often on the training
+#: questions: the directness threshold (issue 23: an ``evidence`` answer shows the same quotes with
+#: an honest label, so a wrong ``answered`` costs more than a missed one).
+MIN_ANSWERED_PRECISION = 0.95
+#: Regularisation of the topicality model (chosen leaving one training split out at a time).
+TOPIC_C = 3.0
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """The two decisions fitted on examined questions for a fixed ranker and answerability model."""
+
+    threshold: float  # answerability probability to mark an answer ``answered``
+    topic: LinearModel  # topicality (``evidence`` vs ``none``)
+    topic_threshold: float  # the logit every training off-topic question stays at or below
+
+
+def decision_rows(examined: Sequence[Examined], model: AnswerModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per question: the answerability probability of the best unit under ``model``, whether that
+    unit holds the evidence, and the topicality row (:func:`qa.answer.topic_row`)."""
+    probs, right, rows = [], [], []
+    for e in examined:
+        row, b = e.answer_row(model.ranker.logit(e.units))
+        p = float(model.answerable.prob(row[None, :])[0])
+        probs.append(p)
+        right.append(bool(e.case.answerable and e.labels[b]))
+        rows.append(topic_row(e.units, row, p))
+    return np.array(probs), np.array(right), np.vstack(rows)
+
+
+def fit_decisions(examined: Sequence[Examined], model: AnswerModel, *, min_precision: float = MIN_ANSWERED_PRECISION,
+                  c: float = TOPIC_C) -> Decisions:
+    """Directness: the lowest threshold whose ``answered`` answers are right ``min_precision`` of
+    the time (:func:`qa.learned.precision_threshold`). Topicality: logistic regression of on-topic
+    (every kind but ``offtopic``) against off-topic questions, thresholded at the highest logit of
+    a training off-topic question, so that every one of them is ``none``."""
+    probs, right, rows = decision_rows(examined, model)
+    on_topic = np.array([e.case.kind != "offtopic" for e in examined])
+    if on_topic.all() or not on_topic.any():
+        raise ValueError("fitting topicality needs off-topic and on-topic questions")
+    topic = fit_linear(rows, on_topic.astype(int).tolist(), TOPIC_FEATURES, c=c)
+    highest = float(topic.logit(rows[~on_topic]).max())
+    return Decisions(precision_threshold(probs, right, min_precision=min_precision), topic,
+                     math.ceil(highest * 1e4) / 1e4)  # rounded up: the highest one stays at or below it
+
+
+def with_decisions(model: AnswerModel, d: Decisions, trained_on: str = "") -> AnswerModel:
+    from dataclasses import replace
+
+    note = model.trained_on + (f"; decisions: {trained_on}" if trained_on else "")
+    return replace(model, threshold=d.threshold, topic=d.topic, topic_threshold=d.topic_threshold, trained_on=note)
 
 
 def fit_answer_model(retriever: Retriever, cases: Sequence[AnswerCase], *, c: float = 1.0, threshold: float | None = None,

@@ -37,6 +37,11 @@ UNIT_FEATURES = ("score", "dense", "lexical", "typed", "eligible", "focus", "ver
 #: Measurements of the best unit and the question, in the answerability model's column order.
 ANSWER_FEATURES = ("ranker", "score", "lexical", "typed", "focus", "verbs", "missing_nouns", "missing_verbs",
                    "typed_question")
+#: Measurements of the retrieved units and the question, in the topicality model's column order: the
+#: best blended score, cosine and lexical coverage over all units, the shares of the question's
+#: nouns and verbs no passage mentions, and the answerability logit (``qa.answer.topic_row``).
+TOPIC_FEATURES = ("best_score", "best_dense", "best_lexical", "missing_nouns", "missing_verbs", "answerability")
+
 DEFAULT_PATH = Path(__file__).with_name("answer_model.json")
 
 
@@ -102,24 +107,40 @@ class AnswerModel:
     threshold: float = 0.5
     trained_on: str = ""  # e.g. "eval/answer_questions.jsonl: tune, fresh, fresh2 (160 questions)"
     embedding_model: str = ""
+    #: topicality (evidence vs none): the question is about the retrieved articles when
+    #: ``topic.logit(topic_row) > topic_threshold``; without a topic model every question is
+    topic: LinearModel | None = None
+    topic_threshold: float = 0.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or \
-                not math.isfinite(self.threshold):
-            raise ValueError(f"threshold must be a finite number, got {self.threshold!r}")
+        for name in ("threshold", "topic_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+
+    def topical(self, row: np.ndarray) -> bool:
+        """Whether the question whose :data:`TOPIC_FEATURES` are ``row`` is about the articles."""
+        if self.topic is None:
+            return True
+        return bool(self.topic.logit(np.asarray(row, dtype=np.float64)[None, :])[0] > self.topic_threshold)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": FORMAT_VERSION, "threshold": self.threshold, "trained_on": self.trained_on,
-                "embedding_model": self.embedding_model, "ranker": self.ranker.to_dict(),
-                "answerable": self.answerable.to_dict()}
+        d = {"version": FORMAT_VERSION, "threshold": self.threshold, "trained_on": self.trained_on,
+             "embedding_model": self.embedding_model, "ranker": self.ranker.to_dict(),
+             "answerable": self.answerable.to_dict()}
+        if self.topic is not None:
+            d.update(topic=self.topic.to_dict(), topic_threshold=self.topic_threshold)
+        return d
 
     @classmethod
     def from_dict(cls, d: Any) -> AnswerModel:
         if not isinstance(d, dict) or d.get("version") != FORMAT_VERSION:
             raise ValueError(f"not an answer model of format version {FORMAT_VERSION}")
+        topic = LinearModel.from_dict(d["topic"], TOPIC_FEATURES) if d.get("topic") is not None else None
         return cls(LinearModel.from_dict(d.get("ranker"), UNIT_FEATURES),
                    LinearModel.from_dict(d.get("answerable"), ANSWER_FEATURES),
-                   d.get("threshold", 0.5), str(d.get("trained_on", "")), str(d.get("embedding_model", "")))
+                   d.get("threshold", 0.5), str(d.get("trained_on", "")), str(d.get("embedding_model", "")),
+                   topic, d.get("topic_threshold", 0.0))
 
     def save(self, path: str | Path) -> None:
         """Write the model as JSON (to a temporary file first, then renamed: never half-written)."""
@@ -198,6 +219,20 @@ def balanced_threshold(x: np.ndarray, y: Sequence[int], *, c: float = 1.0, folds
     score = [(np.mean(pos >= t) + np.mean(neg < t)) / 2 for t in candidates]
     best = float(candidates[int(np.argmax(score))])
     return round(best, 4)
+
+
+def precision_threshold(p: Sequence[float], right: Sequence[bool], *, min_precision: float = 0.95,
+                        min_answered: int = 10) -> float:
+    """The lowest probability threshold at which the answers given (``p >= t``) are right
+    (``right``: the best unit holds the evidence) at least ``min_precision`` of the time, over at
+    least ``min_answered`` answers; the highest probability when none reaches it."""
+    probs = np.asarray(p, dtype=np.float64)
+    ok = np.asarray(right, dtype=bool)
+    for t in np.unique(probs):
+        chosen = probs >= t
+        if chosen.sum() >= min_answered and ok[chosen].mean() >= min_precision:
+            return round(float(t), 4)
+    return round(float(probs.max()), 4) if len(probs) else 1.0
 
 
 def fit_linear(x: np.ndarray, y: Sequence[int], features: Sequence[str], *, c: float = 1.0) -> LinearModel:

@@ -3,6 +3,8 @@
     python scripts/fit_answer_model.py --index qa-index                  # writes qa/answer_model.json
     python scripts/fit_answer_model.py --index DIR --splits tune --out /tmp/model.json --c 0.5
     python scripts/fit_answer_model.py --index DIR --cv                 # held-out estimates; writes nothing
+    python scripts/fit_answer_model.py --index DIR --decisions          # keep the ranker and answerability model,
+                                                                         # refit the two decisions of graded answers
     python scripts/fit_answer_model.py --index SAMPLE --to-index MYINDEX  # another embedding model: fit on the
                                                                          # sample corpus, record it in MYINDEX
 
@@ -16,6 +18,12 @@ With another embedding model, index sample_corpus/ with it (``qa index sample_co
 --model M``), fit there and record the model in your own index of that model with ``--to-index``:
 its manifest then carries the model and its threshold, and ``qa ask``, ``qa serve`` and every other
 surface answer with it (``Engine.set_answer_model``); the bundled file is left alone.
+
+``--decisions`` keeps the bundled ranker and answerability model and fits only what graded answers
+decide with (``qa.answer_fit.fit_decisions``): the answerability threshold for ``answered`` (the
+lowest one whose answers quote the evidence first 95% of the time on the training splits) and
+the topicality model that tells ``evidence`` from ``none``; it prints the leave-one-split-out
+estimate of both before writing.
 
 ``--cv`` writes no model: it refits on part of the questions and scores the rest, 5-fold and then
 leaving out one split at a time (each split was written by another person or round, so that row is
@@ -35,7 +43,9 @@ sys.path.insert(0, str(ROOT))
 
 from index.errors import QAError  # noqa: E402
 from qa.answer_eval import SPLITS, load_answer_cases  # noqa: E402
-from qa.answer_fit import cross_validate, examine_cases, fit_answer_model  # noqa: E402
+from qa.answer_fit import (cross_validate, decision_rows, examine_cases, fit_answer_model, fit_decisions,  # noqa: E402
+                           with_decisions)
+from qa.learned import default_answer_model  # noqa: E402
 from qa.engine import Engine  # noqa: E402
 from qa.learned import DEFAULT_PATH  # noqa: E402
 
@@ -65,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                          "in 5-fold cross-validation)")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N questions of each kind (a quick run)")
     ap.add_argument("--cv", action="store_true", help="print cross-validated results instead of writing a model")
+    ap.add_argument("--decisions", action="store_true",
+                    help="keep the bundled ranker and answerability model; fit the answered threshold and topicality")
     args = ap.parse_args(argv)
     splits = [s for s in args.splits.split(",") if s]
     bad = [s for s in splits if s not in SPLITS]
@@ -88,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cv:
             print(cv_table(cross_validate(examine_cases(engine, cases), c=args.c)))
             return 0
+        if args.decisions:
+            return fit_only_decisions(engine, cases, splits, args)
         trained_on = f"{Path(args.questions).name}: {', '.join(splits)} ({len(cases)} questions)"
         target = Engine.open(args.to_index) if args.to_index else None
         if target is not None and target.model_name != engine.model_name:
@@ -105,6 +119,40 @@ def main(argv: list[str] | None = None) -> int:
         report.model.save(out)
     print(json.dumps({"out": out, "to_index": args.to_index, "questions": report.questions, "units": report.units,
                       "train_top1": round(report.train_top1, 4), "trained_on": trained_on}))
+    return 0
+
+
+def fit_only_decisions(engine, cases, splits, args) -> int:  # type: ignore[no-untyped-def]
+    """``--decisions``: leave-one-split-out estimates, then the decisions fitted on every split."""
+    examined = examine_cases(engine, cases)
+    base = default_answer_model()
+    print("| left out | questions | answered | answered right | unanswerable answered | off-topic none | on-topic none |")
+    print("|---|---|---|---|---|---|---|")
+    for held in splits:
+        train = [e for e in examined if e.case.split != held]
+        test = [e for e in examined if e.case.split == held]
+        if not test or len(splits) < 2:
+            continue
+        d = fit_decisions(train, base)
+        probs, right, rows = decision_rows(test, base)
+        answered = probs >= d.threshold
+        topical = d.topic.logit(rows) > d.topic_threshold
+        kinds = [e.case.kind for e in test]
+        off = [k == "offtopic" for k in kinds]
+        unans = [k == "unanswerable" for k in kinds]
+
+        def share(mask, of):  # type: ignore[no-untyped-def]
+            n = sum(of)
+            return f"{sum(m and o for m, o in zip(mask, of))}/{n}"
+        print(f"| {held} | {len(test)} | {int(answered.sum())} | {int((answered & right).sum())} | "
+              f"{share(answered, unans)} | {share(~topical & ~answered, off)} | "
+              f"{share(~topical & ~answered, [not o for o in off])} |")
+    trained_on = f"{Path(args.questions).name}: {', '.join(splits)} ({len(examined)} questions)"
+    model = with_decisions(base, fit_decisions(examined, base), trained_on)
+    out = args.out or str(DEFAULT_PATH)
+    model.save(out)
+    print(json.dumps({"out": out, "threshold": model.threshold, "topic_threshold": model.topic_threshold,
+                      "questions": len(examined)}))
     return 0
 
 

@@ -14,7 +14,8 @@ from index.errors import QueryError
 from index.records import Article, Hit, Passage
 from qa import Answer, Answerer, Citation
 from qa.answer import (
-    NOT_CONFIDENT_ANSWER,
+    EVIDENCE_LABEL,
+    NONE_ANSWER,
     PRONOUN_OPENERS,
     Candidate,
     ScoredSentence,
@@ -239,9 +240,9 @@ def test_answerer_without_index_caches_sentence_vectors_and_abstains() -> None:
     again = answerer.ask("Did Russia withdraw peacekeepers from Karabakh?")
     assert fake.embedder.calls[-1] == ["Did Russia withdraw peacekeepers from Karabakh?"]  # sentences cached
     assert again.citations[0].n == 1 and again.citations[0].quote.startswith("Russia withdrew")
-    no = answerer.ask("How long to boil pasta?")
-    assert (no.confident, no.answer, no.citations, len(no.results)) == (False, NOT_CONFIDENT_ANSWER, [], 1)
-    assert no.related and no.related[0].n == 0 and no.reason.startswith("answerability")  # closest, and why not
+    no = answerer.ask("How long to boil pasta?")  # off-topic: status none, no quotes
+    assert (no.status, no.confident, no.answer, no.citations, len(no.results)) == ("none", False, NONE_ANSWER, [], 1)
+    assert no.related == [] and no.reason.startswith("answerability")  # and why not
 
 
 # --------------------------------------------------------------------------- the sample corpus, end to end
@@ -305,24 +306,34 @@ def test_every_answer_is_consistent_and_readable(answers: dict[str, Answer], eng
     for qid, ans in answers.items():
         _check_consistent(ans, engine)
         assert 0 <= len(ans.citations) <= 3
-        if ans.confident:
+        assert ans.status in ("answered", "evidence", "none") and ans.confident == (ans.status == "answered")
+        assert ans.related == [], qid  # graded answers quote the closest sentences as citations
+        if ans.status == "answered":
             assert len({c.doc_id for c in ans.citations}) >= len(ans.citations) - 1  # rarely two from one article
-        else:
-            assert (ans.answer, ans.citations) == (NOT_CONFIDENT_ANSWER, []) and ans.results and ans.related, qid
-            assert len(ans.related) <= 3 and all(c.n == 0 for c in ans.related)
-            for doc in {c.doc_id for c in ans.related}:  # at most two from one article, sharing no sentence
-                same = [c for c in ans.related if c.doc_id == doc]
+            assert ans.label == ""
+        elif ans.status == "evidence":  # the closest sentences, best first, under the label
+            assert ans.label == EVIDENCE_LABEL and 1 <= len(ans.citations) <= 3 and ans.results, qid
+            assert [c.n for c in ans.citations] == list(range(1, len(ans.citations) + 1))
+            for doc in {c.doc_id for c in ans.citations}:  # at most two from one article, sharing no sentence
+                same = [c for c in ans.citations if c.doc_id == doc]
                 assert len(same) <= 2, qid
                 assert len(same) < 2 or same[0].end <= same[1].start or same[1].end <= same[0].start, qid
+        else:
+            assert (ans.answer, ans.citations, ans.label) == (NONE_ANSWER, [], ""), qid
 
 
-def test_related_sentences_of_refused_questions_hold_the_evidence_more_often(answers: dict[str, Answer]) -> None:
-    """Refused answerable questions show up to two sentences of one article as related: on the
-    training splits the evidence is among them for 0.75 or more (0.58-0.79 with one per article)."""
-    report = evaluate_answers(CASES, lambda q: answers[next(x["id"] for x in QUESTIONS if x["question"] == q)])
-    for split, floor in (("tune", 0.75), ("tune2", 0.77), ("fresh", 0.66), ("fresh2", 0.92)):
-        assert report.metrics[split]["evidence_in_related"] >= floor, split
-    assert any(len({c.doc_id for c in a.related}) < len(a.related) for a in answers.values())  # two from one article
+def test_every_off_topic_question_is_none_and_no_answerable_one_is(answers: dict[str, Answer]) -> None:
+    """Topicality (qa.learned.AnswerModel.topical), fitted on the training splits: every off-topic
+    question of every split is ``none``; an answerable one almost never is (1 of 226, in fresh4)."""
+    by_id = {c.id: c for c in CASES}
+    status = {qid: a.status for qid, a in answers.items()}
+    assert all(status[c.id] == "none" for c in CASES if c.kind == "offtopic"), \
+        [c.question for c in CASES if c.kind == "offtopic" and status[c.id] != "none"]
+    answerable_none = [qid for qid, st in status.items() if st == "none" and by_id[qid].answerable]
+    assert len(answerable_none) <= 2, answerable_none
+    # and the flagship, refused before, now shows its closest sentences instead of a refusal
+    flagship = answers[next(q["id"] for q in QUESTIONS if q["question"] == FLAGSHIP)]
+    assert flagship.status == "evidence" and flagship.citations
 
 
 @pytest.mark.xfail(strict=True, reason="issue 9, open: refused (p 0.70 < 0.72); the ranker puts a sentence restating the "
@@ -337,27 +348,19 @@ def test_flagship_why_question_quotes_the_reason(answers: dict[str, Answer]) -> 
 
 
 def test_answer_metrics_on_both_splits(answers: dict[str, Answer]) -> None:
-    """The figures docs/answering.md reports; the tune split is the one the settings were chosen on."""
+    """Graded answers, floors one question below the figures docs/answering.md reports (the ranker and
+    answerability model fitted on tune, tune2, fresh and fresh2; the two decisions chosen on the same
+    splits by ``scripts/fit_answer_model.py --decisions``). heldout, fresh3 and fresh4 were not used for
+    fitting or choosing anything; fresh3 and fresh4 were written blind and frozen first."""
     report = evaluate_answers(CASES, lambda q: answers[next(x["id"] for x in QUESTIONS if x["question"] == q)])
-    tune = report.metrics["tune"]
-    # floors at the figures docs/answering.md reports (fourth round: learned ranker and answerability
-    # model fitted on tune, tune2, fresh and fresh2; answers are deterministic: each sentence is encoded
-    # alone). heldout, fresh3 and fresh4 were not used for fitting; fresh3 and fresh4 were written blind and frozen first.
-    assert tune["evidence_in_answer"] >= 0.76 and tune["answered_confident"] >= 0.76
-    assert tune["refused_offtopic"] == 1.0 and tune["refused_unanswerable"] == 1.0
-    held = report.metrics["heldout"]
-    assert held["refused_offtopic"] == 1.0 and held["refused_unanswerable"] == 1.0
-    assert held["evidence_in_answer"] >= 0.83 and held["evidence_in_first"] >= 0.83 and held["answered_confident"] >= 0.87
-    assert held["confident_precision"] >= 0.95
-    fresh = report.metrics["fresh"]  # below the issue's 0.94 / 0.90 evidence targets: see docs
-    assert fresh["refused_offtopic"] == 1.0 and fresh["refused_unanswerable"] == 1.0
-    assert fresh["evidence_in_answer"] >= 0.84 and fresh["answered_confident"] >= 0.88
-    fresh3 = report.metrics["fresh3"]  # blind: far below the targets, but few confident answers are wrong
-    assert fresh3["refused_offtopic"] == 1.0 and fresh3["refused_unanswerable"] >= 0.9
-    assert fresh3["evidence_in_answer"] >= 0.36 and fresh3["confident_precision"] >= 0.9
-    fresh4 = report.metrics["fresh4"]  # blind (round 5, frozen before it): the figures the README reports
-    assert fresh4["refused_offtopic"] == 1.0 and fresh4["refused_unanswerable"] >= 0.9
-    assert fresh4["evidence_in_answer"] >= 0.16 and fresh4["answered_confident"] >= 0.2
+    m = report.metrics
+    for split, body, first in (("tune", 0.94, 0.78), ("heldout", 0.91, 0.87), ("fresh3", 0.80, 0.60),
+                               ("fresh4", 0.60, 0.48), ("unseen", 0.79, 0.67)):
+        assert m[split]["evidence_in_body"] >= body and m[split]["evidence_in_first"] >= first, (split, m[split])
+    for split in ("tune", "heldout", "fresh3", "fresh4", "unseen"):
+        assert m[split]["offtopic_none"] == 1.0 and m[split]["unanswerable_answered"] <= 0.1, split
+    assert m["unseen"]["answered_precision"] >= 0.9 and m["tune"]["answered_precision"] == 1.0
+    assert m["unseen"]["answerable_none"] <= 0.03
 
 
 def test_an_answer_about_another_event_is_refused(engine) -> None:  # type: ignore[no-untyped-def]
@@ -389,12 +392,14 @@ def test_how_many_armenians_fled_is_answered(answers: dict[str, Answer]) -> None
 def test_answer_json_shape(answers: dict[str, Answer]) -> None:
     ans = answers["n09"]
     d = json.loads(json.dumps(ans.to_dict()))
-    assert list(d) == ["question", "answer", "confident", "citations", "results", "question_type", "related", "reason"]
-    assert d["question_type"] == "when" and d["related"] == [] and d["confident"] is True
+    assert list(d) == ["question", "status", "label", "answer", "confident", "citations", "results", "question_type",
+                       "related", "reason"]
+    assert d["question_type"] == "when" and d["related"] == [] and d["confident"] is True and d["status"] == "answered"
     assert d["results"][0].keys() >= {"rank", "score", "passage_id", "doc_id", "title", "text", "start", "end"}
     assert isinstance(ans.citations[0], Citation) and ans.citations[0].n == 1
-    refused = json.loads(json.dumps(answers["u01"].to_dict()))
-    assert refused["related"] and set(refused["related"][0]) == set(d["citations"][0])
+    unsure = json.loads(json.dumps(answers["u01"].to_dict()))
+    assert unsure["status"] == "evidence" and unsure["confident"] is False and unsure["label"] == EVIDENCE_LABEL
+    assert unsure["citations"] and set(unsure["citations"][0]) == set(d["citations"][0])
 
 
 def test_bad_questions_are_query_errors(answerer: Answerer) -> None:
@@ -425,15 +430,18 @@ def test_cli_ask_json(monkeypatch, capsys, engine, sample_index) -> None:  # typ
     q = "When did the Armenian parliament ratify the Rome Statute?"
     assert main(["ask", q, "--index", str(sample_index), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert list(out)[:5] == ["question", "answer", "confident", "citations", "results"]
-    assert out["question"] == q and out["confident"] is True
+    assert list(out)[:7] == ["question", "status", "label", "answer", "confident", "citations", "results"]
+    assert out["question"] == q and out["confident"] is True and out["status"] == "answered"
     c = out["citations"][0]
     assert set(c) >= {"n", "passage_id", "doc_id", "title", "source", "text", "quote", "start", "end"}
     assert isinstance(c["n"], int) and isinstance(c["start"], int) and "October 3" in c["quote"]
     assert out["results"] and set(out["results"][0]) >= {"rank", "score", "passage_id", "doc_id", "text"}
 
     assert main(["ask", "Who won the 2022 FIFA World Cup final?", "--index", str(sample_index)]) == 0
-    assert "not confident" in capsys.readouterr().out
+    assert capsys.readouterr().out.startswith(NONE_ANSWER)  # off-topic: said so, no quotes
+    assert main(["ask", "Why did Russia withdraw peacekeepers?", "--index", str(sample_index)]) == 0
+    shown = capsys.readouterr().out  # the flagship: its closest sentences, labelled and cited
+    assert shown.startswith(EVIDENCE_LABEL + "\n") and "[1]" in shown and "not a direct answer" in shown
 
 
 @pytest.mark.parametrize("question, index", [("   ", None), ("why?", "missing")])
@@ -444,12 +452,20 @@ def test_cli_ask_errors_exit_2_with_one_line(question, index, capsys, sample_ind
     assert err.startswith("qa: error:") and err.count("\n") == 1
 
 
-def test_every_example_the_ui_offers_is_answered_with_a_citation(engine) -> None:  # type: ignore[no-untyped-def]
+def test_every_example_the_ui_offers_shows_its_evidence_first(engine) -> None:  # type: ignore[no-untyped-def]
+    """Each example chip leads with a sentence that holds the answer (its eval set evidence), marked
+    ``answered`` or shown as ``evidence``: never a refusal."""
     from ui.web import EXAMPLES
 
+    expected = {"Why did Russia withdraw from Karabakh?": "to maintain good relations with Azerbaijan",
+                "Where will Russian troops remain in Armenia after the withdrawal?": "remain on Armenia’s borders with Turkey",
+                "How many Armenians fled Karabakh after Azerbaijan's September offensive?": "100,000",
+                "What did Pashinyan call relying solely on Russia for security?": "strategic mistake"}
+    assert set(EXAMPLES) == set(expected)
     for q in EXAMPLES:
         ans = engine.ask(q)
-        assert ans.confident and ans.citations, (q, ans.reason)
+        assert ans.status in ("answered", "evidence") and ans.citations, (q, ans.reason)
+        assert expected[q] in ans.citations[0].quote, (q, ans.citations[0].quote)
 
 
 # --------------------------------------------------------------------------- citation markers (tester's defects 1, 2)
@@ -480,7 +496,7 @@ def test_footnote_in_an_indexed_record_is_not_a_citation(tmp_path, embedder, mon
     record.write_text(json.dumps({"id": "zoo", "title": "Zoo", "text": ZOO.text}) + "\n", encoding="utf-8")
     index = tmp_path / "zoo-index"
     build_index([record], index, embedder=embedder)  # what `qa index` runs
-    engine = Engine.open(index, embedder=embedder)
+    engine = Engine.open(index, embedder=embedder, threshold=0.5)  # p 0.82: answered whatever the bundled threshold
     monkeypatch.setattr(ask_cmd.Engine, "open", lambda *a, **k: engine)  # reuse the loaded model
     q = "What do the zebras eat according to zoo keepers in Yerevan?"
     assert main(["ask", q, "--index", str(index), "--json"]) == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import NOT_CONFIDENT_ANSWER, Answer, Citation
+from qa.answer import EVIDENCE_LABEL, NONE_ANSWER, Answer, Citation
 from qa.answer_eval import AnswerCase, evaluate_answers, load_answer_cases
 from qa.cli import main
 from qa.datasets import DatasetError
@@ -21,10 +21,13 @@ def _cite(quote: str) -> Citation:
     return Citation(1, "p", "d", "t", "", "", "", quote, quote, 0, len(quote), 1.0)
 
 
-def _answer(question: str, quotes: list[str]) -> Answer:
-    if not quotes:
-        return Answer(question, NOT_CONFIDENT_ANSWER, False)
-    return Answer(question, " ".join(f"{q} [1]" for q in quotes), True, [_cite(q) for q in quotes])
+def _answer(question: str, reply: tuple[str, list[str]]) -> Answer:
+    status, quotes = reply
+    if status == "none":
+        return Answer(question, NONE_ANSWER, False, status="none")
+    text = " ".join(f"{q} [{n}]" for n, q in enumerate(quotes, start=1))
+    return Answer(question, text, status == "answered", [_cite(q) for q in quotes], status=status,
+                  label=EVIDENCE_LABEL if status == "evidence" else "")
 
 
 CASES = [
@@ -37,13 +40,13 @@ CASES = [
     AnswerCase("o1", "q7", (), "offtopic", "heldout"),
 ]
 REPLIES = {
-    "q1": ["The Kremlin deployed nearly   2,000 troops in 2020."],  # evidence first (whitespace differs)
-    "q2": ["Russia left.", "Putin withdrew to maintain good relations with Turkey."],  # evidence second
-    "q3": ["Someone else spoke."],  # confident, wrong
-    "q4": [],  # refused an answerable question
-    "q5": ["A confident answer to an unanswerable question."],
-    "q6": [],
-    "q7": [],
+    "q1": ("answered", ["The Kremlin deployed nearly   2,000 troops in 2020."]),  # evidence first (whitespace differs)
+    "q2": ("answered", ["Russia left.", "Putin withdrew to maintain good relations with Turkey."]),  # evidence second
+    "q3": ("answered", ["Someone else spoke."]),  # answered, wrong
+    "q4": ("evidence", ["The road to Goris was closed.", "Other news."]),  # not judged direct, evidence shown first
+    "q5": ("answered", ["A confident answer to an unanswerable question."]),
+    "q6": ("evidence", ["Something close to the question."]),
+    "q7": ("none", []),
 }
 
 
@@ -51,15 +54,16 @@ def test_metrics_by_split() -> None:
     report = evaluate_answers(CASES, lambda q: _answer(q, REPLIES[q]))
     a, t, h = report.metrics["all"], report.metrics["tune"], report.metrics["heldout"]
     assert (a["n_answerable"], a["n_refuse"]) == (4, 3)
-    assert a["evidence_in_answer"] == pytest.approx(2 / 4) and a["evidence_in_first"] == pytest.approx(1 / 4)
-    assert a["answered_confident"] == pytest.approx(3 / 4)
-    assert a["confident_precision"] == pytest.approx(2 / 4)  # 4 confident answers, 2 with the evidence
-    assert a["confident_recall"] == pytest.approx(2 / 4)
-    assert a["refused_unanswerable"] == pytest.approx(1 / 2) and a["refused_offtopic"] == 1.0
-    assert t["evidence_in_answer"] == 1.0 and t["refused_unanswerable"] == 0.0 and t["refused_offtopic"] is None
-    assert h["evidence_in_answer"] == 0.0 and h["answered_confident"] == 0.5 and h["refused_unanswerable"] == 1.0
+    assert a["evidence_in_body"] == pytest.approx(3 / 4) and a["evidence_in_first"] == pytest.approx(2 / 4)
+    assert a["answered"] == pytest.approx(3 / 4)
+    assert a["answered_precision"] == pytest.approx(1 / 4)  # 4 answered (one unanswerable), 1 quoting the evidence first
+    assert a["answerable_none"] == 0.0 and a["unanswerable_answered"] == pytest.approx(1 / 2) and a["offtopic_none"] == 1.0
+    assert t["evidence_in_body"] == 1.0 and t["unanswerable_answered"] == 1.0 and t["offtopic_none"] is None
+    assert h["evidence_in_body"] == 0.5 and h["answered"] == 0.5 and h["unanswerable_answered"] == 0.0
+    assert report.metrics["unseen"] == h and report.metrics["unseen:offtopic"]["offtopic_none"] == 1.0
     rows = {r.id: r for r in report.rows}
-    assert rows["a1"].evidence_in_first and rows["a2"].evidence_in_answer and not rows["a2"].evidence_in_first
+    assert rows["a1"].evidence_in_first and rows["a2"].evidence_in_body and not rows["a2"].evidence_in_first
+    assert rows["a4"].status == "evidence" and rows["a4"].evidence_in_first
     assert "answer metric" in report.table() and "heldout" in report.table()
 
 
@@ -94,7 +98,7 @@ def test_qa_eval_reports_answer_metrics_and_saves_the_table(sample_index, tmp_pa
     m = result["answers"]["metrics"]["all"]
     assert (m["n_answerable"], m["n_refuse"]) == (3, 2)
     assert any("t2q02" in n and "no passage" in n for n in result["notes"])
-    assert m["evidence_in_answer"] == 2 / 3 and m["refused_unanswerable"] == 1.0 and m["refused_offtopic"] == 1.0
+    assert m["evidence_in_body"] == 2 / 3 and m["unanswerable_answered"] == 0.0 and m["offtopic_none"] == 1.0
     rows = list(csv.DictReader((out / "answers.csv").open(encoding="utf-8")))
     assert [r["id"] for r in rows] == ["w02", "n04", "u01", "o01", "t2q02"]
     assert "$170 billion" in rows[1]["answer"]

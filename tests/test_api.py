@@ -84,7 +84,9 @@ def test_ask_returns_a_cited_answer(client, service):
     r = client.post("/api/ask", json={"question": QUESTION})
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"question", "answer", "confident", "citations", "results", "question_type", "related", "reason"}
+    assert set(body) == {"question", "status", "label", "answer", "confident", "citations", "results", "question_type",
+                         "related", "reason"}
+    assert body["status"] == "answered" and body["label"] == ""
     assert body == json.loads(json.dumps(service.ask(QUESTION).to_dict()))  # the API shows the engine's answer
     assert body["confident"] is True and "Turkey and Iran" in body["answer"] and "[1]" in body["answer"]
     c = body["citations"][0]
@@ -322,13 +324,19 @@ def test_ui_html_escapes_article_content_and_marks_the_quote():
     assert "<mark>The &lt;b&gt;quoted&lt;/b&gt; sentence is here.</mark>" in c
     assert render.safe_url("https://example.org/a") == "https://example.org/a"
     assert render.safe_url("javascript:alert(1)") is None and render.safe_url("data:text/html,x") is None
-    unsure = render.answer_html(Answer("q", "not sure <b>", False, [], []))
-    assert "&lt;b&gt;" in unsure and "qa-answer--unsure" in unsure and "qa-related" not in unsure
-    rel = Citation(0, "p", "d", "<i>T</i>", "S&P", "2024-01-02", "", "t", "A <script>x()</script> quote.", 0, 28, 0.1)
-    unsure = render.answer_html(Answer("q", "not sure", False, [], [], related=[rel]))
-    assert "Closest sentences (not an answer)" in unsure and unsure.count('class="qa-related__item"') == 1
+    none = render.answer_html(Answer("q", "not about <b>", False, [], [], status="none"))
+    assert "&lt;b&gt;" in none and "qa-answer--none" in none and "qa-cite" not in none
+    assert render.cards_html(Answer("q", "x", False, [], [_hit_for_render()], status="none")) == ""  # no quotes at all
+    rel = Citation(1, "p", "d", "<i>T</i>", "S&P", "2024-01-02", "", "t", "A <script>x()</script> quote.", 0, 28, 0.1)
+    unsure = render.answer_html(Answer("q", "A quote. [1]", False, [rel], [], status="evidence", label="Closest <say>:"))
+    assert "qa-answer--evidence" in unsure and "Closest &lt;say&gt;:" in unsure and unsure.count('class="qa-cite"') == 1
     assert "<script>" not in unsure and "&lt;script&gt;x()&lt;/script&gt;" in unsure
     assert "&lt;i&gt;T&lt;/i&gt; · S&amp;P · 2 Jan 2024" in unsure
+
+
+def _hit_for_render() -> Hit:
+    article = Article(doc_id="d", title="T", text="Some text here.")
+    return Hit(rank=1, score=1.0, passage=Passage("p", "d", "Some text here.", 0, 15), article=article)
 
 
 def test_full_app_mounts_the_ui_at_root(service):

@@ -389,26 +389,41 @@ def test_readers_do_not_see_the_upload_panel(server, page):
     page.locator("#qa-add").wait_for(state="visible")
 
 
-def test_a_refused_question_shows_the_closest_sentences_in_the_ui_and_the_widget(server, page, wiki_port):
-    """Not an answer, but where the articles come closest: the API's ``related`` sentences, in both
-    front ends (the widget used to show the top passages' first 220 characters instead)."""
-    q = "What is the GDP of Armenia?"
-    related = httpx.post(server + "/api/ask", json={"question": q}, headers={"X-API-Key": KEY}, timeout=60).json()
-    assert related["confident"] is False and related["related"]
+def test_graded_answers_show_the_evidence_or_say_none_in_the_ui_and_the_widget(server, page, wiki_port):
+    """Issue 23: a question the articles discuss without a direct answer shows its closest sentences,
+    quoted and cited under the label (the flagship, refused before); an off-topic one says so with no
+    quotes and no cards. The same sentences in the API, the UI and the widget; screenshots at 1366 and
+    390 px wide."""
+    q, off = "why did Russia withdraw peacekeepers?", "How do I descale a kettle with vinegar?"
+    body = httpx.post(server + "/api/ask", json={"question": q}, headers={"X-API-Key": KEY}, timeout=60).json()
+    assert body["status"] == "evidence" and body["confident"] is False and body["citations"] and body["label"]
+    none = httpx.post(server + "/api/ask", json={"question": off}, headers={"X-API-Key": KEY}, timeout=60).json()
+    assert none["status"] == "none" and none["citations"] == []
+    first = " ".join(body["citations"][0]["quote"].split())
     log_in(page, server, KEY)
     sync_api.expect(page.locator("#qa-ask")).to_be_enabled()
-    ask_ui(page, q)
-    items = page.locator("#qa-answer .qa-related__item")
-    assert items.count() == len(related["related"])
-    assert " ".join(related["related"][0]["quote"].split()) in " ".join(items.first.inner_text().split())
-    page.locator("#qa-answer").screenshot(path=str(ARTIFACTS / "ui-refused-related.png"))
+    for width, height in ((1366, 900), (390, 844)):  # the off-topic question between: each answer is new
+        page.set_viewport_size({"width": width, "height": height})
+        ask_ui(page, q)
+        page.locator("#qa-answer .qa-answer--evidence a.qa-cite").first.wait_for()
+        assert body["label"] in page.locator("#qa-answer").inner_text()
+        assert page.locator("#qa-answer a.qa-cite").count() == len(body["citations"])
+        assert first.split(",")[0] in " ".join(page.locator("#qa-answer").inner_text().split())
+        page.screenshot(path=str(ARTIFACTS / f"ui-evidence-{width}.png"), full_page=True)
+        ask_ui(page, off)
+        page.locator("#qa-answer .qa-answer--none").wait_for()
+        assert page.locator("#qa-answer a.qa-cite").count() == 0 and page.locator("#qa-cards .qa-card").count() == 0
     with host_page(wiki_port, wiki_html(server)) as wiki:
+        page.set_viewport_size({"width": 1366, "height": 900})
         page.goto(wiki, wait_until="networkidle")
         frame = page.frame_locator("iframe")
-        ask_widget(frame, q, wait_for="#qa-answer.qa-answer--unsure")
-        assert (frame.locator("#qa-sources-title").text_content() or "").startswith("Closest sentences")  # CSS upper-cases it
+        ask_widget(frame, q, wait_for="#qa-answer.qa-answer--evidence a.qa-cite")
+        assert body["label"] in frame.locator("#qa-answer").inner_text()
         text = " ".join(frame.locator("#qa-sources").inner_text().split())
-        assert all(" ".join(c["quote"].split()) in text for c in related["related"])
+        assert all(" ".join(c["quote"].split()) in text for c in body["citations"])
+        page.screenshot(path=str(ARTIFACTS / "widget-evidence-1366.png"), full_page=True)
+        ask_widget(frame, off, wait_for="#qa-status.qa-status--warn")
+        assert frame.locator("#qa-answer a.qa-cite").count() == 0 and frame.locator("#qa-sources li").count() == 0
 
 
 def test_two_quotes_of_one_passage_are_two_sources_in_the_ui_and_the_widget(server, page, wiki_port):

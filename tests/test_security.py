@@ -69,6 +69,8 @@ def gradio_call(client: TestClient, name: str, data: list, session: str = "sess-
     payload = {"data": data, "fn_index": fn_index, "trigger_id": trigger, "session_hash": session, "event_data": None}
     r = client.post("/gradio_api/queue/join", content=json.dumps(payload),  # ASCII JSON: lone surrogates escaped
                     headers={"content-type": "application/json"})
+    if r.status_code == 403:  # refused before Gradio saw it (ui.guard.EventFilesMiddleware): the event never ran
+        return {"msg": "refused", "success": False, "output": {"error": assert_error(r, 403, "forbidden")["message"]}}
     assert r.status_code == 200, r.text
     with client.stream("GET", f"/gradio_api/queue/data?session_hash={session}") as stream:
         for line in stream.iter_lines():

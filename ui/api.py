@@ -9,7 +9,8 @@ a refused CORS preflight, an unreadable body, a slow body, an unexpected excepti
 and one of the codes in :mod:`ui.errors`. Blocking work runs in Starlette's thread pool.
 
 Middleware, outermost first: CORS (:class:`ShapedCORSMiddleware`) → :class:`BodyTimeoutMiddleware`
-→ :class:`EarlyAuthMiddleware` → :class:`BodyLimitMiddleware` → :class:`OwnPathsMiddleware` →
+→ :class:`EarlyAuthMiddleware` → :class:`BodyLimitMiddleware` (every path: the API, Gradio's events,
+its uploads) → :class:`ui.guard.EventFilesMiddleware` → :class:`OwnPathsMiddleware` →
 :class:`InternalErrorMiddleware` → routes (and the Gradio app that :mod:`ui.app` mounts at ``/``).
 """
 
@@ -46,7 +47,7 @@ from qa.query import is_blank
 from .config import API_KEY_HEADER, EMBED_TOKEN_HEADER, ServeConfig
 from .errors import (ERROR_RESPONSES, ErrorResponse, Forbidden, InvalidRequest, Unauthorized, UnsupportedMediaType,
                      error_payload, error_response, qa_error_response)
-from .guard import UPLOAD_PATHS, Guard, Role
+from .guard import MULTIPART_UPLOAD_PATHS, UI_EVENT_MAX_BYTES, UPLOAD_OVERHEAD_BYTES, UPLOAD_PATHS, EventFilesMiddleware, Guard, Role
 
 log = logging.getLogger("ui.api")
 STATIC = Path(__file__).parent / "static"
@@ -188,14 +189,20 @@ class CitationOut(BaseModel):
 
 class AskResponse(BaseModel):
     question: str
-    answer: str = Field(description="answer text with [n] citation markers")
-    confident: bool
+    status: Literal["answered", "evidence", "none"] = Field(
+        description="answered: a sentence is judged to answer; evidence: the articles are about the question but no "
+                    "sentence is judged a direct answer, so the closest sentences are quoted under `label`; none: "
+                    "nothing retrieved is about the question (no quotes)")
+    label: str = Field("", description="the line to show above the quotes of an `evidence` answer")
+    answer: str = Field(description="answer text with [n] citation markers (status none: a sentence saying so)")
+    confident: bool = Field(description="true exactly when status is answered")
     citations: list[CitationOut]
     results: list[HitOut]
     question_type: str = Field("", description="why, how, how many, when, where, who, which, yes/no or other")
     related: list[CitationOut] = Field(default_factory=list,
-                                       description="when not confident: the closest sentences, not an answer")
-    reason: str = Field("", description="when not confident: which check failed")
+                                       description="always empty: an evidence answer quotes the closest sentences "
+                                                   "as citations (kept for older clients)")
+    reason: str = Field("", description="why the answer is (not) marked answered")
 
 
 class DeleteResponse(BaseModel):
@@ -231,19 +238,33 @@ def check_embed_token(api_key: str, token: str, now: float | None = None) -> boo
 
 # --------------------------------------------------------------------------- middleware
 class BodyLimitMiddleware:
-    """Rejects request bodies over ``max_bytes`` under ``prefix`` before anything parses them:
-    by ``Content-Length`` up front, and by counting streamed (chunked) bodies as they arrive."""
+    """Rejects request bodies over their route's limit before anything parses them: by
+    ``Content-Length`` up front, and by counting streamed (chunked) bodies as they arrive.
 
-    def __init__(self, app: ASGIApp, max_bytes: int, prefix: str = "/api/") -> None:
+    Limits: ``max_bytes`` under ``prefix`` (the JSON API); ``upload_max_bytes`` on Gradio's
+    upload routes; ``ui_max_bytes`` on every other path (Gradio's events, ``/login``...). A
+    limit of ``None`` leaves those paths unlimited."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, prefix: str = "/api/", *, ui_max_bytes: int | None = None,
+                 upload_max_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.prefix = prefix
+        self.ui_max_bytes = ui_max_bytes
+        self.upload_max_bytes = upload_max_bytes
+
+    def limit(self, path: str) -> int | None:
+        if path.startswith(self.prefix):
+            return self.max_bytes
+        if path.rstrip("/") in UPLOAD_PATHS + MULTIPART_UPLOAD_PATHS:
+            return self.upload_max_bytes
+        return self.ui_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+        limit = self.limit(scope["path"]) if scope["type"] == "http" else None
+        if limit is None:
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes
         too_big = f"request body is larger than the {limit}-byte limit"
         for name, value in scope.get("headers", []):
             if name == b"content-length":
@@ -639,7 +660,9 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
     # -------------------------------------------------- middleware (last added = outermost)
     app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(OwnPathsMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(EventFilesMiddleware, guard=guard)  # a Gradio event may name only this session's uploads
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes, ui_max_bytes=UI_EVENT_MAX_BYTES,
+                       upload_max_bytes=config.max_upload_mb * 2**20 + UPLOAD_OVERHEAD_BYTES)
     app.add_middleware(EarlyAuthMiddleware, check=lambda method, path, headers: (
         access_error(kind, headers) if (kind := scope_of(method, path)) else None))
     app.add_middleware(BodyTimeoutMiddleware, timeout_s=config.body_timeout_s,

@@ -32,6 +32,7 @@ Any other code a :class:`QAError` carries is replaced by its status's code in
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -116,6 +117,28 @@ def error_payload(status: int, code: str | None, message: str) -> dict[str, Any]
 
 def error_response(status: int, code: str | None, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(error_payload(status, code, message), status_code=status, headers=headers)
+
+
+def shaped_error_body(status: int, body: bytes, content_type: str = "") -> bytes:
+    """``body``, an error another component answered (Gradio's ``{"detail": ...}`` or plain text),
+    in the one error shape with ``status``'s code; a body already in the shape is kept."""
+    message: Any = ""
+    text = body.decode("utf-8", "replace")
+    if "json" in content_type.lower():
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("error"), dict) and set(data["error"]) == {"code", "message", "status"}:
+            return body
+        message = data.get("detail", data.get("error", "")) if isinstance(data, dict) else ""
+        if isinstance(message, list):  # a validation error list: the first problem, in words
+            first = message[0] if message else {}
+            message = first.get("msg", "") if isinstance(first, dict) else str(first)
+    else:
+        message = text
+    message = " ".join(str(message or "").split())[:300] or code_for(status, None).replace("_", " ")
+    return json.dumps(error_payload(status, None, message)).encode()
 
 
 def qa_error_response(exc: QAError) -> JSONResponse:

@@ -39,7 +39,7 @@ from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import error_response
+from .errors import error_response, shaped_error_body
 
 SESSION_COOKIE = "qa_session"
 SESSION_TTL_S = 12 * 3600
@@ -61,6 +61,13 @@ MULTIPART_UPLOAD_PATHS = ("/gradio_api/component_server", "/component_server")
 REFUSED_PATHS = ("/gradio_api/process_recording", "/process_recording")
 #: Most upload paths remembered per session (old ones are forgotten first).
 MAX_UPLOADS_PER_SESSION = 256
+#: Largest body of a Gradio route other than the upload routes: an event's JSON (a question, the
+#: filters, the descriptions of a few uploaded files) is a few KiB; 20 MB once cost 1.1 GB of RSS.
+UI_EVENT_MAX_BYTES = 64 * 1024
+#: What one multipart upload may carry beyond its files' bytes (boundaries, names, headers).
+UPLOAD_OVERHEAD_BYTES = 1 << 20
+#: Methods whose body the event check reads (a GET or HEAD body is never looked at by Gradio).
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class Role(IntEnum):
@@ -185,19 +192,40 @@ class Guard:
 
     # ------------------------------------------------------------------ uploads
     def remember_uploads(self, sid: str, paths: list[str]) -> None:
+        """Record the paths Gradio's upload route stored for session ``sid`` (as Gradio wrote
+        them, and resolved): the only paths an event of this session may name."""
         with self._lock:
             seen = self._uploads.setdefault(sid, OrderedDict())
             for p in paths:
-                seen[os.path.realpath(p)] = None
-                seen.move_to_end(os.path.realpath(p))
-            while len(seen) > MAX_UPLOADS_PER_SESSION:
+                for form in dict.fromkeys((os.path.normpath(p), os.path.realpath(p))):
+                    seen[form] = None
+                    seen.move_to_end(form)
+            while len(seen) > 2 * MAX_UPLOADS_PER_SESSION:
                 seen.popitem(last=False)
 
     def uploaded_by(self, sid: str | None, path: str) -> bool:
-        if not sid:
+        """Whether session ``sid`` uploaded ``path``: a comparison of strings, so nothing on the
+        file system is touched (a FIFO or ``/dev/zero`` named here is never opened or stat'ed)."""
+        if not sid or not isinstance(path, str) or not os.path.isabs(path) or "\0" in path:
             return False
         with self._lock:
-            return os.path.realpath(path) in self._uploads.get(sid, {})
+            return os.path.normpath(path) in self._uploads.get(sid, {})
+
+    def event_files_error(self, role: Role, sid: str | None, refs: list[Any]) -> tuple[int, str, str] | None:
+        """Why an event naming the files ``refs`` (``FileData`` paths or URLs) may not run, as
+        ``(status, code, message)``, or ``None`` when every one is a file this session uploaded
+        and the session may write."""
+        if not refs:
+            return None
+        if not self.writes_enabled:
+            return 403, "forbidden", "writes are disabled on this server"
+        if role < Role.WRITE:
+            return 403, "forbidden", "adding articles needs the write key: log in with it at /login"
+        for ref in refs:
+            if not self.uploaded_by(sid, ref):
+                name = os.path.basename(ref) if isinstance(ref, str) else "a file"
+                return 403, "forbidden", f"{_printable(name)}: not a file this server received from you; upload it again"
+        return None
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -218,6 +246,34 @@ def _cookie(header: str, name: str) -> str | None:
         return None
     morsel = jar.get(name)
     return morsel.value if morsel else None
+
+
+def _printable(text: str, limit: int = 120) -> str:
+    """``text`` for a one-line message: control characters escaped, cut at ``limit``."""
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def file_references(data: Any, max_nodes: int = 100_000) -> list[Any]:
+    """The file references in a Gradio event's JSON: the ``path`` (or, without one, the ``url``)
+    of every object that has either key, at any depth (``FileData`` in every Gradio version; an
+    event of this UI that takes no file has no such object). Iterative, so depth costs nothing;
+    past ``max_nodes`` values the body counts as a file reference (refused unless uploaded)."""
+    refs: list[Any] = []
+    stack = [data]
+    seen = 0
+    while stack:
+        value = stack.pop()
+        seen += 1
+        if seen > max_nodes:
+            return [*refs, None]
+        if isinstance(value, dict):
+            if "path" in value or "url" in value:
+                refs.append(value.get("path", value.get("url")))
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return refs
 
 
 def upload_folder() -> Path:
@@ -288,6 +344,8 @@ class GuardMiddleware:
             sid = new_token.split(".")[3]
         body_parts: list[bytes] = []
         status = {"code": 0}
+        held: dict[str, Any] = {}  # an error response's start, sent once its body is reshaped
+        error_parts: list[bytes] = []
 
         async def send_wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -298,6 +356,21 @@ class GuardMiddleware:
                 if new_token:
                     headers.append((b"set-cookie", guard.session_cookie(new_token, scope.get("scheme") == "https").encode()))
                 message = {**message, "headers": headers}
+                if message["status"] >= 400 and method != "HEAD":  # Gradio's own errors: into the one shape
+                    held["start"] = message
+                    return
+            elif message["type"] == "http.response.body" and held:
+                error_parts.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                start = held.pop("start")
+                ctype = next((v.decode("latin-1") for k, v in start["headers"] if k.lower() == b"content-type"), "")
+                body = shaped_error_body(start["status"], b"".join(error_parts), ctype)
+                headers = [(k, v) for k, v in start["headers"] if k.lower() not in (b"content-type", b"content-length")]
+                headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+                await send({**start, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
             elif message["type"] == "http.response.body" and is_upload and status["code"] == 200:
                 body_parts.append(message.get("body", b""))
                 if not message.get("more_body", False) and sid:
@@ -331,6 +404,66 @@ class GuardMiddleware:
                     "headers": [(b"location", location.encode()), (b"cache-control", b"no-store"),
                                 (b"content-length", b"0"), *self._frame]})
         await send({"type": "http.response.body", "body": b""})
+
+
+class EventFilesMiddleware:
+    """Reads the body of every request to a Gradio route (everything outside :data:`OPEN_PATHS`
+    and :data:`OPEN_PREFIXES`, multipart uploads aside) *before* Gradio sees it, and refuses with
+    403 any event whose JSON names a file (:func:`file_references`) unless the session may write
+    and uploaded that very path (:meth:`Guard.event_files_error`). Gradio hashes and copies a
+    ``FileData.path`` on its event loop before any handler runs: a FIFO or ``/dev/zero`` named
+    there froze the whole server, an ordinary server file was copied into its upload cache. The
+    check compares strings only; nothing the client names is opened, hashed or copied.
+
+    It sits inside :class:`ui.api.BodyLimitMiddleware` (so at most ``UI_EVENT_MAX_BYTES`` are
+    buffered; over it: 413) and :class:`ui.api.BodyTimeoutMiddleware` (a slow body: 408). A body
+    that is not JSON goes on unread by it: Gradio parses JSON with the same parser and refuses it."""
+
+    def __init__(self, app: ASGIApp, guard: Guard) -> None:
+        self.app = app
+        self.guard = guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (scope["type"] != "http" or _is_open(path) or scope.get("method") not in BODY_METHODS
+                or "multipart/" in (_header(scope.get("headers", []), "content-type") or "").lower()):
+            await self.app(scope, receive, send)
+            return
+        from starlette.exceptions import HTTPException as StarletteHTTPException
+
+        chunks: list[bytes] = []
+        while True:
+            try:
+                message = await receive()
+            except StarletteHTTPException as exc:  # the body limit, counted while it streams
+                await error_response(exc.status_code, None, str(exc.detail))(scope, receive, send)
+                return
+            if message["type"] == "http.disconnect":
+                return  # gone, or past the body deadline (BodyTimeoutMiddleware answers 408)
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body.strip():  # parsed as Gradio will (json.loads reads UTF-8/16/32 and \u escapes alike)
+            try:
+                data = json.loads(body)
+            except (ValueError, RecursionError):
+                data = None  # Gradio's parser (the same) refuses it
+            role, sid = self.guard.request_session(scope.get("headers", []))
+            refused = self.guard.event_files_error(role, sid, file_references(data))
+            if refused:
+                await error_response(*refused)(scope, receive, send)
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 # ---------------------------------------------------------------------- Gradio event checks

@@ -159,18 +159,12 @@ def answer_html(answer: Answer) -> str:
     focusing it shows a preview (headline · publisher · date and the quoted sentence) without
     leaving the answer. Each marker names one citation (``citations[n - 1]``); two quotes of one
     passage link to the same card."""
-    if not answer.confident:
-        related = "".join(
-            f'<li class="qa-related__item"><q class="qa-related__quote">{esc(c.quote)}</q> '
-            f'<span class="qa-related__src">{esc(_plain_byline(c.title or c.doc_id, c.source, c.date))}</span></li>'
-            for c in answer.related)
-        closest = ('<p class="qa-answer__hint">Closest sentences (not an answer):</p>'
-                   f'<ul class="qa-related">{related}</ul>') if related else ""
+    if answer.status == "none" or not answer.citations:  # nothing retrieved is about it: no quotes
         return (
-            '<div class="qa-answer qa-answer--unsure" role="status">'
-            f'<p class="qa-answer__text">{esc(answer.answer)}</p>{closest}'
-            '<p class="qa-answer__hint">The closest passages are listed below; try rephrasing, widening the filters, '
-            "or add articles that cover the question.</p></div>"
+            '<div class="qa-answer qa-answer--none" role="status">'
+            f'<p class="qa-answer__text">{esc(answer.answer)}</p>'
+            '<p class="qa-answer__hint">Try rephrasing, widening the filters, or add articles that cover the question.</p>'
+            "</div>"
         )
     by_n = {c.n: c for c in answer.citations}
     target = passage_targets(answer.citations)
@@ -191,6 +185,10 @@ def answer_html(answer: Answer) -> str:
     # every [n] in the answer text is a marker: the answerer leaves the articles' own bracketed
     # numbers out of it (qa.answer.answer_quote), and a number without a citation stays text
     body = MARKER.sub(link, esc(answer.answer))
+    if answer.status == "evidence":  # the closest sentences, quoted and cited, under an honest label
+        return (f'<div class="qa-answer qa-answer--evidence" role="status">'
+                f'<div class="qa-answer__label">{esc(answer.label or "Closest passages")}</div>'
+                f'<p class="qa-answer__text">{body}</p></div>')
     return (f'<div class="qa-answer" role="status"><div class="qa-answer__label">Answer</div>'
             f'<p class="qa-answer__text">{body}</p></div>')
 
@@ -259,7 +257,7 @@ def cards_html(answer: Answer | None = None, hits: Sequence[Hit] | None = None) 
     """Source cards, one per article: first the cited articles (in citation order, each cited
     passage numbered with its quotes highlighted), then the other retrieved articles, folded."""
     hits = list(answer.results if answer is not None else hits or [])
-    if not hits:
+    if not hits or (answer is not None and answer.status == "none"):  # off-topic: no article is shown as a match
         return ""
     citations = answer.citations if answer is not None else []
     cites: dict[str, list[Citation]] = {}

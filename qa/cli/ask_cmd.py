@@ -30,15 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def format_answer(answer: Answer, width: int = 100) -> str:
-    lines = [textwrap.fill(answer.answer, width=width)]
-    if not answer.confident:
-        lines.append(f"(not confident: {answer.reason or 'no retrieved sentence answers the question well enough'})")
-        if answer.related:
-            lines.append("")
-            lines.append("Related:")
-        for c in answer.related:
-            lines.append(textwrap.fill(f"- {' '.join(c.quote.split())} ({c.title or c.doc_id})", width=width,
-                                       subsequent_indent="  "))
+    lines = [answer.label] if answer.status == "evidence" and answer.label else []
+    lines.append(textwrap.fill(answer.answer, width=width))
+    if answer.status == "evidence":
+        lines.append(f"(not a direct answer: {answer.reason or 'no sentence is judged to answer the question'})")
+    elif answer.status == "none":
+        lines.append(f"({answer.reason or 'nothing retrieved is about the question'})")
     if answer.citations:
         lines.append("")
     for c in answer.citations:  # one per quote, numbered 1, 2, ... in answer order

@@ -75,7 +75,10 @@
       a.addEventListener("click", (function (k) { return function (ev) { ev.preventDefault(); jump(k); }; })(n));
       answerEl.appendChild(a);
     }
-    answerEl.className = "qa-answer" + (data.confident ? "" : " qa-answer--unsure");
+    answerEl.className = "qa-answer" + (data.status === "evidence" ? " qa-answer--evidence" : data.confident ? "" : " qa-answer--unsure");
+    if (data.status === "evidence" && data.label) {  // the closest sentences, under an honest label
+      answerEl.insertBefore(el("span", "qa-answer__label", data.label), answerEl.firstChild);
+    }
 
     // one list item per article, its quotes in order; numbered [n] when they are citations
     function byArticle(list, numbered) {
@@ -88,22 +91,8 @@
       return out;
     }
     var items = byArticle(data.citations || [], true);
-    var closest = "Closest passages";
-    if (!data.confident && (data.related || []).length) {  // the closest sentences (not an answer)
-      closest = "Closest sentences (not an answer)";
-      items = byArticle(data.related, false);
-    } else if (!data.confident) {  // show where we looked instead
-      var seen = {};
-      items = (data.results || []).filter(function (h) {  // the best passage of each of the top 3 articles
-        if (seen[h.doc_id]) return false;
-        seen[h.doc_id] = true;
-        return true;
-      }).slice(0, 3).map(function (h) {
-        var t = String(h.text || "");
-        return { c: h, quotes: [{ n: null, text: t.length > 220 ? t.slice(0, 220) + "…" : t }] };
-      });
-    }
-    sourcesTitle.textContent = data.confident ? "Sources" : closest;
+    if (data.status === "none") items = [];  // nothing retrieved is about the question: no quotes
+    sourcesTitle.textContent = "Sources";
     sourcesTitle.hidden = items.length === 0;
     items.forEach(function (it) {
       var li = el("li", "qa-src");
@@ -127,7 +116,7 @@
       });
       sources.appendChild(li);
     });
-    sources.className = "qa-sources" + (data.confident ? "" : " qa-sources--plain");
+    sources.className = "qa-sources";
     result.hidden = false;
   }
 
@@ -153,7 +142,7 @@
           setStatus((res.body.error && res.body.error.message) || "Something went wrong.", "error");
           return;
         }
-        setStatus(res.body.confident ? "" : "No confident answer.", res.body.confident ? "" : "warn");
+        setStatus(res.body.status === "none" ? "Nothing in the articles is about this." : "", res.body.status === "none" ? "warn" : "");
         renderAnswer(res.body);
       })
       .catch(function () { clearResult(); setStatus("Could not reach the server. Try again.", "error"); })

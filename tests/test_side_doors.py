@@ -1,0 +1,156 @@
+"""Issue 27, rows 1-3: Gradio's own routes get the same guard as the JSON API.
+
+Each test replays the attack through the real ASGI app (Gradio mounted, in-process) and fails
+without the fix: a ``FileData.path`` naming a FIFO, a device or a server file reached Gradio's
+file handling (which opens, hashes and copies it on the event loop) before any check ran, and
+a 20 MB event body was parsed whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ui.guard import UI_EVENT_MAX_BYTES, file_references, upload_folder
+
+from test_security import KEY, WKEY, app_client, assert_error, file_data, fn_ids, login, tree_digest, writable  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def join(client, data: list, name: str = "on_add", session: str = "s1"):
+    fn_index, trigger = fn_ids(client)[name]
+    payload = {"data": data, "fn_index": fn_index, "trigger_id": trigger, "session_hash": session, "event_data": None}
+    return client.post("/gradio_api/queue/join", content=json.dumps(payload), headers={"content-type": "application/json"})
+
+
+class FifoRescue:
+    """Opens ``fifo`` for writing after ``after_s`` seconds (and closes it), so that a server that
+    did open the FIFO for reading is released and the test fails instead of hanging."""
+
+    def __init__(self, fifo: Path, after_s: float = 8.0) -> None:
+        self.fifo, self.after_s, self.done = fifo, after_s, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        if self.done.wait(self.after_s):
+            return
+        fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK) if self._has_reader() else None
+        if fd is not None:
+            os.close(fd)
+
+    def _has_reader(self) -> bool:
+        try:
+            os.close(os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK))
+            return True
+        except OSError:  # ENXIO: nobody has it open for reading
+            return False
+
+    def __enter__(self) -> "FifoRescue":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def cached_copies(name: str) -> list[Path]:
+    root = upload_folder()
+    return [p for p in root.rglob(name)] if root.is_dir() else []
+
+
+@pytest.mark.parametrize("settings, key", [
+    ({"allow_writes": True}, None),                      # loopback, no key: every visitor may write
+    ({"api_key": KEY, "write_key": WKEY}, KEY),           # a read-only session
+    ({"api_key": KEY, "write_key": WKEY}, WKEY),          # even the writer, naming what it did not upload
+])
+def test_an_event_naming_a_fifo_device_or_server_file_is_refused_unread(writable, tmp_path, settings, key):  # noqa: F811
+    """Row 1 (high): a FIFO or /dev/zero as FileData.path froze the whole server; row 2: a server
+    file was copied into Gradio's upload cache before the refusal. Now each is a 403 in the error
+    shape, answered at once, and nothing is opened or copied."""
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    server_file = tmp_path / "server_secret_7731.txt"
+    server_file.write_text("Secret\n\nA file on the server that no client uploaded.\n", encoding="utf-8")
+    link = tmp_path / "zero.txt"
+    link.symlink_to("/dev/zero")
+    before = tree_digest(writable.index_dir)
+    with app_client(writable, **settings) as c, FifoRescue(fifo):
+        if key:
+            login(c, key)
+        else:
+            c.get("/")  # the page issues the anonymous session cookie
+        for path in (str(fifo), "/dev/zero", str(link), str(server_file), "http://127.0.0.1:9/x.txt"):
+            started = time.monotonic()
+            r = join(c, [[file_data(path)]])
+            assert time.monotonic() - started < 5, f"{path}: the server hung"
+            err = assert_error(r, 403, "forbidden")
+            assert ("write key" in err["message"]) == (key == KEY), err
+            assert c.get("/api/health", headers={"X-API-Key": KEY}).status_code == 200
+        # a file reference hidden deeper, or spelled with JSON escapes, is found too
+        for data in ([{"a": [{"path": str(server_file)}]}], [[{"\\u0070ath": str(server_file)}]]):
+            body = json.dumps({"data": data, "fn_index": fn_ids(c)["on_ask"][0], "session_hash": "s2"})
+            body = body.replace("\\\\u0070", "\\u0070")
+            assert_error(c.post("/gradio_api/queue/join", content=body,
+                                headers={"content-type": "application/json"}), 403, "forbidden")
+    assert not cached_copies(server_file.name)  # row 2: not copied into /tmp/gradio
+    assert tree_digest(writable.index_dir) == before
+
+
+def test_a_huge_event_body_is_413_before_gradio_parses_it(service):
+    """Row 3 (high): 20 MB to /gradio_api/queue/join answered 200 and cost 1.1 GB of RSS per request.
+    Now any Gradio route takes at most UI_EVENT_MAX_BYTES (uploads: the configured upload size),
+    by Content-Length or counted while a chunked body streams."""
+    with app_client(service, api_key=KEY, write_key=WKEY) as c:
+        login(c, KEY)
+        big = json.dumps({"data": ["x" * (20 * 2**20)], "fn_index": 0, "session_hash": "s"}).encode()
+        assert_error(c.post("/gradio_api/queue/join", content=big, headers={"content-type": "application/json"}),
+                     413, "body_too_large")
+
+        def chunks():
+            for _ in range(40):
+                yield b" " * (UI_EVENT_MAX_BYTES // 8)
+
+        assert_error(c.post("/gradio_api/queue/join", content=chunks(), headers={"content-type": "application/json"}),
+                     413, "body_too_large")
+        assert_error(c.post("/gradio_api/run/predict", content=big, headers={"content-type": "application/json"}),
+                     413, "body_too_large")
+        # an ordinary question still runs
+        r = join(c, ["Why did Russia withdraw from Karabakh?", "hybrid", 5, None, None, [], "relevance"], "on_ask")
+        assert r.status_code == 200, r.text
+
+
+def test_an_upload_over_the_configured_size_is_413(writable):  # noqa: F811
+    with app_client(writable, allow_writes=True, max_upload_mb=1) as c:
+        c.get("/")
+        r = c.post("/gradio_api/upload", files={"files": ("big.txt", b"word " * (300 * 1024), "text/plain")})
+        assert_error(r, 413, "body_too_large")
+        r = c.post("/gradio_api/upload", files={"files": ("small.txt", b"Small\n\nA small article text.\n", "text/plain")})
+        assert r.status_code == 200, r.text
+
+
+def test_file_references_finds_every_path_and_url():
+    assert file_references({"data": [[{"path": "/a", "meta": {}}], {"x": {"url": "http://127.0.0.1/b"}}]}) \
+        in (["/a", "http://127.0.0.1/b"], ["http://127.0.0.1/b", "/a"])
+    assert file_references({"data": ["a question", 5, None, ["AP"]]}) == []
+    deep = []
+    for _ in range(5000):
+        deep = [deep]
+    assert file_references(deep) == []  # iterative: no RecursionError
+    assert file_references([[1]] * 200_001) == [None]  # past the node budget: treated as a file (refused)
+
+
+def test_gradio_own_errors_have_the_one_error_shape(service):
+    """Row 10: Gradio's own 404 / 405 / 422 answered ``{"detail": ...}``; every error is the app's shape now."""
+    with app_client(service) as c:
+        c.get("/")
+        assert_error(c.get("/gradio_api/no-such-route"), 404, "not_found")
+        assert_error(c.put("/gradio_api/queue/join", content=b"{}", headers={"content-type": "application/json"}),
+                     405, "method_not_allowed")
+        assert_error(c.post("/gradio_api/queue/join", content=b'{"data": 5}', headers={"content-type": "application/json"}),
+                     422, "invalid_request")
