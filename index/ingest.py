@@ -11,15 +11,17 @@ shares the stem (:func:`file_doc_ids`); folder walks skip hidden folders and qa 
 from __future__ import annotations
 
 import codecs
+import io
 import json
 import logging
 import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from . import metadata
 from .clean import clean_text
@@ -120,14 +122,35 @@ def decode_text(path: Path, data: bytes, *, html: bool = False) -> str:
                           "convert it with iconv first") from exc
 
 
+def open_regular(path: Path) -> BinaryIO:
+    """``path`` opened for reading, or a one-line :class:`IngestError` when it is not a regular file
+    (a FIFO, a device such as ``/dev/zero``, a link to one: reading those hangs or never ends) or is
+    over :data:`MAX_FILE_BYTES`. Opened without blocking (a FIFO with no writer), then checked on
+    the open descriptor, so what is checked is what is read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode) or \
+                stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a file"
+            raise IngestError(f"{path}: not a regular file ({kind}); name an article file or a folder")
+        if info.st_size > MAX_FILE_BYTES:
+            raise IngestError(f"{path}: file is {info.st_size // 2**20} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_text(path: Path, *, html: bool = False) -> str:
     """Read a text file (see :func:`decode_text` for the encodings read), refusing binary and
     undeclared non-UTF-8 content with a clear error. Line ends become ``\\n``."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise IngestError(f"{path}: file is {size // 2**20} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit")
-        data = path.read_bytes()
+        with open_regular(path) as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:  # grew since it was checked
+            raise IngestError(f"{path}: file is over the {MAX_FILE_BYTES // 2**20} MiB limit")
     except OSError as exc:
         raise IngestError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
     text = decode_text(path, data, html=html)
@@ -249,19 +272,15 @@ def iter_lines(path: Path) -> Iterator[str]:
     Same checks as :func:`read_text`: size limit, UTF-8 (a bad byte names its line) or UTF-16/32
     after a byte-order mark, NUL bytes in the first 8 KiB of anything else."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise IngestError(f"{path}: file is {size // 2**20} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit")
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:
             head = fh.read(8192)
-        codec = bom_codec(head[:4])
-        if codec in {"utf-16", "utf-32"}:
-            yield from _wide_lines(path, codec)
-            return
-        if b"\x00" in head:
-            raise IngestError(f"{path}: looks like a binary file, not text")
-        lineno = 0
-        with path.open("rb") as fh:
+            fh.seek(0)
+            codec = bom_codec(head[:4])
+            if codec in {"utf-16", "utf-32"}:
+                yield from _wide_lines(path, fh, codec)
+                return
+            if b"\x00" in head:
+                raise IngestError(f"{path}: looks like a binary file, not text")
             for lineno, raw in enumerate(fh, start=1):
                 try:
                     line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
@@ -273,10 +292,10 @@ def iter_lines(path: Path) -> Iterator[str]:
         raise IngestError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
 
 
-def _wide_lines(path: Path, codec: str) -> Iterator[str]:
+def _wide_lines(path: Path, raw: BinaryIO, codec: str) -> Iterator[str]:
     """The lines of a UTF-16/32 file with a byte-order mark (the codec reads past it)."""
     lineno = 0
-    with path.open("r", encoding=codec, newline="") as fh:
+    with io.TextIOWrapper(raw, encoding=codec, newline="") as fh:
         try:
             for lineno, line in enumerate(fh, start=1):
                 yield line.rstrip("\r\n")

@@ -154,3 +154,42 @@ def test_gradio_own_errors_have_the_one_error_shape(service):
                      405, "method_not_allowed")
         assert_error(c.post("/gradio_api/queue/join", content=b'{"data": 5}', headers={"content-type": "application/json"}),
                      422, "invalid_request")
+
+
+# --------------------------------------------------------------------------- rows 7 and 8: the CLI's own doors
+def test_qa_index_refuses_a_fifo_or_device_named_directly(tmp_path, capsys):
+    """Row 7: `qa index pipe.txt` (a FIFO) hung forever and `qa index zero.txt` (a link to /dev/zero)
+    read until memory ran out; in a folder both were skipped. Now each is a one-line error, exit 2."""
+    import subprocess
+    import sys
+
+    from qa.cli import main
+
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    with FifoRescue(fifo, after_s=10):
+        started = time.monotonic()
+        assert main(["index", str(fifo), "--index", str(tmp_path / "idx")]) == 2
+        assert time.monotonic() - started < 8
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a regular file (a FIFO)" in err
+    assert not (tmp_path / "idx").exists()
+    zero = tmp_path / "zero.jsonl"
+    zero.symlink_to("/dev/zero")
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))\n"  # before: reads /dev/zero forever
+            "from index.ingest import load_articles; from index.errors import QAError\n"
+            f"try: load_articles({str(zero)!r})\nexcept QAError as e: print(e); sys.exit(2)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert proc.returncode == 2 and "not a regular file (a device)" in proc.stdout, proc.stderr[-500:]
+
+
+def test_file_names_with_terminal_escapes_are_printed_escaped(tmp_path, capsys):
+    """Row 8: a file name holding escape codes reached the terminal raw in the CLI's error line."""
+    from qa.cli import main
+
+    bad = tmp_path / "evil\x1b]0;owned\x07\x1b[31m.txt"
+    bad.write_bytes(b"\x00\x01binary")
+    assert main(["index", str(bad), "--index", str(tmp_path / "idx")]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err and "evil\\x1b]0;owned\\x07\\x1b[31m.txt" in err, err

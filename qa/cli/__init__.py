@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from index import QAError, __version__
+from index.errors import printable
 
 from . import articles_cmd, ask_cmd, eval_cmd, index_cmd, search_cmd, serve_cmd
 
@@ -48,6 +49,13 @@ def _bad_argument(argv: Sequence[str]) -> str | None:
     return None
 
 
+class _PrintableFormatter(logging.Formatter):
+    """Log lines with control characters escaped (:func:`index.errors.printable`), line breaks kept."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return "\n".join(printable(line) for line in super().format(record).split("\n"))
+
+
 def _one_line(exc: BaseException) -> str:
     """A failure that is not a :class:`QAError`, as one line (see :func:`main`)."""
     if isinstance(exc, OSError):
@@ -71,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="qa: %(levelname)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # warnings name files: no control character reaches the terminal
+        handler.setFormatter(_PrintableFormatter(handler.formatter._fmt if handler.formatter else None))
     for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING if args.verbose else logging.ERROR)
     try:
@@ -86,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - every failure: one line on stderr, exit 2 (docs/security.md)
         if args.verbose:
             logging.getLogger("qa").exception("details")
-        print(" ".join(f"qa: error: {_one_line(exc)}".split()), file=sys.stderr)
+        print(printable(" ".join(f"qa: error: {_one_line(exc)}".split())), file=sys.stderr)
         return EXIT_USAGE
 
 
