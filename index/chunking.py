@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .records import Article, Passage, passage_id_for
@@ -62,16 +62,51 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         pos = start + len(para)
         if not para.strip():
             continue
-        _, offsets = blingfire.text_to_sentences_and_offsets(para)
-        for s, e in offsets:
-            # trim whitespace so quotes are exact
-            while s < e and para[s].isspace():
-                s += 1
-            while e > s and para[e - 1].isspace():
-                e -= 1
-            if e > s:
-                spans.append((start + s, start + e))
+        # a paragraph of megabytes (no line break anywhere) goes to the splitter in windows: blingfire
+        # holds several copies of what it is given (10 MB took 350 MB)
+        for w0, w1 in bounded_spans(para, [(0, len(para))], MAX_PARAGRAPH_CHARS):
+            window = para[w0:w1]
+            _, offsets = blingfire.text_to_sentences_and_offsets(window)
+            for s, e in offsets:
+                # trim whitespace so quotes are exact
+                while s < e and window[s].isspace():
+                    s += 1
+                while e > s and window[e - 1].isspace():
+                    e -= 1
+                if e > s:
+                    spans.append((start + w0 + s, start + w0 + e))
     return spans
+
+
+#: Longest span the chunker measures at once: a "sentence" longer than this (a text with no sentence
+#: breaks, a table dumped as one line) is first cut at whitespace into windows of at most this many
+#: characters, so no tokenizer or word list ever sees megabytes at once (a 10 MB article without a
+#: full stop took 1.5 GB in the model's tokenizer). Far above any real sentence.
+MAX_SPAN_CHARS = 4096
+#: Longest piece of one paragraph the sentence splitter reads at once (a sentence across two pieces
+#: is cut there: only in a paragraph longer than this, where no reader expects sentences anyway).
+MAX_PARAGRAPH_CHARS = 65_536
+
+
+def bounded_spans(text: str, spans: Iterable[tuple[int, int]], limit: int = MAX_SPAN_CHARS) -> Iterator[tuple[int, int]]:
+    """``spans``, each longer than ``limit`` characters cut into windows of at most ``limit``, at the
+    last whitespace of a window when there is one in its second half (else mid-word)."""
+    for s, e in spans:
+        while e - s > limit:
+            end = s + limit
+            cut = max(text.rfind(" ", s + limit // 2, end), text.rfind("\n", s + limit // 2, end),
+                      text.rfind("\t", s + limit // 2, end))
+            cut = cut if cut > s else end
+            stop = cut
+            while stop > s and text[stop - 1].isspace():
+                stop -= 1
+            if stop > s:
+                yield s, stop
+            s = cut
+            while s < e and text[s].isspace():
+                s += 1
+        if e > s:
+            yield s, e
 
 
 def _split_long(text: str, span: tuple[int, int], count: int, limit: int) -> list[tuple[int, int]]:
@@ -146,7 +181,7 @@ def chunk_article(article: Article, settings: ChunkSettings, count_tokens: Token
     when ``title_in_passage``."""
     count_tokens = count_tokens or approx_token_counts
     text = article.text
-    spans = split_sentences(text)
+    spans = list(bounded_spans(text, split_sentences(text)))
     if not spans:
         return []
     counts = count_tokens([text[s:e] for s, e in spans])

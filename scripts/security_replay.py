@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-KEY = "replay-key"
+KEY = "replay-key-0001"
 
 
 def outcome(fn):

@@ -22,7 +22,7 @@ from ui.api import check_embed_token, create_api, make_embed_token
 from ui.config import ConfigError, ServeConfig, parse_origins
 from ui.testing import serve_subprocess
 
-KEY = "s3cret-key"
+KEY = "s3cret-key-42"
 WIKI = "http://wiki.example.org"
 QUESTION = "Where will Russian troops remain in Armenia after the withdrawal?"
 
@@ -277,14 +277,14 @@ def test_embed_page_headers(client, keyed):
 
 # --------------------------------------------------------------------------- config
 def test_config_from_env_and_overrides(tmp_path):
-    env = {"QA_INDEX": str(tmp_path), "QA_API_KEY": "k", "QA_CORS_ORIGINS": f"{WIKI}, http://localhost:8080/ ,",
+    env = {"QA_INDEX": str(tmp_path), "QA_API_KEY": "k" * 12, "QA_CORS_ORIGINS": f"{WIKI}, http://localhost:8080/ ,",
            "QA_MAX_K": "30", "QA_MAX_BODY_BYTES": "4096", "QA_PORT": "8000"}
     cfg = ServeConfig.from_env(env)
-    assert cfg.index_dir == tmp_path and cfg.api_key == "k" and cfg.max_k == 30 and cfg.port == 8000
+    assert cfg.index_dir == tmp_path and cfg.api_key == "k" * 12 and cfg.max_k == 30 and cfg.port == 8000
     assert cfg.cors_origins == (WIKI, "http://localhost:8080") and cfg.max_body_bytes == 4096
     assert cfg.frame_ancestors == f"'self' {WIKI} http://localhost:8080"
     cfg = ServeConfig.from_env(env, max_k=5, port=0, api_key=None)
-    assert cfg.max_k == 5 and cfg.port == 0 and cfg.api_key == "k"  # None means "not given"
+    assert cfg.max_k == 5 and cfg.port == 0 and cfg.api_key == "k" * 12  # None means "not given"
     assert ServeConfig.from_env({"QA_CORS_ORIGINS": "*"}).frame_ancestors == "*"
     assert ServeConfig(api_key="  ").api_key is None
 

@@ -18,6 +18,7 @@ import pytest
 from ui.guard import UI_EVENT_MAX_BYTES, file_references, upload_folder
 
 from test_security import KEY, WKEY, app_client, assert_error, file_data, fn_ids, login, tree_digest, writable  # noqa: F401
+from ui.guard import SESSION_COOKIE
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -193,3 +194,154 @@ def test_file_names_with_terminal_escapes_are_printed_escaped(tmp_path, capsys):
     assert main(["index", str(bad), "--index", str(tmp_path / "idx")]) == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x07" not in err and "evil\\x1b]0;owned\\x07\\x1b[31m.txt" in err, err
+
+
+# --------------------------------------------------------------------------- rows 4, 5 and 9: tokens, keys, sessions
+def embed_token(client) -> str:
+    import re
+
+    page = client.get("/embed").text
+    return re.search(r'name="qa-embed-token" content="([^"]+)"', page).group(1)
+
+
+def test_the_embed_token_gets_the_answer_only_with_k_capped_and_rate_limits(service):
+    """Row 4: the token scraped from the public /embed page was a full search key (43 ranked passages
+    with k=50). Now a token caller gets the answer and its citations (no result list), read from at
+    most EMBED_MAX_K passages, within per-address and per-token limits; search stays closed."""
+    from ui.guard import EMBED_MAX_K, RateLimiter
+
+    q = "Why did Russia withdraw from Karabakh?"
+    with app_client(service, api_key=KEY) as c:
+        token = embed_token(c)
+        r = c.post("/api/ask", json={"question": q, "k": 20}, headers={"X-Embed-Token": token})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["results"] == [] and body["citations"] and body["status"] == "answered"
+        assert {k: v for k, v in body.items() if k != "results"} == \
+            {k: v for k, v in service.ask(q, k=EMBED_MAX_K).to_dict().items() if k != "results"}
+        keyed = c.post("/api/ask", json={"question": q, "k": 20}, headers={"X-API-Key": KEY}).json()
+        assert len(keyed["results"]) == 20  # a key holder still gets the ranked list
+        assert_error(c.post("/api/search", json={"query": q}, headers={"X-Embed-Token": token}), 401)
+        guard = c.app.state.guard
+        guard.embed_clients = RateLimiter(2, 60.0)
+        for _ in range(2):
+            assert c.post("/api/ask", json={"question": q}, headers={"X-Embed-Token": token}).status_code == 200
+        assert_error(c.post("/api/ask", json={"question": q}, headers={"X-Embed-Token": token}), 429, "too_many_requests")
+        guard.embed_clients, guard.embed_tokens = RateLimiter(100, 60.0), RateLimiter(1, 60.0)
+        assert c.post("/api/ask", json={"question": q}, headers={"X-Embed-Token": token}).status_code == 200
+        assert_error(c.post("/api/ask", json={"question": q}, headers={"X-Embed-Token": token}), 429, "too_many_requests")
+
+
+def test_wrong_keys_lock_the_address_out_on_the_api_and_the_login_form(service):
+    """Row 5: 300 wrong keys in 0.5 s met no throttling. Now the 11th wrong key within a minute locks
+    the address out (429, even for the right key), on /login and on X-API-Key alike."""
+    from ui.guard import KEY_FAILURES
+
+    with app_client(service, api_key=KEY, write_key=WKEY) as c:
+        for i in range(KEY_FAILURES):
+            assert_error(c.post("/api/search", json={"query": "x"}, headers={"X-API-Key": f"guess-{i:06d}"}), 401)
+        err = assert_error(c.post("/api/search", json={"query": "x"}, headers={"X-API-Key": KEY}), 429, "too_many_requests")
+        assert "try again in" in err["message"]
+    with app_client(service, api_key=KEY, write_key=WKEY) as c:
+        for i in range(KEY_FAILURES):
+            assert c.post("/login", data={"key": f"guess-{i:06d}", "next": "/"}, follow_redirects=False).status_code == 401
+        r = c.post("/login", data={"key": WKEY, "next": "/"}, follow_redirects=False)
+        assert r.status_code == 429 and "Too many wrong keys" in r.text and SESSION_COOKIE not in r.headers.get("set-cookie", "")
+
+
+def test_key_lockouts_back_off_and_expire():
+    from ui.guard import KeyFailures
+
+    now = [0.0]
+    f = KeyFailures(limit=3, window_s=60, backoff_s=60, max_backoff_s=200, clock=lambda: now[0])
+    assert [f.failed("a") for _ in range(3)] == [0, 0, 60] and f.locked("a") == 60 and f.locked("b") == 0
+    now[0] = 61
+    assert f.locked("a") == 0
+    assert [f.failed("a") for _ in range(3)] == [0, 0, 120]  # the next lockout: twice as long
+    now[0] = 190
+    assert [f.failed("a") for _ in range(3)] == [0, 0, 200]  # capped
+    now[0] = 190 + 200 + 200  # quiet for longer than the cap: back to the first back-off
+    assert [f.failed("a") for _ in range(3)] == [0, 0, 60]
+    now[0] = 2000
+    f.failed("b")
+    now[0] = 2061
+    assert [f.failed("b") for _ in range(2)] == [0, 0]  # failures older than the window are forgotten
+
+
+def test_short_keys_are_refused_at_start(tmp_path):
+    from ui.config import ConfigError, ServeConfig
+    from ui.guard import MIN_KEY_CHARS
+
+    for name in ("api_key", "write_key"):
+        with pytest.raises(ConfigError, match=f"at least {MIN_KEY_CHARS}"):
+            ServeConfig(index_dir=tmp_path, **{name: "x" * (MIN_KEY_CHARS - 1)})
+    assert ServeConfig(index_dir=tmp_path, api_key="x" * MIN_KEY_CHARS).api_key
+
+
+def test_logout_revokes_the_session_on_the_server(service):
+    """Row 9: after logout the old session cookie stayed valid for 12 h."""
+    with app_client(service, api_key=KEY) as c:
+        login(c, KEY)
+        token = c.cookies[SESSION_COOKIE]
+        assert c.get("/config").status_code == 200
+        c.get("/logout", follow_redirects=False)
+        c.cookies.clear()
+        c.cookies.set(SESSION_COOKIE, token)  # a copy kept from before
+        assert_error(c.get("/config"), 401, "unauthorized")
+        login(c, KEY)  # a new login works
+        assert c.get("/config").status_code == 200
+
+
+def test_a_real_server_keeps_answering_health_while_a_reader_loops_the_attacks(sample_index, tmp_path):
+    """Done-when of issue 27: `qa serve` on loopback (writes on, a read and a write key set) keeps
+    answering /api/health within 1 s while a read-only client sends, in a bounded loop, a FIFO and
+    /dev/zero as FileData, a 20 MB event body, wrong keys and scraped-token asks."""
+    import re
+    import shutil
+
+    import httpx
+
+    from ui.testing import serve_subprocess
+
+    index = tmp_path / "qa-index"
+    shutil.copytree(sample_index, index)
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    env = {"QA_API_KEY": KEY, "QA_WRITE_KEY": WKEY}
+    with serve_subprocess(index, env=env, log_path=tmp_path / "serve.log") as url, FifoRescue(fifo, after_s=60):
+        stop = threading.Event()
+        seen: dict[int, int] = {}
+
+        def attacker() -> None:
+            with httpx.Client(base_url=url, timeout=10) as c:
+                c.post("/login", data={"key": KEY, "next": "/"})  # a read-only session
+                ids = {d["api_name"]: (d["id"], d["targets"][0][0]) for d in c.get("/config").json()["dependencies"]}
+                fn = ids.get("on_add", ids["on_ask"])
+                token = re.search(r'name="qa-embed-token" content="([^"]+)"', c.get("/embed").text).group(1)
+                big = b'{"data": ["' + b"x" * (20 * 2**20) + b'"], "fn_index": 0, "session_hash": "s"}'
+                deadline = time.monotonic() + 8
+                while not stop.is_set() and time.monotonic() < deadline:
+                    for path in (str(fifo), "/dev/zero"):
+                        body = {"data": [[file_data(path)]], "fn_index": fn[0], "trigger_id": fn[1], "session_hash": "a"}
+                        r = c.post("/gradio_api/queue/join", json=body)
+                        seen[r.status_code] = seen.get(r.status_code, 0) + 1
+                    for r in (c.post("/gradio_api/queue/join", content=big, headers={"content-type": "application/json"}),
+                              httpx.post(url + "/api/search", json={"query": "x"}, headers={"X-API-Key": "wrong-key-0000"}),
+                              c.post("/api/ask", json={"question": "Why?", "k": 20}, headers={"X-Embed-Token": token})):
+                        seen[r.status_code] = seen.get(r.status_code, 0) + 1
+
+        worker = threading.Thread(target=attacker, daemon=True)
+        worker.start()
+        slowest = 0.0
+        with httpx.Client(timeout=5) as probe:
+            time.sleep(0.5)
+            while worker.is_alive():
+                started = time.monotonic()
+                assert probe.get(url + "/api/health").status_code == 200
+                slowest = max(slowest, time.monotonic() - started)
+                time.sleep(0.2)
+        stop.set()
+        worker.join(timeout=30)
+        assert slowest < 1.0, slowest
+        assert seen.get(200, 0) + seen.get(403, 0) + seen.get(413, 0) + seen.get(401, 0) + seen.get(429, 0) == sum(seen.values()), seen
+        assert seen.get(403, 0) >= 2 and seen.get(413, 0) >= 1 and seen.get(429, 0) >= 1, seen

@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -45,9 +46,10 @@ from qa.filters import SearchFilter
 from qa.query import is_blank
 
 from .config import API_KEY_HEADER, EMBED_TOKEN_HEADER, ServeConfig
-from .errors import (ERROR_RESPONSES, ErrorResponse, Forbidden, InvalidRequest, Unauthorized, UnsupportedMediaType,
+from .errors import (ERROR_RESPONSES, ErrorResponse, Forbidden, InvalidRequest, TooManyRequests, Unauthorized,
+                     UnsupportedMediaType,
                      error_payload, error_response, qa_error_response)
-from .guard import MULTIPART_UPLOAD_PATHS, UI_EVENT_MAX_BYTES, UPLOAD_OVERHEAD_BYTES, UPLOAD_PATHS, EventFilesMiddleware, Guard, Role
+from .guard import EMBED_MAX_K, MULTIPART_UPLOAD_PATHS, client_address, UI_EVENT_MAX_BYTES, UPLOAD_OVERHEAD_BYTES, UPLOAD_PATHS, EventFilesMiddleware, Guard, Role
 
 log = logging.getLogger("ui.api")
 STATIC = Path(__file__).parent / "static"
@@ -291,8 +293,9 @@ class BodyLimitMiddleware:
 
 
 class EarlyAuthMiddleware:
-    """Answers 401/403 before the body is read or parsed, so a caller without the key learns
-    nothing from how its body would have been judged (the route dependency checks again)."""
+    """Answers 401/403 (429 for an address locked out after wrong keys, or past the embed token's
+    rate limits) before the body is read or parsed, so a caller without the key learns nothing from
+    how its body would have been judged (the route dependency checks again, without counting)."""
 
     def __init__(self, app: ASGIApp, check: Any) -> None:
         self.app = app
@@ -302,7 +305,7 @@ class EarlyAuthMiddleware:
         if scope["type"] == "http" and scope["path"].startswith("/api/"):
             from starlette.datastructures import Headers
 
-            error = self.check(scope["method"], scope["path"], Headers(scope=scope))
+            error = self.check(scope["method"], scope["path"], Headers(scope=scope), client_address(scope))
             if error is not None:
                 await qa_error_response(error)(scope, receive, send)
                 return
@@ -503,11 +506,19 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
         return error_response(500, "internal_error", "internal server error; the server log has details")
 
     # -------------------------------------------------- dependencies
-    def access_error(scope: str, headers: Any) -> QAError | None:
+    def access_error(scope: str, headers: Any, client: str | None = None) -> QAError | None:
         """Why a request may not do ``scope`` (``search``/``ask`` need the read role, ``write`` the
-        write role; see :mod:`ui.guard`), or ``None`` when it may."""
+        write role; see :mod:`ui.guard`), or ``None`` when it may. With ``client`` (the first check,
+        before the body is read: :class:`EarlyAuthMiddleware`) wrong keys count against that address
+        and the embed token's rate limits are applied."""
         given = headers.get(API_KEY_HEADER)
+        if client is not None and given is not None:
+            wait = guard.key_failures.locked(client)
+            if wait:
+                return TooManyRequests(f"too many wrong keys from this address; try again in {math.ceil(wait)} s")
         if given is not None and not guard.key_is_known(given):
+            if client is not None:
+                guard.key_failures.failed(client)
             return Unauthorized("wrong API key")
         role = guard.role_for_key(given)
         if scope == "write":
@@ -522,6 +533,10 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
             return None
         token = headers.get(EMBED_TOKEN_HEADER)
         if scope == "ask" and token and config.api_key and check_embed_token(config.api_key, token):
+            if client is not None:  # the widget's questions: limited per address and per token
+                wait = guard.embed_clients.hit(client) or guard.embed_tokens.hit(token)
+                if wait:
+                    return TooManyRequests(f"too many questions; try again in {math.ceil(wait)} s")
             return None
         if given is None and not token:
             return Unauthorized(f"this server needs an API key: send it in the {API_KEY_HEADER} header")
@@ -561,11 +576,17 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
     @app.post("/api/ask", response_model=AskResponse, responses=ERROR_RESPONSES, tags=["api"],
               dependencies=[Depends(auth("ask")), Depends(json_only)],
               summary="Answer a question with cited sentences")
-    async def api_ask(body: AskRequest) -> dict[str, Any]:
+    async def api_ask(body: AskRequest, request: Request) -> dict[str, Any]:
         not_empty(body.question, "question")
         k = body.k if "k" in body.model_fields_set else None  # omitted: the engine's answer_k (capped at max_k)
+        widget = guard.role_for_key(request.headers.get(API_KEY_HEADER)) < Role.READ  # an embed-token caller
+        if widget:  # the answer and its citations only: k capped low, no ranked result list
+            k = min(k or service.answer_k, EMBED_MAX_K)
         answer = await run_in_threadpool(service.ask, body.question, k, body.mode, body.search_filter())
-        return answer.to_dict()
+        out = answer.to_dict()
+        if widget:
+            out["results"] = []
+        return out
 
     @app.head("/api/health", include_in_schema=False)  # like GET, without the body (load balancers)
     @app.get("/api/health", response_model=HealthResponse, responses={500: {"model": ErrorResponse}}, tags=["api"],
@@ -663,8 +684,8 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
     app.add_middleware(EventFilesMiddleware, guard=guard)  # a Gradio event may name only this session's uploads
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes, ui_max_bytes=UI_EVENT_MAX_BYTES,
                        upload_max_bytes=config.max_upload_mb * 2**20 + UPLOAD_OVERHEAD_BYTES)
-    app.add_middleware(EarlyAuthMiddleware, check=lambda method, path, headers: (
-        access_error(kind, headers) if (kind := scope_of(method, path)) else None))
+    app.add_middleware(EarlyAuthMiddleware, check=lambda method, path, headers, client: (
+        access_error(kind, headers, client) if (kind := scope_of(method, path)) else None))
     app.add_middleware(BodyTimeoutMiddleware, timeout_s=config.body_timeout_s,
                        upload_timeout_s=max(config.body_timeout_s, config.upload_timeout_s))
     if config.cors_origins:

@@ -35,8 +35,10 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from index.errors import QAError
 from index.defaults import API_MAX_K, MAX_BODY_BYTES, MAX_K, MAX_UPLOAD_MB, default_index_dir
+from index.errors import QAError
+
+from .guard import MIN_KEY_CHARS
 
 API_KEY_HEADER = "X-API-Key"
 EMBED_TOKEN_HEADER = "X-Embed-Token"
@@ -128,6 +130,11 @@ class ServeConfig:
             value = getattr(self, name)
             if value is not None and (not value.isascii() or not value.isprintable()):
                 raise ConfigError(f"{name} must be printable ASCII (it travels in an HTTP header)")
+        for name in ("api_key", "write_key"):
+            value = getattr(self, name)
+            if value is not None and len(value) < MIN_KEY_CHARS:
+                raise ConfigError(f"{name} is {len(value)} characters; use at least {MIN_KEY_CHARS} "
+                                  "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')")
         if self.write_key and self.write_key == self.api_key:
             raise ConfigError("the write key must differ from the API key")
         if self.allow_writes and not self.write_key and not self.api_key and not _loopback(self.host):

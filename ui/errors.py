@@ -21,6 +21,8 @@ status   code                    when
 415      unsupported_media_type  the body is not ``application/json``
 422      invalid_request         wrong field types, unknown fields, bad ``mode``,
                                  text with a lone surrogate
+429      too_many_requests       too many wrong keys from one address (locked out for
+                                 a while), or an embed token's questions over its limit
 500      internal_error          a bug; details go to the server log, not the client
 501      not_implemented         the engine has no ``delete`` (older engine)
 503      shard_unavailable       sharded serving (``--ray``): a shard could not answer
@@ -44,7 +46,7 @@ from index.errors import QAError
 DOCUMENTED_CODES = frozenset({
     "bad_query", "malformed_body", "cors_rejected", "unauthorized", "forbidden", "not_found", "index_missing",
     "method_not_allowed", "request_timeout", "index_invalid", "body_too_large", "unsupported_media_type",
-    "invalid_request", "internal_error", "not_implemented", "shard_unavailable",
+    "invalid_request", "internal_error", "not_implemented", "shard_unavailable", "too_many_requests",
 })
 
 #: The code of a status when the error names none (or an undocumented one).
@@ -59,6 +61,7 @@ STATUS_CODES = {
     413: "body_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
+    429: "too_many_requests",
     500: "internal_error",
     501: "not_implemented",
     503: "shard_unavailable",
@@ -93,6 +96,11 @@ class Unauthorized(QAError):
 class Forbidden(QAError):
     status = 403
     code = "forbidden"
+
+
+class TooManyRequests(QAError):
+    status = 429
+    code = "too_many_requests"
 
 
 class NotFound(QAError):

@@ -29,7 +29,7 @@ import os
 import secrets
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from enum import IntEnum
 from http.cookies import SimpleCookie
@@ -66,6 +66,20 @@ MAX_UPLOADS_PER_SESSION = 256
 UI_EVENT_MAX_BYTES = 64 * 1024
 #: What one multipart upload may carry beyond its files' bytes (boundaries, names, headers).
 UPLOAD_OVERHEAD_BYTES = 1 << 20
+#: Shortest API / write key a server starts with (``ui.config.ServeConfig``): a guessable key is a
+#: configuration error, not a runtime risk.
+MIN_KEY_CHARS = 12
+#: Wrong keys (``/login`` or ``X-API-Key``) one client address may send per ``KEY_FAILURE_WINDOW_S``;
+#: past it, every key it sends is refused (429) for a back-off that doubles with each lockout.
+KEY_FAILURES = 10
+KEY_FAILURE_WINDOW_S = 60.0
+KEY_BACKOFF_S = 60.0
+KEY_BACKOFF_MAX_S = 3600.0
+#: Questions an embed-token caller may ask per minute, per client address and per token.
+EMBED_ASKS_PER_CLIENT = 30
+EMBED_ASKS_PER_TOKEN = 120
+#: Passages an embed-token caller's question may read (the widget needs the answer, not a result list).
+EMBED_MAX_K = 5
 #: Methods whose body the event check reads (a GET or HEAD body is never looked at by Gradio).
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -74,6 +88,93 @@ class Role(IntEnum):
     NONE = 0
     READ = 1
     WRITE = 2
+
+
+class RateLimiter:
+    """At most ``limit`` events per ``window_s`` for each key (a client address, a token), counted in
+    a sliding window; memory stays bounded (``max_keys``, least recently seen forgotten first).
+    Thread-safe; ``clock`` is injectable for tests."""
+
+    def __init__(self, limit: int, window_s: float, *, max_keys: int = 10_000, clock: Any = time.monotonic) -> None:
+        self.limit, self.window_s, self.max_keys, self.clock = int(limit), float(window_s), int(max_keys), clock
+        self._events: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _window(self, key: str, now: float) -> deque[float]:
+        events = self._events.get(key)
+        if events is None:
+            events = self._events[key] = deque()
+            while len(self._events) > self.max_keys:
+                self._events.popitem(last=False)
+        self._events.move_to_end(key)
+        while events and events[0] <= now - self.window_s:
+            events.popleft()
+        return events
+
+    def hit(self, key: str) -> float:
+        """Count one event for ``key``: 0 when it is within the limit, else the seconds until it would be."""
+        with self._lock:
+            now = self.clock()
+            events = self._window(key, now)
+            if len(events) >= self.limit:
+                return max(0.001, events[0] + self.window_s - now)
+            events.append(now)
+            return 0.0
+
+
+class KeyFailures:
+    """Wrong keys per client address: the :data:`KEY_FAILURES`-th within :data:`KEY_FAILURE_WINDOW_S`
+    locks the address out for :data:`KEY_BACKOFF_S`; each lockout that follows within
+    :data:`KEY_BACKOFF_MAX_S` of the last one doubles it (at most :data:`KEY_BACKOFF_MAX_S`). While
+    locked out no key is looked at, the right one neither. Memory is bounded (``max_keys`` addresses)."""
+
+    def __init__(self, *, limit: int = KEY_FAILURES, window_s: float = KEY_FAILURE_WINDOW_S,
+                 backoff_s: float = KEY_BACKOFF_S, max_backoff_s: float = KEY_BACKOFF_MAX_S,
+                 clock: Any = time.monotonic, max_keys: int = 10_000) -> None:
+        self.limit, self.window_s, self.backoff_s, self.max_backoff_s = max(1, int(limit)), window_s, backoff_s, max_backoff_s
+        self.clock, self.max_keys = clock, max_keys
+        self._fails: OrderedDict[str, deque[float]] = OrderedDict()
+        self._until: OrderedDict[str, tuple[float, float]] = OrderedDict()  # address -> (locked until, its back-off)
+        self._lock = threading.Lock()
+
+    def locked(self, client: str) -> float:
+        """Seconds this address must still wait before a key it sends is looked at (0: none)."""
+        with self._lock:
+            until = self._until.get(client, (0.0, 0.0))[0]
+        return max(0.0, until - self.clock())
+
+    def failed(self, client: str) -> float:
+        """Record a wrong key from ``client``; returns the lockout it starts (0: none)."""
+        with self._lock:
+            now = self.clock()
+            fails = self._fails.setdefault(client, deque())
+            self._fails.move_to_end(client)
+            while fails and fails[0] <= now - self.window_s:
+                fails.popleft()
+            fails.append(now)
+            if len(fails) < self.limit:
+                self._bound()
+                return 0.0
+            fails.clear()
+            until, last = self._until.get(client, (0.0, 0.0))
+            backoff = min(self.max_backoff_s, last * 2) if last and now - until < self.max_backoff_s else self.backoff_s
+            self._until[client] = (now + backoff, backoff)
+            self._until.move_to_end(client)
+            self._bound()
+            return backoff
+
+    def _bound(self) -> None:
+        for table in (self._fails, self._until):
+            while len(table) > self.max_keys:
+                table.popitem(last=False)
+
+
+def client_address(scope_or_request: Any) -> str:
+    """The peer address of an ASGI scope or a Starlette request (no proxy header is trusted)."""
+    client = scope_or_request.get("client") if isinstance(scope_or_request, dict) else getattr(scope_or_request, "client", None)
+    if client is None:
+        return "?"
+    return str(client[0] if isinstance(client, (tuple, list)) else getattr(client, "host", "?"))
 
 
 def is_loopback(host: str) -> bool:
@@ -104,6 +205,11 @@ class Guard:
     secret: bytes = field(default=b"", repr=False)
     _uploads: dict[str, OrderedDict[str, None]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: session ids logged out before their expiry (id -> expiry), kept until they would have expired
+    _revoked: dict[str, int] = field(default_factory=dict, repr=False)
+    key_failures: KeyFailures = field(default_factory=KeyFailures, repr=False)
+    embed_clients: RateLimiter = field(default_factory=lambda: RateLimiter(EMBED_ASKS_PER_CLIENT, 60.0), repr=False)
+    embed_tokens: RateLimiter = field(default_factory=lambda: RateLimiter(EMBED_ASKS_PER_TOKEN, 60.0), repr=False)
 
     def __post_init__(self) -> None:
         if not self.secret:
@@ -170,12 +276,27 @@ class Guard:
             return None
         if int(parts[2]) < (time.time() if now is None else now):
             return None
+        with self._lock:
+            if parts[3] in self._revoked:
+                return None
         role = int(parts[1])
         if role not in (1, 2):
             return None
         if role == Role.WRITE and not self.writes_enabled:
             role = Role.READ
         return Role(role), parts[3]
+
+    def revoke(self, token: str | None, now: float | None = None) -> bool:
+        """Log a session out on the server: its cookie is refused from now on, even if a copy of it
+        was kept (until the server restarts; expired sessions are forgotten)."""
+        if not token or self.read_session(token, now) is None:
+            return False
+        parts = token.split(".")
+        t = time.time() if now is None else now
+        with self._lock:
+            self._revoked = {sid: exp for sid, exp in self._revoked.items() if exp >= t}
+            self._revoked[parts[3]] = int(parts[2])
+        return True
 
     def session_cookie(self, token: str, secure: bool = False, max_age: int = SESSION_TTL_S) -> str:
         attrs = f"{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}"

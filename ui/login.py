@@ -2,18 +2,21 @@
 
 A correct key (the API key, or the write key) sets the ``qa_session`` cookie: HttpOnly,
 SameSite=Strict, signed with the server's key (:meth:`ui.guard.Guard.make_session`), valid 12 h.
-A wrong key answers 401 with the form again; the key itself is never stored in the cookie.
+A wrong key answers 401 with the form again (too many from one address: 429, locked out for a
+while; :class:`ui.guard.KeyFailures`); the key itself is never stored in the cookie. Logging out
+revokes the session on the server.
 """
 
 from __future__ import annotations
 
 import html
+import math
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from .guard import SESSION_COOKIE, Guard, Role, frame_headers
+from .guard import SESSION_COOKIE, Guard, Role, client_address, frame_headers
 
 MAX_FORM_BYTES = 4096
 
@@ -78,7 +81,12 @@ def add_login_routes(app: FastAPI, guard: Guard) -> None:
             return _page(guard, "/", "That form could not be read.", 400)
         key = (form.get("key") or [""])[0]
         next_path = _safe_next((form.get("next") or ["/"])[0])
+        client = client_address(request)
+        wait = guard.key_failures.locked(client)
+        if wait:  # locked out after too many wrong keys: the key is not even looked at
+            return _page(guard, next_path, f"Too many wrong keys; try again in {math.ceil(wait)} seconds.", 429)
         if not guard.key_is_known(key):
+            guard.key_failures.failed(client)
             return _page(guard, next_path, "Wrong key.", 401)
         role = guard.role_for_key(key)
         response = RedirectResponse(next_path, status_code=303)
@@ -88,7 +96,9 @@ def add_login_routes(app: FastAPI, guard: Guard) -> None:
 
     @app.api_route("/logout", methods=["GET", "POST"], include_in_schema=False)
     async def logout(request: Request) -> Response:
-        """Clears the session cookie (GET too: a typed-in /logout must not fall through to Gradio's)."""
+        """Revokes the session on the server (a kept copy of the cookie stops working) and clears
+        the cookie (GET too: a typed-in /logout must not fall through to Gradio's)."""
+        guard.revoke(request.cookies.get(SESSION_COOKIE))
         response = RedirectResponse("/login", status_code=303)
         response.headers.append("set-cookie", f"{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
         return response
