@@ -39,6 +39,8 @@ from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from index.errors import printable
+
 from .errors import error_response, shaped_error_body
 
 SESSION_COOKIE = "qa_session"
@@ -345,7 +347,8 @@ class Guard:
         for ref in refs:
             if not self.uploaded_by(sid, ref):
                 name = os.path.basename(ref) if isinstance(ref, str) else "a file"
-                return 403, "forbidden", f"{_printable(name)}: not a file this server received from you; upload it again"
+                name = printable(name if len(name) <= 120 else name[:119] + "…")
+                return 403, "forbidden", f"{name}: not a file this server received from you; upload it again"
         return None
 
 
@@ -367,12 +370,6 @@ def _cookie(header: str, name: str) -> str | None:
         return None
     morsel = jar.get(name)
     return morsel.value if morsel else None
-
-
-def _printable(text: str, limit: int = 120) -> str:
-    """``text`` for a one-line message: control characters escaped, cut at ``limit``."""
-    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
 def file_references(data: Any, max_nodes: int = 100_000) -> list[Any]:
