@@ -336,8 +336,8 @@ def test_every_off_topic_question_is_none_and_no_answerable_one_is(answers: dict
     assert flagship.status == "evidence" and flagship.citations
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9, open: refused (p 0.70 < 0.72); the ranker puts a sentence restating the "
-                   "withdrawal first, the analyst's reason (9th passage) 6th (docs/answering.md)")
+@pytest.mark.xfail(strict=True, reason="issue 24, open: shown as evidence, not answered (p 0.55 < 0.82); the ranker puts a "
+                   "sentence restating the withdrawal first, the analyst's reason (9th passage) 6th (docs/answering.md)")
 def test_flagship_why_question_quotes_the_reason(answers: dict[str, Answer]) -> None:
     qid = next(q["id"] for q in QUESTIONS if q["question"] == FLAGSHIP)
     ans = answers[qid]
@@ -376,14 +376,14 @@ def test_an_unstated_fact_is_refused_naming_the_missing_word(answers: dict[str, 
     assert not gdp.confident and "no retrieved passage mentions gdp" in gdp.reason.lower()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9, open: refused by the learned answerability model (p 0.52 < 0.72)")
+@pytest.mark.xfail(strict=True, reason="issue 24, open: shown as evidence (p 0.52 < 0.82), the planned 5,000 first")
 def test_how_many_quotes_the_number_asked_for(answers: dict[str, Answer]) -> None:
     by_q = {q["question"]: answers[q["id"]] for q in QUESTIONS}
     first = by_q["How many Russian peacekeepers were sent to Karabakh in 2020?"].citations[0].quote
     assert "nearly 2,000 troops in 2020" in first  # not "About 5,000 ... were planned"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9, open: refused by the learned answerability model (p < 0.5)")
+@pytest.mark.xfail(strict=True, reason="issue 24, open: shown as evidence (p < 0.5); the 100,000 sentence is not first")
 def test_how_many_armenians_fled_is_answered(answers: dict[str, Answer]) -> None:
     by_q = {q["question"]: answers[q["id"]] for q in QUESTIONS}
     assert "100,000" in by_q["How many Armenians fled Nagorno-Karabakh?"].citations[0].quote
