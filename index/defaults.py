@@ -82,16 +82,10 @@ MAX_K = 1000
 NEW_INDEX_FUSION: dict[str, object] = {"method": "dbsf", "rrf_k": 60, "dense_weight": 0.5, "depth": 100}
 #: The fusion method of a manifest that records none: indexes built before issue 13 ranked with RRF.
 LEGACY_FUSION_METHOD = "rrf"
-#: Largest ``k`` an HTTP request may ask (``QA_MAX_K``).
-API_MAX_K = 50
 #: Longest query, in characters after whitespace is collapsed.
 MAX_QUERY_CHARS = 2000
 #: Queries one ``search_many`` call may carry.
 MAX_BATCH = 10_000
-#: Largest HTTP request body (``QA_MAX_BODY_BYTES``).
-MAX_BODY_BYTES = 16_384
-#: Largest file the UI accepts (``QA_MAX_UPLOAD_MB``).
-MAX_UPLOAD_MB = 50
 #: How often ``qa serve`` looks for a new index generation written by another process.
 RELOAD_INTERVAL_S = 1.0
 

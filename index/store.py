@@ -814,14 +814,17 @@ def _restore_newest_old(directory: Path) -> None:
             return
 
 
-def update_settings(directory: Path | str, **changes: Any) -> dict[str, Any]:
+def update_settings(directory: Path | str, *, check: Callable[[IndexSettings, Path], None] | None = None,
+                    **changes: Any) -> dict[str, Any]:
     """Change query-time settings (``fusion``, ``answer``, and ``dense_search``: the dense index's
     search-time knobs ``ef_search`` (HNSW) / ``nprobe`` (IVF)) in an index's manifest, atomically
     and under the write lock; the data files are untouched. Returns the new manifest.
 
-    Nothing is written unless every surface can read the result: the dense knobs are checked here,
-    the fusion and answer settings by ``qa.engine.check_query_settings`` (the code that reads them),
-    so a bad value is a one-line :class:`QAError` and the index keeps serving as before."""
+    The store keeps ``fusion`` and ``answer`` as opaque sections: ``check`` (the reader's own
+    validation, ``qa.engine.check_query_settings``, which ``qa.engine.update_query_settings``
+    passes) raises ``ValueError`` unless every surface can read them. Nothing is written unless it
+    passes and the dense knobs (checked here) are valid, so a bad value is a one-line
+    :class:`QAError` and the index keeps serving as before."""
     directory = real_path(directory)
     allowed = {"fusion", "answer", "dense_search"}
     if set(changes) - allowed:
@@ -835,11 +838,9 @@ def update_settings(directory: Path | str, **changes: Any) -> dict[str, Any]:
             parsed = IndexSettings.from_dict(settings)
         except (TypeError, ValueError) as exc:
             raise QAError(f"not written: invalid settings ({exc}); index {directory} unchanged") from exc
-        if changes:  # fusion / answer: validated by their reader (qa), imported here only when they change
-            from qa.engine import check_query_settings
-
+        if changes and check is not None:  # fusion / answer: validated by their reader
             try:
-                check_query_settings(parsed, directory)
+                check(parsed, directory)
             except ValueError as exc:
                 raise QAError(f"not written: {exc}; index {directory} unchanged") from exc
         if dense_search:

@@ -191,6 +191,14 @@ def check_query_settings(settings: IndexSettings, where: object) -> None:
     _answer_settings(settings, where)
 
 
+def update_query_settings(directory: Path | str, **changes: Any) -> dict[str, Any]:
+    """:func:`index.store.update_settings` with this package's check of the fusion and answer
+    sections (:func:`check_query_settings`): what every writer of query settings calls."""
+    from index.store import update_settings
+
+    return update_settings(directory, check=check_query_settings, **changes)
+
+
 def _fusion_settings(settings: IndexSettings) -> Fusion:
     try:
         return Fusion.from_dict(settings.fusion)
@@ -503,12 +511,10 @@ class Engine:
 
     def set_fusion(self, fusion: Fusion) -> None:
         """Record ``fusion`` in the index manifest (a new generation every surface then reads)."""
-        from index.store import update_settings
-
         if not isinstance(fusion, Fusion):
             raise QueryError("fusion must be a qa.Fusion")
         with self._write_lock:
-            update_settings(self.index_dir, fusion=fusion.to_dict())
+            update_query_settings(self.index_dir, fusion=fusion.to_dict())
             if self._snap is not None:
                 self.refresh(force=True)
 
@@ -517,8 +523,6 @@ class Engine:
         in the index manifest; ``None`` goes back to the bundled model. A threshold set in the manifest
         is dropped with the model it was set for: the new model brings its own. Every surface then
         answers with it (a new generation)."""
-        from index.store import update_settings
-
         if model is not None and not isinstance(model, AnswerModel):
             raise QueryError("model must be a qa.learned.AnswerModel")
         with self._write_lock:
@@ -529,7 +533,7 @@ class Engine:
             answer = {k: v for k, v in snap.store.settings.answer.items() if k not in ANSWER_KEYS}
             if model is not None:
                 answer["model"] = model.to_dict()
-            update_settings(self.index_dir, answer=answer)
+            update_query_settings(self.index_dir, answer=answer)
             self.refresh(force=True)
 
     # ------------------------------------------------------------------ live reload

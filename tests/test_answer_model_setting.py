@@ -14,7 +14,7 @@ import pytest
 
 from index.embedding import SentenceTransformerEmbedder
 from index.errors import IndexFormatError, QAError, QueryError
-from index.store import update_settings
+from qa.engine import update_query_settings as update_settings  # the store with the reader's check
 from qa import Engine
 from qa.learned import default_answer_model, load_answer_model
 from tests.conftest import ROOT, hand_edit_settings

@@ -121,7 +121,7 @@ def test_sweep_apply_writes_fusion_that_every_surface_reads(writable: Path, caps
 
 
 def test_manifest_fusion_drives_search(writable: Path, embedder) -> None:  # type: ignore[no-untyped-def]
-    from index.store import update_settings
+    from qa.engine import update_query_settings as update_settings
 
     q = "Why did Russia withdraw its peacekeepers?"
     update_settings(writable, fusion={"method": "weighted", "dense_weight": 1.0})

@@ -11,7 +11,8 @@ import pytest
 
 from index.defaults import NEW_INDEX_FUSION
 from index.errors import QueryError
-from index.store import read_manifest, update_settings
+from index.store import read_manifest
+from qa.engine import update_query_settings as update_settings  # the store with the reader's check
 from qa import Engine
 from qa.cli import main as cli
 from qa.fusion import Fusion, FusionMethod, Mode, dbsf, minmax, rrf, weighted_sum

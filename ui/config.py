@@ -35,10 +35,17 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from index.defaults import API_MAX_K, MAX_BODY_BYTES, MAX_K, MAX_UPLOAD_MB, default_index_dir
+from index.defaults import MAX_K, default_index_dir
 from index.errors import QAError
 
 from .guard import MIN_KEY_CHARS
+
+#: Largest ``k`` an HTTP request may ask (``QA_MAX_K``).
+API_MAX_K = 50
+#: Largest HTTP request body (``QA_MAX_BODY_BYTES``).
+MAX_BODY_BYTES = 16_384
+#: Largest file the UI accepts (``QA_MAX_UPLOAD_MB``).
+MAX_UPLOAD_MB = 50
 
 API_KEY_HEADER = "X-API-Key"
 EMBED_TOKEN_HEADER = "X-Embed-Token"
