@@ -46,7 +46,7 @@ def test_run_tiny() -> None:
     assert recall["1k@nprobe64", "dense"] >= 0.95 and recall["1k@nprobe64", "hybrid"] >= 0.95
     for label, size in res["sizes"].items():
         assert size["dense"]["type"] == "ivf" and size["dense"]["storage"] == "fp16"
-        assert size["dense"]["nprobe"] == int(label.split("nprobe")[1]) and size["disk_mb"] > 0 and size["load_s"] >= 0
+        assert size["dense"]["nprobe"] == int(label.split("nprobe")[1]) and size["disk_mb"] > 0 and size["load_s"] > 0
         assert set(size["baselines"]) == MODES | {"rank_bm25"} and size["baselines"]["rank_bm25"]["speedup"] > 0
         assert all(size["baselines"][m]["speedup_p50"] > 0 for m in MODES)
     ix = res["indexing"]
@@ -54,7 +54,9 @@ def test_run_tiny() -> None:
     v = res["vectors"]
     assert v["pool"] > 0 and 0 < v["sigma"] < 0.05 and 0.9 < v["word_drop_cosine_mean"] < 1.0
     assert res["rss_mb"] > 0
-    assert all(len(size["load_avg"]) == 2 and min(size["load_avg"]) >= 0 for size in res["sizes"].values())
+    # the 1-minute load around the timed queries: two readings per size, and the benchmark itself loads
+    # the machine, so a reading of 0 means nothing was read
+    assert all(len(size["load_avg"]) == 2 and min(size["load_avg"]) > 0 for size in res["sizes"].values())
     spec = importlib.util.spec_from_file_location("run_bench", BENCH / "run.py")
     run = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(run)  # type: ignore[union-attr]
@@ -73,7 +75,7 @@ def test_ann_tiny() -> None:
     for rows in by.values():
         recalls = [r["recall_at_10"] for r in rows]
         assert recalls == sorted(recalls) and recalls[-1] >= 0.95  # a wider search never finds less
-        assert all(r["p50_ms"] > 0 and r["build_s"] >= 0 for r in rows)
+        assert all(r["p50_ms"] > 0 and r["build_s"] > 0 for r in rows)
 
 
 def test_embed_device_tiny() -> None:
