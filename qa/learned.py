@@ -108,7 +108,7 @@ class AnswerModel:
     trained_on: str = ""  # e.g. "eval/answer_questions.jsonl: tune, fresh, fresh2 (160 questions)"
     embedding_model: str = ""
     #: topicality (evidence vs none): the question is about the retrieved articles when
-    #: ``topic.logit(topic_row) > topic_threshold``; without a topic model every question is
+    #: ``topic.logit(topic_row) > topic_threshold``; without a topic model every question counts as topical
     topic: LinearModel | None = None
     topic_threshold: float = 0.0
 

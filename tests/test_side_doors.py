@@ -40,16 +40,10 @@ class FifoRescue:
     def _run(self) -> None:
         if self.done.wait(self.after_s):
             return
-        fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK) if self._has_reader() else None
-        if fd is not None:
-            os.close(fd)
-
-    def _has_reader(self) -> bool:
-        try:
+        try:  # a writer that opens and closes: a reader blocked on the FIFO sees end of file
             os.close(os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK))
-            return True
-        except OSError:  # ENXIO: nobody has it open for reading
-            return False
+        except OSError:  # ENXIO: nobody has it open for reading, nothing to release
+            pass
 
     def __enter__(self) -> "FifoRescue":
         self.thread.start()

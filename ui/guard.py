@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from index.errors import printable
@@ -547,8 +548,6 @@ class EventFilesMiddleware:
                 or "multipart/" in (_header(scope.get("headers", []), "content-type") or "").lower()):
             await self.app(scope, receive, send)
             return
-        from starlette.exceptions import HTTPException as StarletteHTTPException
-
         chunks: list[bytes] = []
         while True:
             try:
