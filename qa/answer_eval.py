@@ -9,9 +9,9 @@ A question set is JSONL, one question per line::
 ``evidence`` lists phrases that occur literally in the articles (any one of them is a right
 answer); an empty list means the articles do not answer the question. ``kind`` groups the
 questions in the report (``unanswerable`` = on topic but not stated, ``offtopic``); ``split`` is
-``tune``, ``tune2``, ``heldout``, ``fresh``, ``fresh2``, ``fresh3`` or ``fresh4``. ``tune`` and ``tune2`` are for
-fitting and choosing settings; ``heldout``, ``fresh3`` and ``fresh4`` never are (``fresh4`` was written blind
-and frozen before round 5); ``fresh`` (written after
+``tune``, ``tune2``, ``heldout``, ``fresh``, ``fresh2``, ``fresh3``, ``fresh4`` or ``fresh5``. ``tune`` and ``tune2`` are for
+fitting and choosing settings; ``heldout``, ``fresh3``, ``fresh4`` and ``fresh5`` never are (``fresh4`` was written blind
+and frozen before round 5, ``fresh5`` before the reader was trained); ``fresh`` (written after
 ``heldout`` had been looked at) and ``fresh2`` (after ``fresh``) were unseen tests in their rounds
 and became training data of the learned answer model; see docs/answering.md.
 
@@ -36,9 +36,9 @@ from .datasets import normalize_text
 
 ANSWERABLE_KINDS = ("why_how", "quantity_when", "who_where_which")
 REFUSE_KINDS = ("unanswerable", "offtopic")
-SPLITS = ("tune", "tune2", "heldout", "fresh", "fresh2", "fresh3", "fresh4")
+SPLITS = ("tune", "tune2", "heldout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5")
 #: Splits never used to fit or choose anything (reported together as ``unseen``).
-UNSEEN_SPLITS = ("heldout", "fresh3", "fresh4")
+UNSEEN_SPLITS = ("heldout", "fresh3", "fresh4", "fresh5")
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def test_save_writes_each_answer_next_to_its_evidence(tmp_path: Path) -> None:
 
 def test_load_answer_cases(tmp_path: Path) -> None:
     cases = load_answer_cases(ROOT / "eval" / "answer_questions.jsonl")
-    assert len(cases) >= 80 and {c.split for c in cases} == {"tune", "tune2", "heldout", "fresh", "fresh2", "fresh3", "fresh4"}
+    assert len(cases) >= 80 and {c.split for c in cases} == {"tune", "tune2", "heldout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5"}
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"id": "x", "question": "why?", "evidence": ["a"], "split": "test"}) + "\n")
     with pytest.raises(DatasetError, match="split"):
