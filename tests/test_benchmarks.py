@@ -135,17 +135,17 @@ def test_ranking_tiny() -> None:
         assert first == ("ndcg@10" if coll["name"] == "cranfield" else "hit@1")
         for s in systems.values():
             assert 0 < s["metrics"][first] <= 1
-    # the published news rows (benchmarks/README.md, README.md) are those of today's code: the tiny run
+    # the published news rows (benchmarks/README.md, docs/evaluation.md) are those of today's code: the tiny run
     # scores the same 25 news questions with the same two fusions (tolerance: one question at rank 1)
     news = {s["name"]: s["metrics"] for s in res["collections"][1]["systems"]}
     block = (ROOT / "benchmarks" / "README.md").read_text().split("<!-- bench:ranking -->")[1]
     table = block.split("**news questions**")[1].split("\n\n")[1]
     rows = {cells[1].strip(): (float(cells[2]), float(cells[3])) for cells in (line.split("|") for line in table.splitlines()[2:] if line.startswith("|"))}
-    readme = (ROOT / "README.md").read_text()
+    evaluation = (ROOT / "docs" / "evaluation.md").read_text()
     for name in ("rrf", "dbsf"):
         assert rows[name][0] == pytest.approx(news[name]["hit@1"], abs=0.041), name
         assert rows[name][1] == pytest.approx(news[name]["mrr@10"], abs=0.03), name
-    assert f"| news questions (hit@1) | {news['rrf']['hit@1']:.2f} | {news['dbsf']['hit@1']:.2f} |" in readme
+    assert f"| news questions (hit@1) | {news['rrf']['hit@1']:.2f} | {news['dbsf']['hit@1']:.2f} |" in evaluation
 
 
 def test_zscore_fusion_by_hand() -> None:
