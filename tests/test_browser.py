@@ -31,7 +31,7 @@ EXAMPLE = "Where will Russian troops remain in Armenia after the withdrawal?"
 KEY = "browser-test-key"
 WRITE_KEY = "browser-write-key"
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.tier2]  # tier2: a live server and headless Chromium per module
 
 
 def free_port() -> int:
