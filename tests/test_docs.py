@@ -1,8 +1,8 @@
 """The documentation names only what exists: every ``qa.``/``index.``/``ui.`` dotted name in
 backticks resolves to a real module attribute, every class name in backticks (and its
 ``Class.attribute``) is defined in the code or is a known outside name, every repository path in
-backticks is a file (``path.py::name`` defines ``name``), and every relative link and anchor
-resolves. ``QAService`` and ``Searcher`` outlived their code in three documents; these tests stop
+backticks is a file (``path.py::name`` defines ``name``), every relative link and anchor
+resolves, and the README says why each declared dependency is there. ``QAService`` and ``Searcher`` outlived their code in three documents; these tests stop
 that recurring. The last test feeds each check a stale sample, so none of them can pass vacuously."""
 
 from __future__ import annotations
@@ -224,3 +224,25 @@ def test_the_checks_catch_stale_names() -> None:
                                 "[d](#two-commands) [e](https://example.org/#x)") == [
         "docs/nope.md: no such file", "docs/serving.md#no-such: no heading #no-such in docs/serving.md"]
     assert slug("Ray cluster (`benchmarks/cluster.py`)") == "ray-cluster-benchmarksclusterpy"
+
+
+def undocumented_dependencies(readme: str, pyproject: str) -> list[str]:
+    """Packages pyproject.toml declares (dependencies and every extra) that the README's
+    "Dependencies and why" table does not name."""
+    import tomllib
+
+    project = tomllib.loads(pyproject)["project"]
+    requirements = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
+    section = readme[readme.index("\n## Dependencies and why\n"):]
+    section = section[: section.find("\n## ", 1) if "\n## " in section[1:] else len(section)]
+    table = section.lower().replace("_", "-")
+    names = [re.match(r"[A-Za-z0-9_.-]+", r).group(0).lower().replace("_", "-") for r in requirements]
+    return [n for n in dict.fromkeys(names) if not re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", table)]
+
+
+def test_every_dependency_says_why_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert undocumented_dependencies(readme, (ROOT / "pyproject.toml").read_text(encoding="utf-8")) == []
+    table = "\n## Dependencies and why\n\n| package | why |\n|---|---|\n| onnxruntime, numpy | ... |\n\n## Documentation\n- faiss-cpu\n"
+    toml = '[project]\ndependencies = ["onnx>=1", "numpy", "faiss-cpu"]\n[project.optional-dependencies]\nray = ["ray[data]>=2"]\n'
+    assert undocumented_dependencies(table, toml) == ["onnx", "faiss-cpu", "ray"]  # the check itself can fail
