@@ -52,6 +52,17 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTra
     return directory
 
 
+@pytest.fixture
+def index_copy(sample_index: Path, tmp_path: Path) -> Path:
+    """A writable copy of the sample index, fresh for each test (the one fixture every test that
+    changes an index starts from)."""
+    import shutil
+
+    target = tmp_path / "qa-index"
+    shutil.copytree(sample_index, target)
+    return target
+
+
 @pytest.fixture(scope="session")
 def engine(sample_index: Path, embedder: SentenceTransformerEmbedder) -> Engine:
     """The engine over the read-only sample index (what the CLI, API, UI and eval all use)."""

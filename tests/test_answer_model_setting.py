@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -23,10 +22,8 @@ QUESTION = "How much have the US and Europe spent equipping Ukraine with weapons
 
 
 @pytest.fixture()
-def index(sample_index: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "idx"
-    shutil.copytree(sample_index, copy)
-    return copy
+def index(index_copy: Path) -> Path:
+    return index_copy
 
 
 def test_an_installed_answer_model_is_what_every_answer_uses(index: Path, embedder: SentenceTransformerEmbedder) -> None:

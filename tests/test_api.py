@@ -365,6 +365,7 @@ QUESTIONS = [json.loads(line)["question"] for line in
              (__import__("conftest").ROOT / "eval" / "sample_questions.jsonl").read_text().splitlines() if line.strip()]
 
 
+@pytest.mark.tier2  # a live `qa serve` process
 def test_fifty_concurrent_asks_all_succeed(live_server):
     questions = [QUESTIONS[i % 10] for i in range(50)]  # 10 distinct questions, each asked 5 times at once
 
@@ -572,6 +573,7 @@ def test_a_slow_body_is_cut_at_the_total_deadline_with_a_408(service):
     assert fast.status_code == 200
 
 
+@pytest.mark.tier2  # a live `qa serve` process
 def test_live_server_slow_body_and_surrogate(sample_index, tmp_path):
     """Against a real `qa serve` (QA_BODY_TIMEOUT_S=2): a body dripped 1 byte every 0.5 s gets a 408
     in the error shape and the connection closes; a lone surrogate in `source` is a 422 on a

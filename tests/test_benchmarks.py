@@ -32,6 +32,7 @@ def run_script(name: str, *args: str, timeout: float = 600) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.tier2  # a benchmark script's tiny run, in a subprocess
 def test_run_tiny() -> None:
     """One IVF build served twice through the checksummed manifest (``--nprobe``): probing every
     list is exhaustive, one list is not; the exact reference, baselines and indexing ratio too."""
@@ -64,6 +65,7 @@ def test_run_tiny() -> None:
     assert "load average before → after the timed queries" in table and "1k@nprobe1 " in table
 
 
+@pytest.mark.tier2  # a benchmark script's tiny run, in a subprocess
 def test_ann_tiny() -> None:
     """The script that chose the auto dense index kinds: both kinds measured against exact search."""
     shared_dataset("scifact")
@@ -78,6 +80,7 @@ def test_ann_tiny() -> None:
         assert all(r["p50_ms"] > 0 and r["build_s"] > 0 for r in rows)
 
 
+@pytest.mark.tier2  # a benchmark script's tiny run, in a subprocess
 def test_embed_device_tiny() -> None:
     """The GPU indexing benchmark, run on the CPU through the same half-precision pipeline the GPU
     runs (only the tensors' device differs), against sentence-transformers' default encode."""
@@ -89,6 +92,7 @@ def test_embed_device_tiny() -> None:
     assert row["cosine_min"] > 0.9999  # fp16 on the same weights: the fp32 model's vectors
 
 
+@pytest.mark.tier2  # a benchmark script's tiny run, in a subprocess
 def test_index_and_query_tiny() -> None:
     res = run_script("index_and_query.py", "--tiny", "--json")
     assert res["indexing"]["articles"] == 5 and res["indexing"]["passages"] > 5
@@ -96,6 +100,7 @@ def test_index_and_query_tiny() -> None:
     assert all(m["queries"] == 5 and m["p50_ms"] > 0 for m in res["modes"].values())
 
 
+@pytest.mark.tier2  # a benchmark script's tiny run, in a subprocess
 def test_api_latency_tiny(sample_index: Path) -> None:
     res = run_script("api_latency.py", "--index", str(sample_index), "--tiny", "--json")
     assert res["passages"] > 0
@@ -103,6 +108,7 @@ def test_api_latency_tiny(sample_index: Path) -> None:
     assert res["sequential"]["failed"] == res["concurrent"]["failed"] == 0 and res["concurrent"]["clients"] == 2
 
 
+@pytest.mark.tier2  # a benchmark script's tiny run, in a subprocess
 def test_peers_tiny() -> None:
     shared_dataset("scifact")
     installed = {"txtai": importlib.util.find_spec("txtai") is not None,
@@ -120,6 +126,7 @@ def test_peers_tiny() -> None:
     assert res["rows"][0]["ratios"]["build_s"] == 1.0
 
 
+@pytest.mark.tier2  # a benchmark script's tiny run, in a subprocess
 def test_ranking_tiny() -> None:
     shared_dataset("cranfield")
     res = run_script("ranking.py", "--tiny", "--json")
@@ -135,17 +142,17 @@ def test_ranking_tiny() -> None:
         assert first == ("ndcg@10" if coll["name"] == "cranfield" else "hit@1")
         for s in systems.values():
             assert 0 < s["metrics"][first] <= 1
-    # the published news rows (benchmarks/README.md, README.md) are those of today's code: the tiny run
+    # the published news rows (benchmarks/README.md, docs/evaluation.md) are those of today's code: the tiny run
     # scores the same 25 news questions with the same two fusions (tolerance: one question at rank 1)
     news = {s["name"]: s["metrics"] for s in res["collections"][1]["systems"]}
     block = (ROOT / "benchmarks" / "README.md").read_text().split("<!-- bench:ranking -->")[1]
     table = block.split("**news questions**")[1].split("\n\n")[1]
     rows = {cells[1].strip(): (float(cells[2]), float(cells[3])) for cells in (line.split("|") for line in table.splitlines()[2:] if line.startswith("|"))}
-    readme = (ROOT / "README.md").read_text()
+    evaluation = (ROOT / "docs" / "evaluation.md").read_text()
     for name in ("rrf", "dbsf"):
         assert rows[name][0] == pytest.approx(news[name]["hit@1"], abs=0.041), name
         assert rows[name][1] == pytest.approx(news[name]["mrr@10"], abs=0.03), name
-    assert f"| news questions (hit@1) | {news['rrf']['hit@1']:.2f} | {news['dbsf']['hit@1']:.2f} |" in readme
+    assert f"| news questions (hit@1) | {news['rrf']['hit@1']:.2f} | {news['dbsf']['hit@1']:.2f} |" in evaluation
 
 
 def test_zscore_fusion_by_hand() -> None:
@@ -193,6 +200,7 @@ def test_dense_feedback_and_document_bm25_by_hand() -> None:
     assert [r for r, _ in p.bm25_with_document("q", 1.0, 3)].index(2) < [r for r, _ in p.bm25_with_document("q", 1.0, 3)].index(0)
 
 
+@pytest.mark.tier2  # a benchmark script's tiny run, in a subprocess
 def test_lifecycle_tiny() -> None:
     """benchmarks/lifecycle.py (the update and BM25 figures of docs/performance.md) at a tiny size:
     the two BM25 paths score alike, and adding, replacing and deleting 10 articles each do just that."""
@@ -208,6 +216,7 @@ def test_lifecycle_tiny() -> None:
     assert min(up["add_10_s"], up["replace_10_s"], up["delete_10_s"]) > 0 and up["speedup_add_vs_full_write"] > 0
 
 
+@pytest.mark.tier2  # scripts/security_replay.py in a subprocess, against a live server
 def test_security_replay_shows_every_attack_refused(sample_index: Path) -> None:
     """scripts/security_replay.py (docs/security.md's before/after table) against this tree: every
     attack it replays is refused (the "after" column), so the table cannot silently go stale."""
@@ -225,6 +234,7 @@ def test_security_replay_shows_every_attack_refused(sample_index: Path) -> None:
         assert got[attack].startswith("exit 2, 1 stderr line(s): qa: error:"), (attack, got[attack])
 
 
+@pytest.mark.tier2  # a benchmark script's tiny run, in a subprocess
 def test_bm25_topk_tiny() -> None:
     """benchmarks/bm25_topk.py: the compiled BM25 search and the NumPy formula give identical top-k
     on every query (the script exits non-zero otherwise), through the script as a user runs it."""

@@ -31,7 +31,7 @@ EXAMPLE = "Where will Russian troops remain in Armenia after the withdrawal?"
 KEY = "browser-test-key"
 WRITE_KEY = "browser-write-key"
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.tier2]  # tier2: a live server and headless Chromium per module
 
 
 def free_port() -> int:
@@ -296,7 +296,8 @@ def test_ui_filters_by_publisher_and_date(server, page):
 
 def test_embed_resizes_its_iframe_to_the_content(server, page, wiki_port):
     snippet = SNIPPET.read_text(encoding="utf-8")
-    assert snippet in (ROOT / "README.md").read_text(encoding="utf-8")  # the README shows exactly this
+    for doc in ("README.md", "docs/serving.md"):  # both show exactly this
+        assert snippet in (ROOT / doc).read_text(encoding="utf-8"), doc
     html = (f'<!doctype html><html><head><meta charset="utf-8"><title>Team wiki</title></head>'
             f'<body style="font:15px system-ui;margin:24px 40px;background:#f6f6f3"><h1>Caucasus desk</h1>'
             f'{snippet.replace("https://newsqa.example.org", server)}<p id="after">Text after the widget.</p></body></html>')

@@ -83,25 +83,31 @@ def test_binary_file_exit_2(tmp_path, capsys):
 
 
 def test_serve_settings_table_matches_the_parser_and_the_environment():
-    """Every flag and variable that ``ui/config.py``'s settings table and the README's settings
-    table name exists: the flag on ``qa serve``, the variable in ``ServeConfig.from_env``; and a
-    flag reaches the config (``--max-upload-mb`` was once documented but missing)."""
+    """Every flag and variable that ``ui/config.py``'s settings table and docs/serving.md's settings
+    table name exists: the flag on ``qa serve``, the variable read by ``ServeConfig.from_env`` (or,
+    for ``QA_THREADS``, by ``qa serve`` itself); every flag of ``qa serve`` is in the docs' table; and
+    a flag reaches the config (``--max-upload-mb`` was once documented but missing)."""
     import inspect
     import re
 
+    import qa.cli.serve_cmd
     import ui.config
     from qa.cli import build_parser
 
     serve = next(a for a in build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "serve")[1]
     options = {o for a in serve._actions for o in a.option_strings}
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("**Settings** come from the environment"):]
-    table = table[: table.index("\n\n", table.index("| env |"))]
+    serving = (ROOT / "docs" / "serving.md").read_text(encoding="utf-8")
+    table = serving[serving.index("\n## Settings\n"):]
+    table = table[table.index("| env |"):]
+    table = table[: table.index("\n\n")]
     documented = set(re.findall(r"--[a-z][a-z-]+", ui.config.__doc__ + table))
     assert documented and documented <= options, documented - options
+    assert options - {"-h", "--help"} <= set(re.findall(r"--[a-z][a-z-]+", table)), options - set(re.findall(r"--[a-z][a-z-]+", table))
     source = inspect.getsource(ui.config.ServeConfig.from_env)
     variables = set(re.findall(r"QA_[A-Z_]+", ui.config.__doc__ + table))
-    assert {v for v in variables if f'"{v}"' not in source} == set()
+    assert {v for v in variables if f'"{v}"' not in source and v != "QA_THREADS"} == set()
+    assert '"QA_THREADS"' in inspect.getsource(qa.cli.serve_cmd.run)
+    assert set(re.findall(r'"(QA_[A-Z_]+)"', source)) <= variables  # and every variable read is documented
     from qa.cli.serve_cmd import serve_config
 
     config = serve_config(build_parser().parse_args(["serve", "--max-upload-mb", "7", "--index-budget", "9"]))
@@ -109,18 +115,19 @@ def test_serve_settings_table_matches_the_parser_and_the_environment():
 
 
 def test_readme_python_example_runs_as_written(tmp_path: Path) -> None:
-    """The README's Python block, run as a user would (a fresh folder holding the sample corpus):
-    it once deleted an id that no index has and filtered on a date no Alwaght article has."""
+    """The README's Python block and docs/usage.md's, run as a user would (a fresh folder holding the
+    sample corpus): it once deleted an id that no index has and filtered on a date no Alwaght article has."""
     import os
     import re
     import shutil
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("\n## Python\n"):]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    shutil.copytree(ROOT / "sample_corpus", tmp_path / "sample_corpus")
     check = ("\nassert [h.article.doc_id for h in recent] and all(h.article.source == 'Alwaght' for h in recent)"
-             "\nassert 'note-1' not in {a.doc_id for a in engine.articles()} and answer.question\nprint('README OK')\n")
-    proc = subprocess.run([sys.executable, "-c", code + check], cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+             "\nassert 'note-1' not in {a.doc_id for a in engine.articles()} and answer.question\n")
+    code = ""
+    for doc in (ROOT / "README.md", ROOT / "docs" / "usage.md"):  # the README's block, then the fuller one
+        text = doc.read_text(encoding="utf-8")
+        code += re.search(r"```python\n(.*?)```", text[text.index("\n## Python\n"):], re.S).group(1) + check
+    shutil.copytree(ROOT / "sample_corpus", tmp_path / "sample_corpus")
+    proc = subprocess.run([sys.executable, "-c", code + "print('README OK')\n"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0 and proc.stdout.rstrip().endswith("README OK"), proc.stderr[-3000:]

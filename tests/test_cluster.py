@@ -26,6 +26,8 @@ from qa import Engine
 
 from conftest import shared_dataset
 
+pytestmark = pytest.mark.tier2  # a local two-node Ray cluster, started and stopped by this module
+
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'newsqa[ray]')")
 
 PORT = int(os.environ.get("QA_TEST_RAY_PORT", "6380"))

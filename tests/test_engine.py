@@ -4,7 +4,6 @@ the manifest, and a served index swaps to new generations without failing a requ
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -32,13 +31,6 @@ QUESTIONS = ROOT / "eval" / "sample_questions.jsonl"
 def _questions() -> dict[str, str]:
     rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
     return {r["id"]: r["question"] for r in rows if r.get("evidence")}
-
-
-@pytest.fixture
-def writable(sample_index: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "qa-index"
-    shutil.copytree(sample_index, target)
-    return target
 
 
 @pytest.mark.parametrize("k", [10, 100])
@@ -107,36 +99,36 @@ def test_filtered_ask_cites_only_matching_articles(dated_index: Path, embedder) 
     assert all(c.source == "Reuters" for c in ans.citations)
 
 
-def test_sweep_apply_writes_fusion_that_every_surface_reads(writable: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert Engine.open(writable).fusion == Fusion()
-    rc = main(["eval", str(QUESTIONS), "--index", str(writable), "--sweep", "--apply", "--json", "--quiet"])
+def test_sweep_apply_writes_fusion_that_every_surface_reads(index_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert Engine.open(index_copy).fusion == Fusion()
+    rc = main(["eval", str(QUESTIONS), "--index", str(index_copy), "--sweep", "--apply", "--json", "--quiet"])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     best = out["sweep"]["best"]
-    applied = read_manifest(writable)["settings"]["fusion"]
+    applied = read_manifest(index_copy)["settings"]["fusion"]
     assert (applied["method"], applied["rrf_k"], applied["dense_weight"]) == (best["method"], best["rrf_k"], best["dense_weight"])
-    assert Engine.open(writable).fusion == Fusion.from_dict(applied)
-    assert main(["eval", str(QUESTIONS), "--index", str(writable), "--apply", "--quiet"]) == 2
+    assert Engine.open(index_copy).fusion == Fusion.from_dict(applied)
+    assert main(["eval", str(QUESTIONS), "--index", str(index_copy), "--apply", "--quiet"]) == 2
     assert "add --sweep" in capsys.readouterr().err
 
 
-def test_manifest_fusion_drives_search(writable: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_manifest_fusion_drives_search(index_copy: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     from qa.engine import update_query_settings as update_settings
 
     q = "Why did Russia withdraw its peacekeepers?"
-    update_settings(writable, fusion={"method": "weighted", "dense_weight": 1.0})
-    engine = Engine.open(writable, embedder=embedder)
+    update_settings(index_copy, fusion={"method": "weighted", "dense_weight": 1.0})
+    engine = Engine.open(index_copy, embedder=embedder)
     assert engine.fusion.method.value == "weighted"
     assert [h.passage.passage_id for h in engine.search(q, k=10)] == \
         [h.passage.passage_id for h in engine.search(q, k=10, mode="dense")]
-    before = (writable / "manifest.json").read_bytes()
+    before = (index_copy / "manifest.json").read_bytes()
     with pytest.raises(QAError, match="not written: invalid fusion settings .*unknown fusion method 'bogus'"):
-        update_settings(writable, fusion={"method": "bogus"})  # refused before it is written: the index keeps serving
-    assert (writable / "manifest.json").read_bytes() == before
-    assert Engine.open(writable, embedder=embedder).fusion.method.value == "weighted"
-    hand_edit_settings(writable, fusion={"method": "bogus"})  # a hand edit: every surface refuses it clearly
+        update_settings(index_copy, fusion={"method": "bogus"})  # refused before it is written: the index keeps serving
+    assert (index_copy / "manifest.json").read_bytes() == before
+    assert Engine.open(index_copy, embedder=embedder).fusion.method.value == "weighted"
+    hand_edit_settings(index_copy, fusion={"method": "bogus"})  # a hand edit: every surface refuses it clearly
     with pytest.raises(IndexFormatError, match="invalid fusion settings"):
-        Engine.open(writable, embedder=embedder)
+        Engine.open(index_copy, embedder=embedder)
 
 
 WRITER = r"""
@@ -153,10 +145,10 @@ for i in range(int(sys.argv[2])):
 """
 
 
-def test_live_reload_under_load(writable: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_live_reload_under_load(index_copy: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     """8 clients query while another process writes 20 generations: no request fails, and the
     server ends up serving the last generation."""
-    engine = Engine.open(writable, embedder=embedder)
+    engine = Engine.open(index_copy, embedder=embedder)
     engine.watch(interval=0.05)
     errors: list[BaseException] = []
     served: list[int] = []
@@ -179,7 +171,7 @@ def test_live_reload_under_load(writable: Path, embedder) -> None:  # type: igno
     for t in threads:
         t.start()
     try:
-        proc = subprocess.run([sys.executable, "-c", WRITER, str(writable), "20"], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-c", WRITER, str(index_copy), "20"], capture_output=True, text=True,
                               timeout=600, cwd=ROOT)
         assert proc.returncode == 0, proc.stderr[-2000:]
         deadline = time.monotonic() + 30
@@ -209,38 +201,38 @@ def test_search_never_imports_torch(sample_index: Path) -> None:
     assert out.stdout.strip().splitlines()[-2:] == ["[]", "True"]
 
 
-def test_cli_articles_delete_and_compact(writable: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["articles", "--index", str(writable), "--json"]) == 0
+def test_cli_articles_delete_and_compact(index_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["articles", "--index", str(index_copy), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)["articles"]
     assert len(listed) == 5 and all(a["passages"] > 0 for a in listed)
     alwaght = next(a for a in listed if a["source"] == "Alwaght")
     assert alwaght["title"] == "Russia-Armenia Relations Hit by Differences over Karabakh Dispute"
     assert alwaght["date"].startswith("2023-09-11")
-    assert main(["delete", "no-such-id", "--index", str(writable)]) == 2
+    assert main(["delete", "no-such-id", "--index", str(index_copy)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no-such-id" in err and "nothing was deleted" in err
-    assert main(["delete", alwaght["doc_id"], "--index", str(writable)]) == 0
+    assert main(["delete", alwaght["doc_id"], "--index", str(index_copy)]) == 0
     capsys.readouterr()
-    assert main(["articles", "--index", str(writable), "--json"]) == 0
+    assert main(["articles", "--index", str(index_copy), "--json"]) == 0
     assert alwaght["doc_id"] not in {a["doc_id"] for a in json.loads(capsys.readouterr().out)["articles"]}
-    assert main(["compact", "--index", str(writable)]) == 0
+    assert main(["compact", "--index", str(index_copy)]) == 0
     capsys.readouterr()
-    assert main(["search", "Alwaght Karabakh dispute", "--index", str(writable), "--json", "-k", "44"]) == 0
+    assert main(["search", "Alwaght Karabakh dispute", "--index", str(index_copy), "--json", "-k", "44"]) == 0
     assert alwaght["doc_id"] not in {h["doc_id"] for h in json.loads(capsys.readouterr().out)["results"]}
 
 
-def test_delete_takes_one_id_as_a_string(writable: Path, embedder) -> None:  # type: ignore[no-untyped-def]
-    engine = Engine.open(writable, embedder=embedder)
+def test_delete_takes_one_id_as_a_string(index_copy: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    engine = Engine.open(index_copy, embedder=embedder)
     before = {a.doc_id for a in engine.articles()}
     report = engine.delete("000_d97c920262e2a662")  # one id, not its characters
     assert report.written
     assert {a.doc_id for a in engine.articles()} == before - {"000_d97c920262e2a662"}
 
 
-def test_add_files_takes_one_path(writable: Path, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_add_files_takes_one_path(index_copy: Path, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     f = tmp_path / "feed.jsonl"
     f.write_text(json.dumps({"id": "a1", "title": "Harbour", "text": "The harbour reopened on Monday after repairs."}) + "\n")
-    engine = Engine.open(writable, embedder=embedder)
+    engine = Engine.open(index_copy, embedder=embedder)
     assert engine.add_files(str(f)).written  # one path, not its characters (which walked from "/")
     assert "a1" in {a.doc_id for a in engine.articles()}
 

@@ -109,6 +109,7 @@ def test_balanced_threshold_weighs_both_labels_alike() -> None:
         balanced_threshold(x[:11], [0] * 10 + [1])
 
 
+@pytest.mark.tier2  # scripts/fit_answer_model.py end to end
 def test_fit_answer_model_script_runs_tiny(sample_index: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """scripts/fit_answer_model.py end to end on 3 questions of each kind (so a refactor cannot break it unseen)."""
     sys.path.insert(0, str(ROOT / "scripts"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -52,13 +51,6 @@ def _articles(n: int, prefix: str = "a") -> list[Article]:
                     text=f"Officials discussed the {topics[i % len(topics)]} on day {i}. "
                          f"Observers in city{i} expect more news about {topics[(i + 1) % len(topics)]}.")
             for i in range(n)]
-
-
-@pytest.fixture
-def index_copy(sample_index: Path, tmp_path: Path) -> Path:
-    dst = tmp_path / "qa-index"
-    shutil.copytree(sample_index, dst)
-    return dst
 
 
 @pytest.fixture

@@ -429,6 +429,7 @@ def test_cli_unexpected_error_is_one_line(monkeypatch, capsys, sample_index):
 
 
 # --------------------------------------------------------------------------- slow clients
+@pytest.mark.tier2  # a live `qa serve` process
 def test_slow_clients_are_cut_and_the_server_keeps_answering(sample_index, tmp_path):
     """Before: 300 connections sending 1 byte/s stayed open for 45 s. Now each is closed at the
     header timeout (2 s here) while /api/health keeps answering."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from pathlib import Path
 
@@ -14,13 +13,6 @@ from qa.engine import Engine
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture
-def writable(sample_index, tmp_path) -> Path:
-    target = tmp_path / "qa-index"
-    shutil.copytree(sample_index, target)
-    return target
 
 
 NEW_ARTICLE = """Lake Sevan water level reaches a ten-year high
@@ -59,8 +51,8 @@ def test_missing_index_is_a_clear_error(tmp_path):
         Engine(tmp_path / "nothing-here").load()
 
 
-def test_add_files_incrementally_with_progress_and_no_second_model(writable, embedder, tmp_path):
-    svc = Engine(writable, embedder=embedder).load()
+def test_add_files_incrementally_with_progress_and_no_second_model(index_copy, embedder, tmp_path):
+    svc = Engine(index_copy, embedder=embedder).load()
     before = svc.stats()
     f = tmp_path / "sevan_level.txt"
     f.write_text(NEW_ARTICLE, encoding="utf-8")
@@ -80,8 +72,8 @@ def test_add_files_incrementally_with_progress_and_no_second_model(writable, emb
     assert not again.written and again.articles_unchanged == 1
 
 
-def test_bad_upload_leaves_the_index_served(writable, embedder, tmp_path):
-    svc = Engine(writable, embedder=embedder).load()
+def test_bad_upload_leaves_the_index_served(index_copy, embedder, tmp_path):
+    svc = Engine(index_copy, embedder=embedder).load()
     bad = tmp_path / "broken.jsonl"
     bad.write_text('{"id": "a", "text": "fine"}\n{not json\n', encoding="utf-8")
     with pytest.raises(IngestError, match="malformed JSON"):
@@ -91,8 +83,8 @@ def test_bad_upload_leaves_the_index_served(writable, embedder, tmp_path):
     assert svc.stats().articles == 5 and svc.search("Karabakh", k=1)
 
 
-def test_queries_keep_working_while_articles_are_added(writable, embedder, tmp_path):
-    svc = Engine(writable, embedder=embedder).load()
+def test_queries_keep_working_while_articles_are_added(index_copy, embedder, tmp_path):
+    svc = Engine(index_copy, embedder=embedder).load()
     f = tmp_path / "sevan_level.txt"
     f.write_text(NEW_ARTICLE, encoding="utf-8")
     errors: list[BaseException] = []

@@ -286,6 +286,7 @@ def test_logout_revokes_the_session_on_the_server(service):
         assert c.get("/config").status_code == 200
 
 
+@pytest.mark.tier2  # a live `qa serve` process
 def test_a_real_server_keeps_answering_health_while_a_reader_loops_the_attacks(sample_index, tmp_path):
     """Done-when of issue 27: `qa serve` on loopback (writes on, a read and a write key set) keeps
     answering /api/health within 1 s while a read-only client sends, in a bounded loop, a FIFO and

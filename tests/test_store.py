@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -42,13 +41,6 @@ class CountingEmbedder:
 
     def count_tokens(self, texts):
         return self.inner.count_tokens(texts)
-
-
-@pytest.fixture
-def index_copy(sample_index: Path, tmp_path: Path) -> Path:
-    dst = tmp_path / "qa-index"
-    shutil.copytree(sample_index, dst)
-    return dst
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
