@@ -241,3 +241,37 @@ def test_the_widget_may_ask_for_a_timeline_with_its_token(service, sample_index)
     r = c.post("/api/timeline", json={"topic": TOPIC}, headers={"X-Embed-Token": token})
     assert r.status_code == 200 and r.json()["events"]
     assert c.post("/api/timeline", json={"topic": TOPIC}).status_code == 401
+
+
+# --------------------------------------------------------------------------- the web UI's HTML
+def test_timeline_html_escapes_article_text_and_marks_each_quote():
+    from qa.timeline import Timeline, TimelineCitation, TimelineEvent
+    from ui.render_timeline import summary_html, timeline_html
+
+    quote = 'On October 3rd, <script>alert("x")</script> the parliament & "friends" voted.'
+    at = quote.index("October 3rd")
+
+    def cite(doc: str) -> TimelineCitation:
+        return TimelineCitation(doc, "<b>Headline</b>", "Alwaght", "2023-10-13", quote, 100, 100 + len(quote),
+                                "October 3rd", 100 + at, 100 + at + len("October 3rd"), When.day(D(2023, 10, 3)),
+                                "publication")
+
+    rng = When.range(D(2023, 9, 11), D(2023, 9, 20))
+    tl = Timeline("<i>topic</i>", events=(
+        TimelineEvent(When.year(2018), quote, (cite("a"),)),
+        TimelineEvent(rng, quote, (cite("a"), cite("b"), cite("c"))),
+    ), articles=3)
+    html = timeline_html(tl)
+    assert "<script>" not in html and "&lt;script&gt;" in html and "<b>Headline</b>" not in html and "<i>" not in html
+    assert html.count('class="qa-tl__year-label"') == 2 and ">2018</h3>" in html and ">2023</h3>" in html
+    assert html.count("<mark>") == 4 and html.count('<strong class="qa-tl__mention">October 3rd</strong>') == 4
+    assert "reported by 3 articles" in html and "11–20 Sep 2023" in html
+    assert "<i>" not in summary_html(tl) and "2 dated events from 3 articles" in summary_html(tl)
+    assert "No dated events" in timeline_html(Timeline("x"))
+
+
+def test_the_ui_answer_offers_the_timeline_only_for_story_questions(engine):
+    from ui.render import answer_html
+
+    assert "qa-tl__offer" in answer_html(engine.ask("How did relations between Russia and Armenia fall apart?"))
+    assert "qa-tl__offer" not in answer_html(engine.ask("Where will Russian troops remain in Armenia?"))
