@@ -79,7 +79,8 @@ def test_durations_and_bounds_are_no_point_in_time(phrase, before):
 
 
 def test_vague_phrases_are_never_dated():
-    for phrase in ("recent days", "more than two years ago", "A few days later", "the last two centuries"):
+    for phrase in ("recent days", "more than two years ago", "A few days later", "the last two centuries",
+                   "about 10 days later", "nearly 2 years ago", "some 3 weeks ago"):
         assert resolve(phrase, published=D(2023, 9, 11), anchor=When.day(D(2023, 9, 1))) is UNRESOLVED
 
 
@@ -248,7 +249,7 @@ def test_timeline_html_escapes_article_text_and_marks_each_quote():
     from qa.timeline import Timeline, TimelineCitation, TimelineEvent
     from ui.render_timeline import summary_html, timeline_html
 
-    quote = 'On October 3rd, <script>alert("x")</script> the parliament & "friends" voted.'
+    quote = 'At <em>dawn</em> on October 3rd, <script>alert("x")</script> the parliament & "friends" voted.'
     at = quote.index("October 3rd")
 
     def cite(doc: str) -> TimelineCitation:
@@ -263,6 +264,7 @@ def test_timeline_html_escapes_article_text_and_marks_each_quote():
     ), articles=3)
     html = timeline_html(tl)
     assert "<script>" not in html and "&lt;script&gt;" in html and "<b>Headline</b>" not in html and "<i>" not in html
+    assert "<em>" not in html and "&lt;em&gt;dawn" in html
     assert html.count('class="qa-tl__year-label"') == 2 and ">2018</h3>" in html and ">2023</h3>" in html
     assert html.count("<mark>") == 4 and html.count('<strong class="qa-tl__mention">October 3rd</strong>') == 4
     assert "reported by 3 articles" in html and "11–20 Sep 2023" in html
