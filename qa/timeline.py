@@ -199,7 +199,8 @@ class _Sentence:
     text: str
 
 
-def _candidate_sentences(article: Article) -> list[_Sentence]:
+def candidate_sentences(article: Article) -> list[_Sentence]:
+    """The sentences of ``article`` that may hold a date phrase (only these are tagged)."""
     text = article.text
     return [_Sentence(s, e, p, text[s:e]) for s, e, p in article_sentences(text)
             if e - s <= MAX_SENTENCE_CHARS and _DATE_CUE.search(text[s:e])]
@@ -213,7 +214,7 @@ def extract_reports(article: Article, tagger: Tagger = tag_many) -> list[Timelin
     that states one (the first sentence of a paragraph may use the previous paragraph's); a year-less
     date in an article without a publication day against that same earlier date. No date is guessed."""
     published = article_day(article)
-    sentences = _candidate_sentences(article)
+    sentences = candidate_sentences(article)
     tags = tagger([s.text for s in sentences]) if sentences else []
     out: list[TimelineCitation] = []
     anchor: When | object | None = None  # the paragraph's latest stated date (UNRESOLVED: stated, unknown)
@@ -333,8 +334,10 @@ def order_events(events: Sequence[TimelineEvent]) -> list[TimelineEvent]:
 def build_timeline(topic: str, articles: Sequence[Article], *, filters: SearchFilter = NO_FILTER,
                    tagger: Tagger = tag_many, embed: Embed | None = None) -> Timeline:
     """The timeline of ``articles`` (already chosen for ``topic``): every dated event, merged, in date order."""
+    texts = list(dict.fromkeys(x.text for a in articles for x in candidate_sentences(a)))
+    tags = dict(zip(texts, tagger(texts))) if texts else {}  # one batch for every article: faster than one each
     reports: list[TimelineCitation] = []
     for a in articles:
-        reports.extend(extract_reports(a, tagger))
+        reports.extend(extract_reports(a, lambda batch: [tags[t] for t in batch]))
     events = order_events(merge_reports(reports, embed))
     return Timeline(topic=topic, filters=filters, events=tuple(events), articles=len(articles))

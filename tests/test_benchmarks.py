@@ -247,3 +247,14 @@ def test_timeline_tiny(sample_index: Path) -> None:
     assert res["multi_article_events"] >= 2
     lat = res["latency"]
     assert lat["repeat"] == 1 and 0 < lat["p50_s"] <= lat["max_s"] and lat["first_s"] > 0
+
+
+def test_timeline_scale_tiny() -> None:
+    """The synthetic-index timeline benchmark (issue 26) at 100 articles: every topic reads articles,
+    finds events (copies of one event merge), and each timed call is positive."""
+    res = run_script("timeline_scale.py", "--tiny", "--json")
+    assert res["index"]["articles"] == 100 and res["index"]["passages"] > 100 and res["repeat"] == 1
+    assert res["first_call_s"] > 0 and len(res["topics"]) == 3
+    for row in res["topics"]:
+        assert row["articles_read"] > 1 and row["sentences_tagged"] > 0 and row["events"] > 0 and row["multi_article_events"] > 0
+        assert 0 < row["p50_s"] <= row["max_s"]
