@@ -50,13 +50,15 @@ _UNIT = r"(?:day|week|month|year)s?"
 _COUNT = r"(?:\d{1,3}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
 
 #: A word right before the phrase that makes it a bound or a duration, not the time of an event.
-NON_POINT_BEFORE: Final = frozenset({"since", "for", "until", "till", "through", "throughout", "over", "by",
-                                     "before", "after", "within"})
+#: ("for" and "over" are not here: "for two weeks" and "over the past year" are durations by their own
+#: words, while "planned for Friday" names a day.)
+NON_POINT_BEFORE: Final = frozenset({"since", "until", "till", "through", "throughout", "by", "before", "after",
+                                     "within"})
 #: Words that make a phrase too vague to date ("in recent days", "more than two years ago").
 _VAGUE = re.compile(r"\b(?:recent|recently|few|several|many|some|more than|less than|nearly|almost|about|around"
                     r"|approximately|at least|decades?|centuries|century|era|times)\b")
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
-_DURATION = re.compile(rf"(?:(?:the\s+)?(?:past|last|next|coming|previous|first)\s+)?{_COUNT}\s+{_UNIT}"
+_DURATION = re.compile(rf"(?:(?:the\s+)?(?:past|last|next|coming|previous|first)\s+)?(?:{_COUNT}|many|several|few|some)\s+{_UNIT}"
                        rf"|(?:(?:the\s+)?(?:past|last|next|coming)\s+)?(?:days|weeks|months|years|decades)"
                        rf"|(?:the\s+)?(?:past|coming)\s+{_UNIT}")
 _RANGE_MD = re.compile(rf"(?P<m>{_MONTH})\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s*(?:-|–|—|to|and|through)\s*"

@@ -41,6 +41,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
     ("September 11-20", "Between", D(2023, 10, 13), ("2023-09-11", "range", "2023-09-20")),
     ("Friday", "on", D(2023, 9, 11), ("2023-09-08", "day", None)),  # a Monday's "on Friday"
     ("Thursday", "on", D(2023, 9, 11), ("2023-09-07", "day", None)),
+    ("Friday", "for", D(2023, 10, 13), ("2023-10-13", "day", None)),  # "the summit planned for Friday": a day
     ("last week", "speech", D(2023, 9, 11), ("2023-09-04", "range", "2023-09-10")),
     ("This week", "", D(2024, 4, 22), ("2024-04-16", "range", "2024-04-22")),
     ("last September", "", D(2024, 4, 22), ("2023-09", "month", None)),
