@@ -170,6 +170,11 @@ class Citation:
         }
 
 
+def timeline_hint(topic: str) -> str:
+    """The line that offers a story question its timeline."""
+    return f"This question asks how a story developed: the timeline of \"{topic}\" lists its dated events."
+
+
 @dataclass(frozen=True)
 class Answer:
     """``answer`` is the composed text with ``[n]`` markers (the only bracketed numbers in it:
@@ -189,6 +194,9 @@ class Answer:
     #: ``label``) or ``none`` (nothing retrieved is about the question: no quotes); "" = derived from ``confident``
     status: str = ""
     label: str = ""  # the line shown above the quotes ("" for answered and none)
+    #: the topic of a question that asks how a story developed (:func:`qa.question.story_topic`): the
+    #: answer offers its timeline (``Engine.timeline``); "" for other questions
+    timeline: str = ""
 
     def __post_init__(self) -> None:
         if not self.status:
@@ -210,6 +218,8 @@ class Answer:
             "question_type": self.question_type,
             "related": [c.to_dict() for c in self.related],
             "reason": self.reason,
+            # only for a story question, so the fields of every other answer stay as they were
+            **({"timeline": {"topic": self.timeline, "hint": timeline_hint(self.timeline)}} if self.timeline else {}),
         }
 
 

@@ -8,6 +8,7 @@ the index and the query model once and lazily, and answers from any number of th
 - :meth:`Engine.search_many` is the single retrieval path (a batch of queries; :meth:`search`
   is the batch of one, and evaluation ranks through :meth:`Engine.rankings` + the same fusion);
 - :meth:`Engine.ask` composes a cited answer from :meth:`search`;
+- :meth:`Engine.timeline` orders the dated events of the articles :meth:`search` finds for a topic;
 - :meth:`Engine.add` / :meth:`add_files` / :meth:`delete` write a new index generation and
   swap it in; :meth:`refresh` (or the :meth:`watch` thread of ``qa serve``) swaps in a generation
   written by any other process. Requests already running finish on the snapshot they started
@@ -25,7 +26,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,8 @@ from .filters import NO_FILTER, SearchFilter, Sort, article_day, day_of
 from .fusion import Fusion, Ranking
 from .learned import AnswerModel, default_answer_model
 from .query import validate_query
+from .question import story_topic
+from .timeline import TIMELINE_K, Timeline, build_timeline
 
 log = logging.getLogger(__name__)
 
@@ -442,7 +445,21 @@ class Engine:
         question, k = validate_query(question, self.answer_k if k is None else k, self.max_k)
         parsed = Mode.parse(mode)
         _, answerer = self._current()
-        return answerer.ask(question, k=k, mode=parsed.value, filters=filters)
+        answer = answerer.ask(question, k=k, mode=parsed.value, filters=filters)
+        topic = story_topic(question)
+        return replace(answer, timeline=topic) if topic else answer
+
+    def timeline(self, topic: str, k: int | None = None, filters: SearchFilter | None = None) -> Timeline:
+        """The story of ``topic``: the dated events of the articles behind the top ``k`` passages of
+        the hybrid search for it (``filters`` choose the articles, as in :meth:`search`), one entry per
+        event with every article that reports it cited, in date order (:mod:`qa.timeline`)."""
+        topic, k = validate_query(topic, TIMELINE_K if k is None else k, self.max_k)
+        f = filters or NO_FILTER
+        snap, _ = self._current()
+        hits = self._search_many(snap, [topic], k, Mode.HYBRID, f)[0]
+        articles = list({h.article.doc_id: h.article for h in hits}.values())
+        embedder = self.embedder
+        return build_timeline(topic, articles, filters=f, embed=lambda texts: embedder.encode(texts, batch_size=32))
 
     # ------------------------------------------------------------------ what the index holds
     def stats(self) -> IndexStats:

@@ -163,3 +163,35 @@ def analyze(question: str, tagged: Tagged | None = None) -> QuestionAnalysis:
     return QuestionAnalysis(question=question, qtype=qtype, answer_type=answer_type, focus=focus, focus_nouns=nouns, focus_verbs=verbs,
                             asked_noun=asked.lower(), year=years[0] if years else "", relation=relation,
                             focus_lemmas=lemmas)
+
+
+#: Questions about how a story developed, not a single fact: "How did relations between Russia and
+#: Armenia fall apart?", "What happened between Russia and Armenia?", "Timeline of the Karabakh war".
+STORY_PATTERNS = (
+    re.compile(r"^how\s+(?:did|has|have|had|do|does)\s+(?P<t>.+?)\s+(?:evolve|develop|change|unfold|progress|come\s+about"
+               r"|fall\s+apart|break\s+down|deteriorate|worsen|escalate|sour|collapse|grow|begin|start|end|happen"
+               r"|evolved|developed|changed|unfolded|progressed|fallen\s+apart|broken\s+down|deteriorated|worsened"
+               r"|escalated|soured|collapsed|grown|begun|started|ended|happened)\b", re.I),
+    re.compile(r"^what\s+(?:has\s+)?happened\s+(?:between|from)\s+(?P<t>.+?\s+(?:and|to|until)\s+.+?)\s*$", re.I),
+    re.compile(r"^(?:what\s+(?:is|was)\s+|give\s+me\s+|show\s+(?:me\s+)?)?(?:the\s+|a\s+)?(?:timeline|chronology|history)"
+               r"\s+of\s+(?P<t>.+?)\s*$", re.I),
+)
+
+
+def story_topic(question: str) -> str | None:
+    """The topic of a question that asks how a story developed (offer its timeline), else None.
+
+    >>> story_topic("How did relations between Russia and Armenia fall apart?")
+    'relations between Russia and Armenia'
+    >>> story_topic("What happened between Russia and Armenia in 2023?")
+    'Russia and Armenia in 2023'
+    >>> story_topic("When was Pashinyan elected?") is None
+    True
+    """
+    q = " ".join(question.split()).rstrip(" ?.!")
+    for pattern in STORY_PATTERNS:
+        m = pattern.match(q)
+        if m:
+            topic = re.sub(r"^(?:the)\s+", "", m["t"].strip(" ,"), flags=re.I)
+            return topic or None
+    return None

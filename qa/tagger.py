@@ -27,6 +27,7 @@ class Token:
     start: int  # character offsets in the tagged text
     end: int
     lemma: str = ""  # lower-case lemma (rule-based: "sent" -> "send", "troops" -> "troop")
+    tag: str = ""  # Penn Treebank tag (VBD, VBZ, MD, ...): finite verbs for qa.timeline
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ def _model() -> Any:
 
 
 def _convert(doc: Any) -> Tagged:
-    tokens = tuple(Token(t.text, t.pos_, t.idx, t.idx + len(t.text), (t.lemma_ or t.text).lower()) for t in doc)
+    tokens = tuple(Token(t.text, t.pos_, t.idx, t.idx + len(t.text), (t.lemma_ or t.text).lower(), t.tag_)
+                   for t in doc)
     ents = tuple(Entity(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents)
     return Tagged(tokens, ents)
 

@@ -120,14 +120,15 @@ def test_health_openapi_and_docs(client):
 
 
 # --------------------------------------------------------------------------- error shapes
-ENDPOINTS = [("POST", "/api/search", {"query": "Karabakh"}), ("POST", "/api/ask", {"question": "Karabakh?"})]
+ENDPOINTS = [("POST", "/api/search", {"query": "Karabakh"}), ("POST", "/api/ask", {"question": "Karabakh?"}),
+             ("POST", "/api/timeline", {"topic": "Karabakh"})]
 
 
 @pytest.mark.parametrize("method, path, good", ENDPOINTS)
 @pytest.mark.parametrize("case", ["bad_type", "unknown_field", "bad_mode", "empty", "too_long", "k_too_big",
                                   "malformed", "not_object", "no_body", "form", "too_large", "too_large_chunked"])
 def test_error_shape_on_every_post_endpoint(client, method, path, good, case):
-    field = "query" if "query" in good else "question"
+    field = next(iter(good))
     headers = {"content-type": "application/json"}
     if case == "bad_type":
         r, want = client.post(path, json={**good, "k": "5"}), (422, "invalid_request")
@@ -164,6 +165,7 @@ def test_error_shape_on_every_post_endpoint(client, method, path, good, case):
 @pytest.mark.parametrize("method, path, status, code", [
     ("GET", "/api/search", 405, "method_not_allowed"),
     ("GET", "/api/ask", 405, "method_not_allowed"),
+    ("GET", "/api/timeline", 405, "method_not_allowed"),
     ("POST", "/api/health", 405, "method_not_allowed"),
     ("DELETE", "/api/ask", 405, "method_not_allowed"),
     ("GET", "/api/nope", 404, "not_found"),
@@ -430,7 +432,7 @@ def test_documented_codes_match_the_code():
     assert set(STATUS_CODES.values()) <= DOCUMENTED_CODES
 
 
-@pytest.mark.parametrize("path, field", [("/api/search", "query"), ("/api/ask", "question")])
+@pytest.mark.parametrize("path, field", [("/api/search", "query"), ("/api/ask", "question"), ("/api/timeline", "topic")])
 @pytest.mark.parametrize("extra", ['"source": "\\udc00"', '"source": ["a", "\\udc00"]', '"since": "\\ud800"',
                                    '"until": "2024-01-0\\udfff"'])
 def test_lone_surrogate_in_a_filter_is_a_422(keyed, path, field, extra):
@@ -477,7 +479,7 @@ def test_k_null_is_refused_on_both_routes(client, path, body):
     assert err["message"].startswith("k:")
 
 
-@pytest.mark.parametrize("path, field", [("/api/search", "query"), ("/api/ask", "question")])
+@pytest.mark.parametrize("path, field", [("/api/search", "query"), ("/api/ask", "question"), ("/api/timeline", "topic")])
 @pytest.mark.parametrize("text", ["\u00a0\u200b\u200b", "\u200b", "\ufeff\u2060 \u200d"])
 def test_invisible_only_text_is_empty(client, path, field, text):
     """Before: a query of NBSP and zero-width spaces was searched; /api/ask said "query is empty"."""

@@ -242,3 +242,31 @@ def test_bm25_topk_tiny() -> None:
     assert res["queries"] >= 3
     for row in res["rows"]:
         assert row["identical"] == row["searches"] > 0 and row["compiled"]["p50_ms"] > 0 and row["numpy"]["p50_ms"] > 0
+
+
+@pytest.mark.tier2  # a benchmark script's tiny run, in a subprocess
+def test_timeline_tiny(sample_index: Path) -> None:
+    """The story-timeline benchmark (issue 26): scores per split against eval/timeline_events.jsonl
+    and one fresh timed call; the thresholds are the issue's (held-out date accuracy >= 0.9, topic
+    recall >= 0.8, no date guessed)."""
+    res = run_script("timeline.py", "--tiny", "--json", "--index", str(sample_index))
+    assert set(res["splits"]) == {"tune", "heldout"} and res["articles"] == 5
+    for split in res["splits"].values():
+        assert split["guessed"] == 0 and split["false_merges"] == []
+        assert split["date_accuracy"] >= 0.9 and split["recall"] >= 0.8
+        assert 0 < split["merge_accuracy"] <= 1 and split["event_rows"] > 0
+    assert res["multi_article_events"] >= 2
+    lat = res["latency"]
+    assert lat["repeat"] == 1 and 0 < lat["p50_s"] <= lat["max_s"] and lat["first_s"] > 0
+
+
+@pytest.mark.tier2  # a benchmark script's tiny run, in a subprocess
+def test_timeline_scale_tiny() -> None:
+    """The synthetic-index timeline benchmark (issue 26) at 100 articles: every topic reads articles,
+    finds events (copies of one event merge), and each timed call is positive."""
+    res = run_script("timeline_scale.py", "--tiny", "--json")
+    assert res["index"]["articles"] == 100 and res["index"]["passages"] > 100 and res["repeat"] == 1
+    assert res["first_call_s"] > 0 and len(res["topics"]) == 3
+    for row in res["topics"]:
+        assert row["articles_read"] > 1 and row["sentences_tagged"] > 0 and row["events"] > 0 and row["multi_article_events"] > 0
+        assert 0 < row["p50_s"] <= row["max_s"]

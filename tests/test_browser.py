@@ -8,6 +8,7 @@ test-artifacts/ at the repository root.
 from __future__ import annotations
 
 import http.server
+import re
 import shutil
 import socket
 import threading
@@ -463,3 +464,59 @@ def test_embed_clears_the_answer_when_a_question_is_refused_as_empty(server, pag
         sync_api.expect(frame.locator("#qa-status")).to_have_text("Type a question first.")
         sync_api.expect(frame.locator("#qa-result")).to_be_hidden()
         assert frame.locator("#qa-answer").inner_text() == "" and frame.locator("#qa-sources li").count() == 0
+
+
+TIMELINE_TOPIC = "Russia Armenia relations"
+
+
+def timeline_page(browser, width: int):
+    context = browser.new_context(viewport={"width": width, "height": 900 if width > 600 else 844})
+    pg = context.new_page()
+    pg.set_default_timeout(90_000)
+    return context, pg
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_ui_timeline_view(server, browser, width):
+    """Issue 26: the Timeline button shows the story as a vertical timeline with year markers, each
+    event a card with its reports highlighted; one event told by three articles is one card."""
+    context, page = timeline_page(browser, width)
+    try:
+        log_in(page, server, KEY)
+        page.locator("#qa-question textarea").fill("How did relations between Russia and Armenia fall apart?")
+        page.locator("#qa-ask").click()
+        page.locator("#qa-answer .qa-tl__offer").wait_for()  # ask offers the timeline of a story question
+        page.locator("#qa-timeline-btn").click()
+        page.locator("#qa-cards .qa-tl__event").first.wait_for()
+        assert re.search(r"\d+ dated events from 5 articles", page.locator("#qa-answer").inner_text())
+        years = page.locator("#qa-cards .qa-tl__year-label").all_inner_texts()
+        assert years == sorted(years) and {"2018", "2020", "2023", "2024"} <= set(years)
+        eagle = page.locator("#qa-cards .qa-tl__event", has_text="EAGLE PARTNER")
+        assert eagle.count() == 1
+        assert "reported by 3 articles" in eagle.inner_text() and "11–20 Sep 2023" in eagle.inner_text()
+        assert eagle.locator("mark").count() == 3 and eagle.locator(".qa-tl__mention").count() == 3
+        # the vertical layout: at 390 px the date sits above its card, at 1366 beside it
+        box_when = page.locator("#qa-cards .qa-tl__when").first.bounding_box()
+        box_card = page.locator("#qa-cards .qa-tl__card").first.bounding_box()
+        assert (box_card["y"] > box_when["y"] + box_when["height"] - 1) if width < 600 else (box_card["x"] > box_when["x"])
+        assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing overflows sideways
+        page.screenshot(path=str(ARTIFACTS / f"ui-timeline-{width}.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_embed_timeline_widget_shows_the_api_events(server, browser):
+    context, page = timeline_page(browser, 390)
+    try:
+        page.goto(server + "/embed?timeline=1&q=" + TIMELINE_TOPIC.replace(" ", "%20"), wait_until="networkidle")
+        page.locator(".qa-tl__event").first.wait_for()
+        shown = page.locator(".qa-tl__when").evaluate_all("els => els.map(e => e.getAttribute('datetime'))")
+        token = page.locator('meta[name="qa-embed-token"]').get_attribute("content")
+        api = httpx.post(server + "/api/timeline", json={"topic": TIMELINE_TOPIC}, headers={"X-Embed-Token": token},
+                         timeout=120).json()
+        assert shown == [e["date"] for e in api["events"]] and len(shown) >= 3
+        assert page.locator(".qa-tl__year").count() >= 2 and page.locator(".qa-tl__quote mark").count() >= len(shown)
+        assert page.locator(".qa-label").inner_text() == "Trace a story"
+        page.screenshot(path=str(ARTIFACTS / "embed-timeline-390.png"), full_page=True)
+    finally:
+        context.close()

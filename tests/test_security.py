@@ -239,7 +239,7 @@ def test_root_cannot_be_framed_by_other_sites(service, settings, ancestors):
 
 
 # --------------------------------------------------------------------------- attack 6: surrogates, headers
-@pytest.mark.parametrize("path, field", [("/api/search", "query"), ("/api/ask", "question")])
+@pytest.mark.parametrize("path, field", [("/api/search", "query"), ("/api/ask", "question"), ("/api/timeline", "topic")])
 def test_lone_surrogate_is_a_422(service, path, field):
     with app_client(service) as c:
         r = c.post(path, content=('{"%s": "why \\ud800 russia"}' % field).encode(),

@@ -1,9 +1,9 @@
 """The JSON API and the /embed widget: a FastAPI app over one :class:`qa.engine.Engine`.
 
-Routes: ``POST /api/search``, ``POST /api/ask``, ``GET|HEAD /api/health``, ``DELETE
+Routes: ``POST /api/search``, ``POST /api/ask``, ``POST /api/timeline``, ``GET|HEAD /api/health``, ``DELETE
 /api/articles/{id}`` (any id, ``/`` included), ``GET /embed`` (+ its script and stylesheet), OpenAPI
 at ``/docs`` (Swagger UI served from the ``swagger-ui-bundle-v2`` package under ``/docs-assets``,
-so it works offline). Search and ask take the filter fields ``since``, ``until``, ``source`` and
+so it works offline). Search, ask and timeline take the filter fields ``since``, ``until``, ``source`` and
 ``sort`` (:class:`FilterFields`). Every error this app answers (any path it owns and any method,
 a refused CORS preflight, an unreadable body, a slow body, an unexpected exception) has the shape
 and one of the codes in :mod:`ui.errors`. Blocking work runs in Starlette's thread pool.
@@ -44,6 +44,7 @@ from index.defaults import ASK_K, MAX_QUERY_CHARS, SEARCH_K as DEFAULT_SEARCH_K
 from qa.engine import Engine
 from qa.filters import SearchFilter
 from qa.query import is_blank
+from qa.timeline import TIMELINE_K
 
 from .config import API_KEY_HEADER, EMBED_TOKEN_HEADER, ServeConfig
 from .errors import (ERROR_RESPONSES, ErrorResponse, Forbidden, InvalidRequest, TooManyRequests, Unauthorized,
@@ -59,7 +60,7 @@ DOCS_ASSETS = "/docs-assets"
 #: Every path this app (not Gradio) answers, with its methods: under these, an unknown path is a
 #: 404 and a wrong method a 405, both in the error shape (:func:`own_methods`).
 OWN_ROUTES: dict[str, tuple[str, ...]] = {
-    "/api/search": ("POST",), "/api/ask": ("POST",), "/api/health": ("GET", "HEAD"),
+    "/api/search": ("POST",), "/api/ask": ("POST",), "/api/timeline": ("POST",), "/api/health": ("GET", "HEAD"),
     "/embed": ("GET", "HEAD"), "/embed.js": ("GET", "HEAD"), "/embed.css": ("GET", "HEAD"),
     "/docs": ("GET", "HEAD"), "/openapi.json": ("GET", "HEAD"),
 }
@@ -152,6 +153,15 @@ class AskRequest(FilterFields):
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
 
 
+class TimelineRequest(FilterFields):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"topic": "Russia Armenia relations"},
+        {"topic": "Russia Armenia relations", "since": "2023-09-01", "source": ["Alwaght"]}]})
+
+    topic: Text = Field(description=f"the story to trace (at most {MAX_QUERY_CHARS} characters)")
+    k: StrictInt = Field(TIMELINE_K, description=k_description(TIMELINE_K, "passages whose articles are read"))
+
+
 class HitOut(BaseModel):
     rank: int
     score: float
@@ -205,6 +215,51 @@ class AskResponse(BaseModel):
                                        description="always empty: an evidence answer quotes the closest sentences "
                                                    "as citations (kept for older clients)")
     reason: str = Field("", description="why the answer is (not) marked answered")
+    timeline: TimelineOffer | None = Field(
+        None, description="present only when the question asks how a story developed (\"How did X evolve?\"): "
+                          "the topic to send to /api/timeline")
+
+
+class TimelineOffer(BaseModel):
+    topic: str = Field(description="the story the question asks about: POST it to /api/timeline")
+    hint: str
+
+
+class MentionOut(BaseModel):
+    text: str = Field(description="the date phrase as the article writes it (\"four days later\")")
+    start: int = Field(description="its offset in the article's cleaned text")
+    end: int
+    date: str = Field(description="what this report dates the event to (ISO at its precision)")
+    precision: Literal["day", "range", "month", "year"]
+    end_date: str | None = Field(description="a range's last day")
+    basis: Literal["absolute", "publication", "paragraph"] = Field(
+        description="what the phrase was resolved against: its own year, the publication date, or a date "
+                    "stated earlier in the paragraph")
+
+
+class TimelineCitationOut(BaseModel):
+    doc_id: str
+    title: str
+    source: str
+    date: str = Field(description="the article's publication date, ISO 8601; empty when unknown")
+    quote: str = Field(description="the sentence that reports the event; equals article text[start:end]")
+    start: int
+    end: int
+    mention: MentionOut
+
+
+class TimelineEventOut(BaseModel):
+    date: str = Field(description="2023-10-03 (day), 2023-09 (month), 2018 (year) or a range's first day")
+    precision: Literal["day", "range", "month", "year"]
+    end: str | None = Field(description="a range's last day; null otherwise")
+    text: str = Field(description="the sentence that tells the event")
+    citations: list[TimelineCitationOut] = Field(description="every report of the event, one per sentence")
+
+
+class TimelineResponse(BaseModel):
+    topic: str
+    filters: dict[str, Any] = Field(description="the filters that chose the articles: since, until, source, sort")
+    events: list[TimelineEventOut] = Field(description="in date order (first day, then last day)")
 
 
 class DeleteResponse(BaseModel):
@@ -469,7 +524,7 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
         description=(
             "Semantic search and cited answers over news articles. Every error has the shape "
             '`{"error": {"code", "message", "status"}}`. When the server has an API key, send it in the '
-            f"`{API_KEY_HEADER}` header to /api/search and /api/ask."
+            f"`{API_KEY_HEADER}` header to /api/search, /api/ask and /api/timeline."
         ),
         docs_url=None,  # served below from the swagger-ui-bundle package: /docs works offline
         redoc_url=None,
@@ -532,7 +587,7 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
         if role >= Role.READ:
             return None
         token = headers.get(EMBED_TOKEN_HEADER)
-        if scope == "ask" and token and config.api_key and check_embed_token(config.api_key, token):
+        if scope in ("ask", "timeline") and token and config.api_key and check_embed_token(config.api_key, token):
             if client is not None:  # the widget's questions: limited per address and per token
                 wait = guard.embed_clients.hit(client) or guard.embed_tokens.hit(token)
                 if wait:
@@ -551,7 +606,7 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
         return check
 
     def scope_of(method: str, path: str) -> str | None:
-        if method == "POST" and path in ("/api/search", "/api/ask"):
+        if method == "POST" and path in ("/api/search", "/api/ask", "/api/timeline"):
             return path.rsplit("/", 1)[1]
         if method == "DELETE" and path.startswith(ARTICLE_PREFIX):
             return "write"
@@ -574,7 +629,7 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
         return {"query": body.query, "mode": body.mode, "filters": filters.to_dict(), "results": [h.to_dict() for h in hits]}
 
     @app.post("/api/ask", response_model=AskResponse, responses=ERROR_RESPONSES, tags=["api"],
-              dependencies=[Depends(auth("ask")), Depends(json_only)],
+              dependencies=[Depends(auth("ask")), Depends(json_only)], response_model_exclude_unset=True,
               summary="Answer a question with cited sentences")
     async def api_ask(body: AskRequest, request: Request) -> dict[str, Any]:
         not_empty(body.question, "question")
@@ -587,6 +642,17 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
         if widget:
             out["results"] = []
         return out
+
+    @app.post("/api/timeline", response_model=TimelineResponse, responses=ERROR_RESPONSES, tags=["api"],
+              dependencies=[Depends(auth("timeline")), Depends(json_only)],
+              summary="The dated events of a story, one entry per event, in date order")
+    async def api_timeline(body: TimelineRequest, request: Request) -> dict[str, Any]:
+        not_empty(body.topic, "topic")
+        k = k_of(body, TIMELINE_K, config.max_k)
+        if guard.role_for_key(request.headers.get(API_KEY_HEADER)) < Role.READ:  # the widget: few articles
+            k = min(k, EMBED_MAX_K)
+        timeline = await run_in_threadpool(service.timeline, body.topic, k, body.search_filter())
+        return timeline.to_dict()
 
     @app.head("/api/health", include_in_schema=False)  # like GET, without the body (load balancers)
     @app.get("/api/health", response_model=HealthResponse, responses={500: {"model": ErrorResponse}}, tags=["api"],
@@ -668,7 +734,8 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
             spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             schemas = spec.get("components", {}).get("schemas", {})
             for name, default, what in (("SearchRequest", DEFAULT_SEARCH_K, "number of passages"),
-                                        ("AskRequest", ASK_K, "passages to read")):
+                                        ("AskRequest", ASK_K, "passages to read"),
+                                        ("TimelineRequest", TIMELINE_K, "passages whose articles are read")):
                 k = schemas.get(name, {}).get("properties", {}).get("k")
                 if k is not None:
                     k.update(default=min(default, config.max_k), maximum=config.max_k, minimum=1,

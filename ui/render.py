@@ -188,9 +188,17 @@ def answer_html(answer: Answer) -> str:
     if answer.status == "evidence":  # the closest sentences, quoted and cited, under an honest label
         return (f'<div class="qa-answer qa-answer--evidence" role="status">'
                 f'<div class="qa-answer__label">{esc(answer.label or "Closest passages")}</div>'
-                f'<p class="qa-answer__text">{body}</p></div>')
+                f'<p class="qa-answer__text">{body}</p>{_timeline_offer(answer)}</div>')
     return (f'<div class="qa-answer" role="status"><div class="qa-answer__label">Answer</div>'
-            f'<p class="qa-answer__text">{body}</p></div>')
+            f'<p class="qa-answer__text">{body}</p>{_timeline_offer(answer)}</div>')
+
+
+def _timeline_offer(answer: Answer) -> str:
+    """For a question that asks how a story developed: a pointer to the Timeline button."""
+    if not answer.timeline:
+        return ""
+    return (f'<p class="qa-answer__hint qa-tl__offer">This asks how a story developed: press <b>Timeline</b> for '
+            f"the dated events of “{esc(answer.timeline)}”, oldest first.</p>")
 
 
 def _details(hits: Sequence[Hit]) -> str:

@@ -1,5 +1,5 @@
 """The Gradio web UI (Blocks): question box with example chips, cited answer, one source card
-per article; a sidebar with date-range / publisher filters and sort order, retrieval knobs
+per article, a Timeline button (the story's dated events as a vertical timeline, same filters); a sidebar with date-range / publisher filters and sort order, retrieval knobs
 (mode, k) under "Advanced", the "Add articles" upload with progress, and index stats.
 
 A thin layer over :class:`qa.engine.Engine`; HTML comes from :mod:`ui.render`. Event
@@ -23,7 +23,9 @@ from index.store import ArticleInfo
 from qa.engine import Engine
 from qa.filters import SearchFilter
 
-from . import render
+from qa.question import story_topic
+
+from . import render, render_timeline
 from .config import ServeConfig
 from .guard import Guard, upload_folder  # security hooks (docs/security.md)
 from .guard_events import reader, upload_panel, writer  # security hooks
@@ -167,6 +169,21 @@ def build_blocks(service: Engine, config: ServeConfig, *, uploads: bool = True, 
                                      "publishers."), ""
         return render.answer_html(answer), render.cards_html(answer)
 
+    def on_timeline(question: str, since: Any, until: Any, sources: list[str] | None, sort: str) -> tuple[str, str]:
+        """The Timeline view: the topic is the question box's text ("How did X evolve?" asks for X)."""
+        text = (question or "").strip()
+        if not text:
+            return render.error_html("Type a topic first (e.g. Russia Armenia relations), then press Timeline."), ""
+        try:
+            filters = ask_filters(since, until, sources, sort)
+            timeline = service.timeline(story_topic(text) or text, filters=filters)
+        except QAError as exc:
+            return render.error_html(str(exc)), ""
+        if filters.active and not timeline.articles:
+            return render.error_html("No indexed article matches these filters: widen the dates or pick other "
+                                     "publishers."), ""
+        return render_timeline.summary_html(timeline), render_timeline.timeline_html(timeline)
+
     def on_add(files: list[Any] | None, progress: gr.Progress = gr.Progress()) -> tuple[str, str, None, Any]:
         if not files:
             return "Choose one or more files first.", stats_now(), None, sources_now()
@@ -203,6 +220,8 @@ def build_blocks(service: Engine, config: ServeConfig, *, uploads: bool = True, 
                                           lines=1, max_lines=4, scale=8, elem_id="qa-question", autofocus=True,
                                           max_length=2000, container=False)
                     ask = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="qa-ask")
+                    show_timeline = gr.Button("Timeline", variant="secondary", scale=1, min_width=100,
+                                              elem_id="qa-timeline-btn")
                 gr.HTML('<p class="qa-try">Try an example</p>', elem_id="qa-try", js_on_load=None)
                 with gr.Row(elem_id="qa-examples"):
                     chips = [gr.Button(q, size="sm", variant="secondary", scale=0, min_width=0, elem_classes=["qa-chip"])
@@ -245,10 +264,13 @@ def build_blocks(service: Engine, config: ServeConfig, *, uploads: bool = True, 
             return stats_now(), sources_now()
 
         ask_fn, load_fn, add_fn = reader(guard, on_ask), reader(guard, load_now), writer(guard, on_add, config.index_budget_s)
+        timeline_fn = reader(guard, on_timeline)
         # --- end of security hooks
         ask_inputs = [question, mode, k, since, until, sources, sort]
         ask.click(ask_fn, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
         question.submit(ask_fn, ask_inputs, [answer, cards], concurrency_limit=8, api_visibility="private")
+        show_timeline.click(timeline_fn, [question, since, until, sources, sort], [answer, cards], concurrency_limit=8,
+                            api_visibility="private")
         if uploads:
             # one indexing job at a time, in its own queue group: questions (their own group of 8)
             # keep being answered while it runs; the uploader sees its progress in add_status

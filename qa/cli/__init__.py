@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from index import QAError, __version__
 from index.errors import printable
 
-from . import articles_cmd, ask_cmd, eval_cmd, index_cmd, search_cmd, serve_cmd
+from . import articles_cmd, ask_cmd, eval_cmd, index_cmd, search_cmd, serve_cmd, timeline_cmd
 
-COMMANDS = [index_cmd, search_cmd, ask_cmd, articles_cmd, eval_cmd, serve_cmd]
+COMMANDS = [index_cmd, search_cmd, ask_cmd, timeline_cmd, articles_cmd, eval_cmd, serve_cmd]
 EXIT_USAGE = 2
 
 

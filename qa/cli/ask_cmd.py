@@ -9,7 +9,7 @@ import textwrap
 
 from index.defaults import ASK_K, Mode
 
-from ..answer import Answer
+from ..answer import Answer, timeline_hint
 from ..engine import Engine
 from ..rerank import load_reranker
 from .common import add_index_arg, index_dir, positive_int
@@ -36,6 +36,8 @@ def format_answer(answer: Answer, width: int = 100) -> str:
         lines.append(f"(not a direct answer: {answer.reason or 'no sentence is judged to answer the question'})")
     elif answer.status == "none":
         lines.append(f"({answer.reason or 'nothing retrieved is about the question'})")
+    if answer.timeline:
+        lines.append(f"({timeline_hint(answer.timeline)} Try: qa timeline \"{answer.timeline}\")")
     if answer.citations:
         lines.append("")
     for c in answer.citations:  # one per quote, numbered 1, 2, ... in answer order

@@ -1,4 +1,5 @@
-/* newsqa /embed widget: ask /api/ask, render the answer with clickable [n] markers.
+/* newsqa /embed widget: ask /api/ask, render the answer with clickable [n] markers; with
+   ?timeline=1, trace a story through /api/timeline and render its dated events as a vertical timeline.
    All article text is inserted as text nodes (textContent), never parsed as HTML: no XSS from content.
    Every [n] in data.answer is a citation marker (the server leaves the articles' own bracketed
    numbers out of the answer text), and marker [n] names citations[n - 1]: one quote each. */
@@ -9,6 +10,15 @@
   var token = meta("qa-embed-token");
   var form = $("qa-form"), input = $("qa-q"), button = $("qa-go"), status = $("qa-status");
   var result = $("qa-result"), answerEl = $("qa-answer"), sources = $("qa-sources"), sourcesTitle = $("qa-sources-title");
+  var timelineEl = $("qa-timeline"), offer = $("qa-offer");
+  var params = new URLSearchParams(window.location.search);
+  var timelineMode = params.get("timeline") === "1";
+  if (timelineMode) {  // the same form, for a topic
+    document.querySelector(".qa-label").textContent = "Trace a story";
+    input.placeholder = "e.g. Russia Armenia relations";
+    button.textContent = "Timeline";
+    document.title = "Timeline of the news";
+  }
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -56,6 +66,51 @@
     answerEl.textContent = "";
     sources.textContent = "";
     sourcesTitle.hidden = true;
+    offer.hidden = true;
+    offer.textContent = "";
+    timelineEl.hidden = true;
+    timelineEl.textContent = "";
+  }
+
+  function whenText(ev) {  // "3 Oct 2023", "Sep 2023", "2018", "11 Sep 2023 – 20 Sep 2023"
+    var d = String(ev.date || "");
+    if (ev.precision === "year") return d;
+    if (ev.precision === "month") { var m = /^(\d{4})-(\d{2})/.exec(d); return m ? MONTHS[parseInt(m[2], 10) - 1] + " " + m[1] : d; }
+    if (ev.precision === "range" && ev.end) return niceDate(d) + " – " + niceDate(ev.end);
+    return niceDate(d);
+  }
+
+  function renderTimeline(data) {  // year markers, then one card per event: its reports highlighted
+    timelineEl.textContent = "";
+    var events = data.events || [];
+    if (!events.length) { setStatus("No dated events found in the articles about this.", "warn"); return; }
+    var year = null, list = null;
+    events.forEach(function (ev) {
+      var y = String(ev.date || "").slice(0, 4);
+      if (y !== year) {
+        year = y;
+        timelineEl.appendChild(el("h2", "qa-tl__year", y));
+        list = el("ol", "qa-tl__events");
+        timelineEl.appendChild(list);
+      }
+      var li = el("li", "qa-tl__event");
+      var when = el("time", "qa-tl__when", whenText(ev));
+      when.setAttribute("datetime", String(ev.date || ""));
+      li.appendChild(when);
+      var docs = {};
+      (ev.citations || []).forEach(function (c) { docs[c.doc_id] = true; });
+      var n = Object.keys(docs).length;
+      if (n > 1) li.appendChild(el("span", "qa-tl__badge", "reported by " + n + " articles"));
+      (ev.citations || []).forEach(function (c) {
+        var q = el("blockquote", "qa-tl__quote");
+        q.appendChild(el("mark", null, c.quote));
+        li.appendChild(q);
+        var bits = [c.title || c.doc_id, c.source, niceDate(c.date)].filter(function (x) { return x; });
+        li.appendChild(el("div", "qa-src__meta", bits.join(" · ")));
+      });
+      list.appendChild(li);
+    });
+    timelineEl.hidden = false;
   }
 
   function renderAnswer(data) {
@@ -117,6 +172,13 @@
       sources.appendChild(li);
     });
     sources.className = "qa-sources";
+    offer.textContent = "";
+    offer.hidden = !data.timeline;
+    if (data.timeline) {  // a question about how a story developed: offer its timeline
+      var link = el("a", null, "See the timeline of “" + data.timeline.topic + "”");
+      link.href = "?timeline=1&q=" + encodeURIComponent(data.timeline.topic);
+      offer.appendChild(link);
+    }
     result.hidden = false;
   }
 
@@ -124,14 +186,19 @@
   function ask(question) {
     question = (question || "").trim();
     if (busy) return;
-    if (!question) { clearResult(); setStatus("Type a question first.", "error"); input.focus(); notifyHeight(); return; }
+    if (!question) {
+      clearResult(); setStatus(timelineMode ? "Type a topic first." : "Type a question first.", "error");
+      input.focus(); notifyHeight(); return;
+    }
     busy = true;
     button.disabled = true;
     form.setAttribute("aria-busy", "true");
-    setStatus("Searching the articles…", "busy");
+    setStatus(timelineMode ? "Reading the articles for dated events…" : "Searching the articles…", "busy");
     var headers = { "Content-Type": "application/json" };
     if (token) headers["X-Embed-Token"] = token;
-    fetch("api/ask", { method: "POST", headers: headers, body: JSON.stringify({ question: question }) })
+    var path = timelineMode ? "api/timeline" : "api/ask";
+    var body = timelineMode ? { topic: question } : { question: question };
+    fetch(path, { method: "POST", headers: headers, body: JSON.stringify(body) })
       .then(function (r) {
         return r.json().catch(function () { return { error: { message: "The server sent an unreadable reply (HTTP " + r.status + ")." } }; })
           .then(function (body) { return { ok: r.ok, body: body }; });
@@ -142,6 +209,7 @@
           setStatus((res.body.error && res.body.error.message) || "Something went wrong.", "error");
           return;
         }
+        if (timelineMode) { setStatus("", ""); clearResult(); renderTimeline(res.body); return; }
         setStatus(res.body.status === "none" ? "Nothing in the articles is about this." : "", res.body.status === "none" ? "warn" : "");
         renderAnswer(res.body);
       })
@@ -150,7 +218,7 @@
   }
 
   form.addEventListener("submit", function (ev) { ev.preventDefault(); ask(input.value); });
-  var q = new URLSearchParams(window.location.search).get("q");
+  var q = params.get("q");
   if (q) { input.value = q; ask(q); }
   window.addEventListener("load", notifyHeight);
 })();
