@@ -4,14 +4,16 @@
     python benchmarks/ask_latency.py --index qa-index --repeat 5 --json
     python benchmarks/ask_latency.py --index qa-index --against main --rounds 3   # vs another commit's code
 
-Three pipelines share one loaded index and one model:
+Four pipelines share one loaded index and one model:
 
 - ``ask``: today's :class:`qa.answer.Answerer` (question analysis, spaCy tags, answer types,
   verification);
 - ``legacy``: the previous answer pipeline, kept here as a baseline: the same retrieval and
   sentence embeddings, scored by the old blend only (cosine + lexical coverage, no tagger, no
   answer types), MMR selection and composition (:func:`legacy_ask`);
-- ``search``: retrieval alone (the floor both build on).
+- ``search``: retrieval alone (the floor both build on);
+- ``ask_no_reader``: today's Answerer without the reader (``docs/reader.md``): ``ask / ask_no_reader``
+  is what the reader costs (issue 24 allows 1.5 at p50).
 
 The tagger is loaded first (timed on its own: a once-per-process cost, paid by ``warm_up`` in a
 server). A first pass asks every question once with each pipeline (reported as "cold", legacy
@@ -106,13 +108,15 @@ def _stats(ms: list[float]) -> dict[str, float]:
 def measure(engine: Engine, questions: list[str], repeat: int) -> dict[str, Any]:
     from qa import tagger
 
-    answerer = Answerer(engine)
+    answerer = Answerer(engine, reranker=engine.reranker)  # the app's: with the reader unless QA_READER=off
+    no_reader = Answerer(engine, reranker=None)
     t = time.perf_counter()
     tagger.warm_up()
     tagger_load_s = time.perf_counter() - t
     calls = {  # legacy first in the cold pass: it pays for the sentence embeddings both share
         "legacy": lambda q: legacy_ask(answerer, q),
         "search": lambda q: engine.search(q, k=answerer.k, mode="hybrid"),
+        "ask_no_reader": lambda q: no_reader.ask(q),
         "ask": lambda q: answerer.ask(q),
     }
     cold: dict[str, list[float]] = {name: [] for name in calls}
@@ -126,7 +130,7 @@ def measure(engine: Engine, questions: list[str], repeat: int) -> dict[str, Any]
         for q in questions:
             for name, call in calls.items():
                 engine.forget_queries([q])  # a new question: its search embeds it (ask's answer then reuses it)
-                if name == "ask":
+                if name.startswith("ask"):
                     tagger.forget([q])
                 t = time.perf_counter()
                 call(q)
@@ -136,16 +140,18 @@ def measure(engine: Engine, questions: list[str], repeat: int) -> dict[str, Any]
                            "warm": {k: _stats(v) for k, v in warm.items()}}
     out["ratio_ask_vs_legacy"] = round(out["warm"]["ask"]["mean_ms"] / out["warm"]["legacy"]["mean_ms"], 3)
     out["ratio_ask_vs_search"] = round(out["warm"]["ask"]["mean_ms"] / out["warm"]["search"]["mean_ms"], 3)
+    out["ratio_ask_vs_no_reader_p50"] = round(out["warm"]["ask"]["p50_ms"] / out["warm"]["ask_no_reader"]["p50_ms"], 3)
     return out
 
 
 def table(r: dict[str, Any]) -> str:
     lines = ["| pipeline | cold mean ms | warm mean ms | warm p50 ms | warm p95 ms |", "|---|---|---|---|---|"]
-    for name in ("ask", "legacy", "search"):
+    for name in ("ask", "ask_no_reader", "legacy", "search"):
         c, w = r["cold"][name], r["warm"][name]
         lines.append(f"| {name} | {c['mean_ms']} | {w['mean_ms']} | {w['p50_ms']} | {w['p95_ms']} |")
     lines.append(f"\n{r['questions']} questions x {r['repeat']} passes; ask / legacy = {r['ratio_ask_vs_legacy']}, "
-                 f"ask / search = {r['ratio_ask_vs_search']}; loading the tagger once: {r['tagger_load_s']} s")
+                 f"ask / search = {r['ratio_ask_vs_search']}; ask / ask without the reader (p50) = "
+                 f"{r['ratio_ask_vs_no_reader_p50']}; loading the tagger once: {r['tagger_load_s']} s")
     return "\n".join(lines)
 
 

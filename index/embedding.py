@@ -212,7 +212,7 @@ _EXPORT_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def _without_log_record(prefix: str) -> Iterator[None]:
+def without_log_record(prefix: str) -> Iterator[None]:
     """Drop root-logger records starting with ``prefix`` (onnxruntime's quantizer logs its advice
     there) while the block runs; every other record still goes through."""
 
@@ -302,7 +302,7 @@ def _export_files(model_dir: Path, out: Path) -> None:
     except Exception as exc:  # pragma: no cover - other architectures
         log.warning("ONNX graph fusion failed (%s); using the plain export", exc)
         raw.replace(fused)
-    with _without_log_record("Please consider"):  # not actionable
+    with without_log_record("Please consider"):  # not actionable
         quantize_dynamic(str(fused), str(int8), weight_type=QuantType.QInt8, per_channel=True,
                          op_types_to_quantize=["MatMul", "Attention"],
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})

@@ -42,6 +42,7 @@ from index.defaults import ASK_K, MAX_K
 
 from .query import validate_query
 from .question import QuestionAnalysis, analyze
+from .rerank import reads, rerank_scores
 from .tagger import tag_many
 from .verify import Verdict, verify
 
@@ -254,6 +255,13 @@ class ScoredSentence:
     final: float = 0.0  # the learned ranker's score (+ reranker): the ranking
     items: tuple[str, ...] = ()  # the answer-bearing spans, to tell a new fact from a repeated one
     verbs: float = 1.0  # share of the question's verbs the unit restates (1.0 when it has none)
+    #: the learned ranker's score alone (``final`` less the reranker's bonus): what the answerability
+    #: model reads, so its inputs keep the scale it was fitted on whether a reader runs or not
+    ranker: float | None = None
+
+    @property
+    def ranker_score(self) -> float:
+        return self.final if self.ranker is None else self.ranker
 
 
 @dataclass(frozen=True)
@@ -384,7 +392,7 @@ def topic_row(units: np.ndarray, answer: np.ndarray, probability: float) -> np.n
 
 def answer_features(a: QuestionAnalysis, best: ScoredSentence, *, missing_nouns: float, missing_verbs: float) -> np.ndarray:
     """:func:`answer_row` of the best unit."""
-    return answer_row(unit_matrix(a, [best])[0], best.final, a.typed, missing_nouns=missing_nouns,
+    return answer_row(unit_matrix(a, [best])[0], best.ranker_score, a.typed, missing_nouns=missing_nouns,
                       missing_verbs=missing_verbs)
 
 
@@ -628,16 +636,17 @@ class Answerer:
             verbs = [focus_coverage(verb_stems, terms) if verb_stems else 1.0 for terms in unit_terms]
         units = [ScoredSentence(c, float(dense[i]), float(lexical[i]), float(base[i]), float(evidence[i].score),
                                 float(focus[i]), 0.0, evidence[i].items, float(verbs[i])) for i, c in enumerate(candidates)]
-        final = self.model.ranker.logit(unit_matrix(analysis, units))
-        if self.reranker is not None:
-            from .rerank import rerank_scores
+        final = ranker = self.model.ranker.logit(unit_matrix(analysis, units))
+        if self.reranker is not None and reads(self.reranker, analysis.qtype):
 
-            top = np.argsort(-final, kind="stable")[:RERANK_DEPTH]
+            depth = int(getattr(self.reranker, "depth", RERANK_DEPTH))
+            weight = float(getattr(self.reranker, "weight", RERANK_WEIGHT))
+            top = np.argsort(-final, kind="stable")[:depth]
             probs = rerank_scores(self.reranker, question, [candidates[i].text for i in top])
             final = final.copy()
-            final[top] += RERANK_WEIGHT * probs
+            final[top] += weight * probs
         order = np.argsort(-final, kind="stable")
-        scored = [replace(units[i], final=float(final[i])) for i in order]
+        scored = [replace(units[i], final=float(final[i]), ranker=float(ranker[i])) for i in order]
         return scored, sent[order]
 
     # ---------------------------------------------------------------- helpers

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import math
 
@@ -48,13 +49,35 @@ class Examined:
     missing_nouns: float  # share of the question's nouns / verbs that no retrieved passage mentions
     missing_verbs: float
     typed: bool  # whether the question asks for a type of answer (a reason, a number ...)
+    #: the reranker's (the reader's) probability for every unit, when the app uses one; the app adds
+    #: ``rerank_weight`` x it to the ranker's score of the ranker's best ``rerank_depth`` units
+    rerank: np.ndarray | None = None
+    rerank_weight: float = 0.0
+    rerank_depth: int = 0
 
-    def answer_row(self, final: np.ndarray) -> tuple[np.ndarray, int]:
-        """The answerability features of the unit the ranker scores best (``final``), and its row."""
+    def final(self, ranker: LinearModel) -> np.ndarray:
+        """The units' ``final`` scores as the app computes them under ``ranker`` (with the reranker's
+        bonus on the ranker's best ``rerank_depth`` units, as :meth:`qa.answer.Answerer.score_sentences`)."""
+        final = ranker.logit(self.units)
+        if self.rerank is None or not self.rerank_depth:
+            return final
+        top = np.argsort(-final, kind="stable")[:self.rerank_depth]
+        final = final.copy()
+        final[top] += self.rerank_weight * self.rerank[top]
+        return final
+
+    def answer_row(self, final: np.ndarray, ranker: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """The answerability features of the unit scored best by ``final``, and its row. ``ranker``:
+        the ranker's scores alone (the answerability model reads those; default ``final``)."""
         b = int(np.argmax(final))
-        row = answer_row(self.units[b], float(final[b]), self.typed, missing_nouns=self.missing_nouns,
+        score = final if ranker is None else ranker
+        row = answer_row(self.units[b], float(score[b]), self.typed, missing_nouns=self.missing_nouns,
                          missing_verbs=self.missing_verbs)
         return row, b
+
+    def best_row(self, ranker: LinearModel) -> tuple[np.ndarray, int]:
+        """:meth:`answer_row` of the unit the app puts first under ``ranker`` (and the reranker)."""
+        return self.answer_row(self.final(ranker), ranker.logit(self.units))
 
 
 @dataclass(frozen=True)
@@ -87,9 +110,14 @@ def _neutral() -> AnswerModel:
     return AnswerModel(ranker, answerable)
 
 
-def examine_cases(retriever: Retriever, cases: Sequence[AnswerCase]) -> list[Examined]:
+def examine_cases(retriever: Retriever, cases: Sequence[AnswerCase], reranker: Any = None) -> list[Examined]:
     """Ask every question once over ``retriever`` and keep its measurements (questions without a
-    quotable unit are left out: nothing can be ranked or verified for them)."""
+    quotable unit are left out: nothing can be ranked or verified for them). ``reranker``: the
+    app's (:attr:`qa.engine.Engine.reranker`, the reader by default): every unit's probability is
+    kept, so fitting sees the scores the app will rank and decide with."""
+    from .answer import RERANK_DEPTH, RERANK_WEIGHT
+    from .rerank import reads, rerank_scores
+
     answerer = Answerer(retriever, model=_neutral())
     missing = ANSWER_FEATURES.index("missing_nouns"), ANSWER_FEATURES.index("missing_verbs")
     out: list[Examined] = []
@@ -98,8 +126,13 @@ def examine_cases(retriever: Retriever, cases: Sequence[AnswerCase]) -> list[Exa
         if not ex.scored:
             continue
         labels = np.array([int(case.answerable and contains_evidence(s.candidate.text, case.evidence)) for s in ex.scored])
+        extra: dict[str, Any] = {}
+        if reranker is not None and reads(reranker, ex.analysis.qtype):
+            extra = {"rerank": rerank_scores(reranker, case.question, [s.candidate.text for s in ex.scored]),
+                     "rerank_weight": float(getattr(reranker, "weight", RERANK_WEIGHT)),
+                     "rerank_depth": int(getattr(reranker, "depth", RERANK_DEPTH))}
         out.append(Examined(case, unit_matrix(ex.analysis, ex.scored), labels, float(ex.features[missing[0]]),
-                            float(ex.features[missing[1]]), ex.analysis.typed))
+                            float(ex.features[missing[1]]), ex.analysis.typed, **extra))
     return out
 
 
@@ -116,7 +149,7 @@ def fit_examined(examined: Sequence[Examined], *, c: float = 1.0, threshold: flo
     y: list[int] = []
     top: list[bool] = []
     for e in examined:
-        row, b = e.answer_row(ranker.logit(e.units))
+        row, b = e.best_row(ranker)
         hit = bool(e.case.answerable and e.labels[b])
         if e.case.answerable:
             top.append(hit)
@@ -151,7 +184,7 @@ def decision_rows(examined: Sequence[Examined], model: AnswerModel) -> tuple[np.
     unit holds the evidence, and the topicality row (:func:`qa.answer.topic_row`)."""
     probs, right, rows = [], [], []
     for e in examined:
-        row, b = e.answer_row(model.ranker.logit(e.units))
+        row, b = e.best_row(model.ranker)
         p = float(model.answerable.prob(row[None, :])[0])
         probs.append(p)
         right.append(bool(e.case.answerable and e.labels[b]))
@@ -183,11 +216,12 @@ def with_decisions(model: AnswerModel, d: Decisions, trained_on: str = "") -> An
 
 
 def fit_answer_model(retriever: Retriever, cases: Sequence[AnswerCase], *, c: float = 1.0, threshold: float | None = None,
-                     trained_on: str = "", embedding_model: str = "") -> FitReport:
-    """Fit the ranker, then the answerability model, on ``cases`` (questions over ``retriever``'s index)."""
+                     trained_on: str = "", embedding_model: str = "", reranker: Any = None) -> FitReport:
+    """Fit the ranker, then the answerability model, on ``cases`` (questions over ``retriever``'s
+    index; ``reranker``: the app's, whose bonus the answerability model then sees)."""
     if not any(case.answerable for case in cases) or all(case.answerable for case in cases):
         raise ValueError("fitting needs answerable and unanswerable questions")
-    return fit_examined(examine_cases(retriever, cases), c=c, threshold=threshold, trained_on=trained_on,
+    return fit_examined(examine_cases(retriever, cases, reranker), c=c, threshold=threshold, trained_on=trained_on,
                         embedding_model=embedding_model)
 
 
@@ -198,7 +232,7 @@ def _score(examined: Sequence[Examined], train: Sequence[int], test: Sequence[in
     out = []
     for i in test:
         e = examined[i]
-        row, b = e.answer_row(model.ranker.logit(e.units))
+        row, b = e.best_row(model.ranker)
         p = float(model.answerable.prob(row[None, :])[0])
         out.append((i, bool(e.labels[b]), p >= model.threshold))
     return out

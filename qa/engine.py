@@ -50,6 +50,7 @@ from .fusion import Fusion, Ranking
 from .learned import AnswerModel, default_answer_model
 from .query import validate_query
 from .question import story_topic
+from .rerank import load_reranker
 from .timeline import TIMELINE_K, Timeline, build_timeline
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[float, str], None]
 #: Query vectors an engine keeps (1.5 kB each with the bundled model).
 QUERY_CACHE = 1024
+#: ``Engine(reranker=...)``'s default: what :func:`qa.rerank.load_reranker` resolves (the shipped
+#: reader unless ``$QA_RERANKER`` names another or ``QA_READER=off``); ``None`` means none.
+DEFAULT_RERANKER: Any = "default"
 
 
 @dataclass(frozen=True)
@@ -247,7 +251,7 @@ class Engine:
 
     def __init__(self, index_dir: Path | str | None = None, *, embedder: Embedder | None = None, max_k: int = MAX_K,
                  answer_k: int = ASK_K, max_sentences: int = 3, threshold: float | None = None,
-                 fusion: Fusion | None = None, reranker: Any = None, query_cache: int = QUERY_CACHE) -> None:
+                 fusion: Fusion | None = None, reranker: Any = DEFAULT_RERANKER, query_cache: int = QUERY_CACHE) -> None:
         if isinstance(max_k, bool) or not isinstance(max_k, int) or not 1 <= max_k <= MAX_K:
             raise ValueError(f"max_k must be an integer between 1 and {MAX_K}, got {max_k!r}")
         if isinstance(query_cache, bool) or not isinstance(query_cache, int) or query_cache < 0:
@@ -297,7 +301,8 @@ class Engine:
     def _make_answerer(self, snap: _Snapshot) -> Answerer:
         model, stored_threshold = answer_settings(snap.store)
         threshold = self._threshold if self._threshold is not None else stored_threshold
-        extra = {"reranker": self._reranker} if self._reranker is not None else {}
+        reranker = load_reranker() if self._reranker is DEFAULT_RERANKER else self._reranker
+        extra = {"reranker": reranker} if reranker is not None else {}
         return Answerer(_BoundRetriever(self, snap), k=self.answer_k, max_sentences=self._max_sentences,  # type: ignore[arg-type]
                         threshold=threshold, model=model, **extra)
 
@@ -338,10 +343,18 @@ class Engine:
     def model_name(self) -> str:
         return self._current()[0].store.settings.model
 
+    @property
+    def reranker(self) -> Any:
+        """What reranks answer sentences (the shipped reader by default; None when off)."""
+        return self._current()[1].reranker
+
     def warm_up(self) -> None:
-        """Load the model and run one question end to end, so the first user does not wait."""
+        """Load the models and run one question end to end, so the first user does not wait."""
         _, answerer = self._current()
         answerer.ask("What happened?", k=1)
+        warm = getattr(answerer.reranker, "warm_up", None)
+        if warm is not None:  # the ask above may have had no candidate sentence to rerank
+            warm()
 
     # ------------------------------------------------------------------ retrieval
     def embed_queries(self, queries: Sequence[str], *, _snap: _Snapshot | None = None) -> np.ndarray:

@@ -1,9 +1,16 @@
-"""Optional cross-encoder reranking of answer sentences.
+"""Cross-encoder reranking of answer sentences: the shipped reader, or any local CrossEncoder.
 
-A sentence-transformers ``CrossEncoder`` loaded from a local directory (``--reranker PATH`` or
-``$QA_RERANKER``) scores (question, sentence) pairs; :class:`qa.answer.Answerer` adds
-``RERANK_WEIGHT`` x its probability to the ``final`` score of the best ``RERANK_DEPTH`` units.
-Nothing needs one: without it the Answerer uses embeddings, lexical coverage and answer types.
+A model that reads the question and a sentence together scores (question, sentence) pairs;
+:class:`qa.answer.Answerer` adds ``weight`` x its probability to the ``final`` score of the best
+``depth`` units (the reader's own, from its ``reader.json``; else :data:`qa.answer.RERANK_WEIGHT`
+and :data:`qa.answer.RERANK_DEPTH`). :func:`load_reranker` resolves what the app uses:
+
+- nothing named (no ``--reranker``, no ``$QA_RERANKER``): the shipped reader
+  (:func:`qa.reader.default_reader`; ``QA_READER=off`` turns it off);
+- ``off`` / ``none``: no reranker (the learned ranker alone);
+- a reader folder (``reader.json`` + ``adapter.safetensors``, made by ``scripts/train_reader.py``);
+- a sentence-transformers ``CrossEncoder`` folder (``config.json``).
+
 The path must be a local folder (no hub downloads at run time).
 """
 
@@ -21,19 +28,36 @@ from index.errors import QAError
 ENV_VAR = "QA_RERANKER"
 
 
+OFF = ("off", "none")
+
+
 def load_reranker(path: str | Path | None = None) -> Any | None:
-    """The CrossEncoder at ``path`` (else ``$QA_RERANKER``), or None when neither is set.
+    """What reranks answer sentences: see the module docstring (``path``, else ``$QA_RERANKER``,
+    else the shipped reader).
 
     A path that is not a local model folder is a :class:`QAError` (one line in the CLI)."""
+    from .reader import CONFIG_FILE, Reader, default_reader
+
     path = path or os.environ.get(ENV_VAR) or None
     if path is None:
+        return default_reader()
+    if str(path).strip().lower() in OFF:
         return None
     folder = Path(path).expanduser()
+    if (folder / CONFIG_FILE).is_file():
+        return Reader(folder)
     if not (folder / "config.json").is_file():
-        raise QAError(f"reranker {str(path)!r} is not a local model folder (no config.json)")
+        raise QAError(f"reranker {str(path)!r} is not a local model folder (no config.json or {CONFIG_FILE})")
     from sentence_transformers import CrossEncoder
 
     return CrossEncoder(str(folder), local_files_only=True)
+
+
+def reads(reranker: Any, qtype: str) -> bool:
+    """Whether ``reranker`` reads for questions of type ``qtype`` (a reader kept for some question
+    families only; any other cross-encoder reads for all)."""
+    check = getattr(reranker, "reads", None)
+    return bool(check(qtype)) if callable(check) else True
 
 
 def rerank_scores(reranker: Any, question: str, texts: Sequence[str]) -> np.ndarray:

@@ -10,7 +10,7 @@
 
 The questions (default eval/answer_questions.jsonl) are asked over ``--index`` (build it from
 sample_corpus/ with ``qa index sample_corpus --index DIR``); only the ``--splits`` named are used
-(default tune, tune2, fresh and fresh2: never heldout, fresh3 or fresh4, which are reported as unseen). The
+(default tune, tune2, fresh and fresh2: never heldout, fresh3, fresh4 or fresh5, which are reported as unseen). The
 model is fitted for the index's embedding model: refit it when you index with another one. Prints one
 JSON line (questions, units, the training top-1 rate) and writes the model atomically.
 
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             cases = kept
         engine = Engine.open(args.index)
         if args.cv:
-            print(cv_table(cross_validate(examine_cases(engine, cases), c=args.c)))
+            print(cv_table(cross_validate(examine_cases(engine, cases, engine.reranker), c=args.c)))
             return 0
         if args.decisions:
             return fit_only_decisions(engine, cases, splits, args)
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             raise QAError(f"--to-index {args.to_index} embeds with {target.model_name!r}, "
                           f"--index {args.index} with {engine.model_name!r}: fit on an index of the same model")
         report = fit_answer_model(engine, cases, c=args.c, threshold=args.threshold, trained_on=trained_on,
-                                  embedding_model=engine.model_name)
+                                  embedding_model=engine.model_name, reranker=engine.reranker)
         if target is not None:
             target.set_answer_model(report.model)
     except (QAError, ValueError) as exc:  # a missing or corrupt index or question file, too few questions
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def fit_only_decisions(engine, cases, splits, args) -> int:  # type: ignore[no-untyped-def]
     """``--decisions``: leave-one-split-out estimates, then the decisions fitted on every split."""
-    examined = examine_cases(engine, cases)
+    examined = examine_cases(engine, cases, engine.reranker)
     base = default_answer_model()
     print("| left out | questions | answered | answered right | unanswerable answered | off-topic none | on-topic none |")
     print("|---|---|---|---|---|---|---|")

@@ -3,7 +3,7 @@
 #   bash scripts/lock.sh            # newest releases that satisfy pyproject.toml
 #   bash scripts/lock.sh -c FILE    # constrained (e.g. to a `pip freeze` of a venv that passed the suite)
 #   rm -rf .venv && bash scripts/test.sh
-# requirements.lock holds the app, requirements-test.lock the app + the test and ray extras: every
+# requirements.lock holds the app, requirements-test.lock the app + the test, ray and train extras: every
 # package pinned with its hashes, for Python 3.11 on x86-64 Linux. torch is left out of both
 # (scripts/setup.sh installs the CPU build torch==2.13.0 first; TORCH below must match it).
 # uv (pinned) is installed into a throw-away venv; it reads PyPI, and /opt/wheels where it exists.
@@ -31,7 +31,7 @@ compile() {  # compile OUT [EXTRA ...]
 }
 constraints=()
 if [ "${1:-}" = "-c" ]; then constraints=(-c "$2"); fi
-compile requirements-test.lock --extra test --extra ray "${constraints[@]}"
+compile requirements-test.lock --extra test --extra ray --extra train "${constraints[@]}"
 # the app's lock takes the same versions as the test lock (a subset of it)
 grep -E '^[A-Za-z0-9_.-]+==' requirements-test.lock | sed 's/ .*//' > "$tool/pins.txt"
 compile requirements.lock -c "$tool/pins.txt"

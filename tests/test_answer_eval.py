@@ -110,8 +110,8 @@ def test_ask_latency_benchmark_runs_tiny(sample_index) -> None:  # type: ignore[
     import ask_latency
 
     r = ask_latency.main(["--index", str(sample_index), "--limit", "2", "--repeat", "1", "--json"])
-    assert r["questions"] == 2 and set(r["warm"]) == {"ask", "legacy", "search"}
-    assert r["warm"]["ask"]["n"] == 2 and r["ratio_ask_vs_legacy"] > 0
+    assert r["questions"] == 2 and set(r["warm"]) == {"ask", "ask_no_reader", "legacy", "search"}
+    assert r["warm"]["ask"]["n"] == 2 and r["ratio_ask_vs_legacy"] > 0 and r["ratio_ask_vs_no_reader_p50"] > 0
     legacy = ask_latency.legacy_ask(ask_latency.Answerer(ask_latency.Engine.open(sample_index)),
                                     "When did the Armenian parliament ratify the Rome Statute?")
     assert legacy.confident and legacy.citations

@@ -270,3 +270,35 @@ def test_timeline_scale_tiny() -> None:
     for row in res["topics"]:
         assert row["articles_read"] > 1 and row["sentences_tagged"] > 0 and row["events"] > 0 and row["multi_article_events"] > 0
         assert 0 < row["p50_s"] <= row["max_s"]
+
+
+@pytest.mark.tier2  # a benchmark script's tiny run, in a subprocess
+def test_reader_tiny(sample_index: Path) -> None:
+    """benchmarks/reader.py (the rank-1 / top-3 tables of docs/reader.md) on a few questions."""
+    res = run_script("reader.py", "--index", str(sample_index), "--tiny", "--json")
+    assert res["questions"] == 12 and res["depth"] > 0 and res["weight"] > 0
+    assert res["rows"] and res["rows"][0]["group"] == "first writer"
+    for row in res["rows"]:
+        for system in ("ranker", "reader", "combined"):
+            at1, at3 = row[system]
+            assert 0.0 <= at1 <= at3 <= 1.0
+        assert 0.0 <= row["p_combined"] <= 1.0
+    assert sum(r["n"] for r in res["rows"][:2]) == 12  # the two writer groups partition the questions
+
+
+@pytest.mark.tier2  # the training script's tiny run, in a subprocess
+def test_train_reader_tiny(sample_index: Path, tmp_path: Path) -> None:
+    """scripts/train_reader.py end to end at a tiny size: data, LoRA training, the saved adapter
+    (which the app then loads and runs)."""
+    out = tmp_path / "reader"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_reader.py"), "--index", str(sample_index),
+                           "--tiny", "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "data:" in proc.stderr and "reader written to" in proc.stderr
+    cfg = json.loads((out / "reader.json").read_text(encoding="utf-8"))
+    assert cfg["trained"]["groups"] > 0 and cfg["trained"]["per_type"]["eval"] > 0 and cfg["trained"]["train_seconds"] > 0
+    from qa.reader import Reader
+
+    logits = Reader(out, backend="torch").predict([("Why?", "Because."), ("Who?", "Nobody.")])
+    assert logits.shape == (2,) and np.isfinite(logits).all()

@@ -10,8 +10,9 @@ from qa.answer import Answerer
 from qa.rerank import ENV_VAR, load_reranker, rerank_scores
 
 
-def test_no_reranker_unless_configured(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_no_reranker_when_the_reader_is_off_and_a_named_one_must_be_local(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv("QA_READER", "off")  # the shipped reader is the default otherwise (tests/test_reader.py)
     assert load_reranker(None) is None
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "missing"))
     with pytest.raises(QAError, match="not a local model folder"):
@@ -59,3 +60,51 @@ def test_a_real_cross_encoder_loads_from_a_local_folder(engine, tmp_path) -> Non
     reranker = load_reranker(tmp_path)
     ans = Answerer(engine, reranker=reranker).ask("When did the Armenian parliament ratify the Rome Statute?")
     assert ans.citations and ans.question_type == "when"
+
+
+class _ReadsOnly(_Prefers):
+    """A reranker kept for some question types only (as the shipped reader is: reader.json's families)."""
+
+    def __init__(self, word: str, qtypes: set[str]) -> None:
+        super().__init__(word)
+        self.qtypes = qtypes
+
+    def reads(self, qtype: str) -> bool:
+        return qtype in self.qtypes
+
+
+def test_a_reranker_reads_only_for_the_question_types_it_is_kept_for(engine) -> None:  # type: ignore[no-untyped-def]
+    when = "When did the Armenian parliament ratify the Rome Statute?"
+    why = "Why did Russia withdraw its peacekeepers?"
+    fake = _ReadsOnly("nothing-matches", {"why"})
+    Answerer(engine, reranker=fake).examine(when)
+    assert fake.pairs == []  # a "when" question pays no reading time
+    Answerer(engine, reranker=fake).examine(why)
+    assert fake.pairs and all(q == why for q, _ in fake.pairs)
+
+
+def test_the_reader_keeps_the_families_its_fit_chose() -> None:
+    from dataclasses import replace
+
+    from qa.reader import DEFAULT_DIR, Reader, family
+
+    r = Reader(DEFAULT_DIR)
+    r.config = replace(r.config, families=("reason",))
+    assert family("why") == family("how") == "reason" and family("when") == family("how_many") == "quantity"
+    assert family("who") == family("what") == "entity"
+    assert r.reads("why") and r.reads("how") and not r.reads("when") and not r.reads("who")
+    r.config = replace(r.config, families=())
+    assert r.reads("when")  # no families recorded: every question
+
+
+def test_the_answerability_model_reads_the_rankers_score_not_the_rerank_bonus(engine) -> None:  # type: ignore[no-untyped-def]
+    """A reranker reorders units; the answered/evidence decision keeps reading the ranker's own score
+    (the scale its model was fitted on), so a large bonus does not turn evidence into an answer."""
+    q = "What did Pashinyan call a strategic mistake?"
+    plain = Answerer(engine).examine(q)
+    fake = _Prefers(plain.scored[0].candidate.text)  # boosts the unit that is first anyway
+    boosted = Answerer(engine, reranker=fake).examine(q)
+    assert boosted.scored[0].candidate == plain.scored[0].candidate
+    assert boosted.scored[0].final > plain.scored[0].final + 1.0
+    assert boosted.features[0] == pytest.approx(plain.features[0]) and boosted.verdict.probability == pytest.approx(
+        plain.verdict.probability)
