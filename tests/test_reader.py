@@ -14,7 +14,8 @@ import pytest
 
 from index.errors import QAError
 from qa.answer import Answerer
-from qa.reader import ADAPTER_FILE, CONFIG_FILE, DEFAULT_DIR, Reader, base_model_dir, default_reader, sha256_file
+from qa.reader import (ADAPTER_FILE, CONFIG_FILE, DEFAULT_DIR, INT8_TOLERANCE, Reader, base_model_dir, default_reader,
+                       sha256_file)
 from qa.rerank import load_reranker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,8 +76,8 @@ def test_onnx_int8_scores_as_the_merged_torch_model_does(reader: Reader, tmp_pat
                                      "Russian peacekeepers were deployed to Nagorno-Karabakh in 2020.",
                                      "The Kremlin confirmed the withdrawal on Wednesday.")]
     a, b = fast.predict(pairs), slow.predict(pairs)
-    assert np.abs(a - b).max() < 0.25
-    assert list(np.argsort(-a)) == list(np.argsort(-b))
+    assert np.abs(a - b).max() < INT8_TOLERANCE  # int8 weights move logits by about 0.3 (up to ~1)
+    assert list(np.argsort(-a)) == list(np.argsort(-b))  # the order the app uses is the same
     assert list((tmp_path / "cache" / "onnx").glob("reader-*/model-int8.onnx"))
 
 
