@@ -301,8 +301,9 @@ class Engine:
     def _make_answerer(self, snap: _Snapshot) -> Answerer:
         model, stored_threshold = answer_settings(snap.store)
         threshold = self._threshold if self._threshold is not None else stored_threshold
-        reranker = load_reranker() if self._reranker is DEFAULT_RERANKER else self._reranker
-        extra = {"reranker": reranker} if reranker is not None else {}
+        if self._reranker is DEFAULT_RERANKER:  # resolved once: a reload reuses the loaded model
+            self._reranker = load_reranker()
+        extra = {"reranker": self._reranker} if self._reranker is not None else {}
         return Answerer(_BoundRetriever(self, snap), k=self.answer_k, max_sentences=self._max_sentences,  # type: ignore[arg-type]
                         threshold=threshold, model=model, **extra)
 

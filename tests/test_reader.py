@@ -198,3 +198,19 @@ def test_rules_skip_pronoun_subjects_and_fragments(parse) -> None:  # type: igno
     rq = _rules()
     text = "He closed it because it was old. Closed for repairs. They said nothing about why the bridge shut."
     assert rq.questions_for(parse(text), "t", random.Random(0)) == []
+
+
+def test_the_engine_loads_its_reranker_once_across_index_generations(index_copy, embedder, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A new index generation builds a new Answerer; the reranker it reads with is the one already
+    loaded, not a second copy of the model."""
+    from qa.engine import Engine
+
+    copy = tmp_path / "reader"
+    shutil.copytree(DEFAULT_DIR, copy)
+    monkeypatch.setenv("QA_RERANKER", str(copy))  # each load_reranker() call would make a new Reader
+    engine = Engine.open(index_copy, embedder=embedder)
+    first = engine.reranker
+    assert isinstance(first, Reader) and first.folder == copy
+    engine.delete(engine.articles()[0].doc_id)  # a new generation: a new snapshot and Answerer
+    assert engine.reranker is first
+    engine.close()
