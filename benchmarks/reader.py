@@ -51,6 +51,7 @@ from qa.answer_eval import ANSWERABLE_KINDS, UNSEEN_SPLITS, contains_evidence, l
 from qa.engine import Engine  # noqa: E402
 from qa.question import analyze  # noqa: E402
 from qa.reader import family  # noqa: E402
+from qa.rerank import best_units, with_bonus  # noqa: E402
 
 QUESTIONS = ROOT / "eval" / "answer_questions.jsonl"
 TRAIN_SPLITS = ("tune", "tune2", "fresh", "fresh2")
@@ -110,8 +111,8 @@ def order(r: Ranked, system: str, weight: float, families: Sequence[str] = ()) -
         return np.arange(n)
     if system == "reader":
         head = np.argsort(-r.reader, kind="stable")
-    else:
-        head = np.argsort(-(r.ranker[:d] + weight / (1.0 + np.exp(-r.reader))), kind="stable")
+    else:  # the app's combination (r.ranker is best first: the reader read the first d)
+        head = best_units(with_bonus(r.ranker[:d], np.arange(d), 1.0 / (1.0 + np.exp(-r.reader)), weight), d)
     return np.concatenate([head, np.arange(d, n)])
 
 

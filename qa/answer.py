@@ -42,7 +42,7 @@ from index.defaults import ASK_K, MAX_K
 
 from .query import validate_query
 from .question import QuestionAnalysis, analyze
-from .rerank import reads, rerank_scores
+from .rerank import best_units, reads, rerank_scores, with_bonus
 from .tagger import tag_many
 from .verify import Verdict, verify
 
@@ -641,10 +641,9 @@ class Answerer:
 
             depth = int(getattr(self.reranker, "depth", RERANK_DEPTH))
             weight = float(getattr(self.reranker, "weight", RERANK_WEIGHT))
-            top = np.argsort(-final, kind="stable")[:depth]
+            top = best_units(final, depth)
             probs = rerank_scores(self.reranker, question, [candidates[i].text for i in top])
-            final = final.copy()
-            final[top] += weight * probs
+            final = with_bonus(final, top, probs, weight)
         order = np.argsort(-final, kind="stable")
         scored = [replace(units[i], final=float(final[i]), ranker=float(ranker[i])) for i in order]
         return scored, sent[order]

@@ -35,6 +35,7 @@ import numpy as np
 
 from .answer import Answerer, Retriever, answer_row, topic_row, unit_matrix
 from .answer_eval import AnswerCase, contains_evidence
+from .rerank import best_units, reads, rerank_scores, with_bonus
 from .learned import (ANSWER_FEATURES, TOPIC_FEATURES, UNIT_FEATURES, AnswerModel, LinearModel, balanced_threshold, fit_linear,
                       fit_pairwise, precision_threshold)
 
@@ -61,10 +62,8 @@ class Examined:
         final = ranker.logit(self.units)
         if self.rerank is None or not self.rerank_depth:
             return final
-        top = np.argsort(-final, kind="stable")[:self.rerank_depth]
-        final = final.copy()
-        final[top] += self.rerank_weight * self.rerank[top]
-        return final
+        top = best_units(final, self.rerank_depth)
+        return with_bonus(final, top, self.rerank[top], self.rerank_weight)
 
     def answer_row(self, final: np.ndarray, ranker: np.ndarray | None = None) -> tuple[np.ndarray, int]:
         """The answerability features of the unit scored best by ``final``, and its row. ``ranker``:
@@ -116,7 +115,6 @@ def examine_cases(retriever: Retriever, cases: Sequence[AnswerCase], reranker: A
     app's (:attr:`qa.engine.Engine.reranker`, the reader by default): every unit's probability is
     kept, so fitting sees the scores the app will rank and decide with."""
     from .answer import RERANK_DEPTH, RERANK_WEIGHT
-    from .rerank import reads, rerank_scores
 
     answerer = Answerer(retriever, model=_neutral())
     missing = ANSWER_FEATURES.index("missing_nouns"), ANSWER_FEATURES.index("missing_verbs")

@@ -192,7 +192,11 @@ class Reader:
             opts.log_severity_level = 3
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             opts.enable_mem_pattern = False
-            session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            try:
+                session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            except Exception:  # a cached graph cut short or damaged: export it again, once
+                path.unlink(missing_ok=True)
+                session = ort.InferenceSession(str(self._onnx_path()), opts, providers=["CPUExecutionProvider"])
             names = [i.name for i in session.get_inputs()]
 
             def run(ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
@@ -242,20 +246,21 @@ class Reader:
         """One logit per (question, sentence) pair: higher = the sentence answers the question."""
         if not pairs:
             return np.zeros(0, dtype=np.float32)
-        with self._lock:
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+        ranked = [pairs[i] for i in order]  # similar lengths batched together: less padding
+        batches = []
+        with self._lock:  # loading, and the tokenizer (a fast tokenizer is not safe to share between threads)
             if self._run is None:
                 self._load()
-            order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
-            ranked = [pairs[i] for i in order]  # similar lengths batched together: less padding
-            out: list[np.ndarray] = []
             for i in range(0, len(ranked), batch_size):
                 chunk = ranked[i:i + batch_size]
                 enc = self._tokenizer([q for q, _ in chunk], [s for _, s in chunk], padding=True,
                                       truncation="only_second", max_length=self.config.max_length, return_tensors="np")
                 ids = enc["input_ids"].astype(np.int64)
-                out.append(np.asarray(self._run(ids, enc["attention_mask"].astype(np.int64),
-                                                enc.get("token_type_ids", np.zeros_like(ids)).astype(np.int64)),
-                                      dtype=np.float32))
+                batches.append((ids, enc["attention_mask"].astype(np.int64),
+                                enc.get("token_type_ids", np.zeros_like(ids)).astype(np.int64)))
+        run = self._run  # ONNX Runtime sessions (and torch in inference mode) run concurrently: no lock
+        out = [np.asarray(run(*b), dtype=np.float32) for b in batches]
         logits = np.empty(len(pairs), dtype=np.float32)
         logits[order] = np.concatenate(out)
         return logits

@@ -60,6 +60,19 @@ def reads(reranker: Any, qtype: str) -> bool:
     return bool(check(qtype)) if callable(check) else True
 
 
+def best_units(final: np.ndarray, depth: int) -> np.ndarray:
+    """Indices of the ``depth`` best units by ``final`` (ties keep their order): what a reranker reads."""
+    return np.argsort(-np.asarray(final), kind="stable")[:depth]
+
+
+def with_bonus(final: np.ndarray, top: np.ndarray, probs: np.ndarray, weight: float) -> np.ndarray:
+    """``final`` with ``weight`` x the reranker's probabilities added at ``top``: how the app, the
+    answer-model fit and benchmarks/reader.py all combine the ranker and a reranker."""
+    out = np.array(final, dtype=np.float64)
+    out[top] += weight * np.asarray(probs, dtype=np.float64)
+    return out
+
+
 def rerank_scores(reranker: Any, question: str, texts: Sequence[str]) -> np.ndarray:
     """Relevance of each text to the question as a probability in [0, 1] (a logistic of the
     cross-encoder's logit; scores already in [0, 1] are kept)."""

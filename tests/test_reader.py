@@ -214,3 +214,24 @@ def test_the_engine_loads_its_reranker_once_across_index_generations(index_copy,
     engine.delete(engine.articles()[0].doc_id)  # a new generation: a new snapshot and Answerer
     assert engine.reranker is first
     engine.close()
+
+
+@pytest.mark.tier2  # two fresh ONNX exports (about a minute)
+def test_a_damaged_cached_onnx_graph_is_exported_again(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A cache file cut short (a full disk, a killed export) is replaced, not an error on every question."""
+    monkeypatch.setenv("QA_CACHE", str(tmp_path / "cache"))
+    want = Reader(DEFAULT_DIR).predict([(BRIDGE, REASON)])
+    graph = next((tmp_path / "cache" / "onnx").glob("reader-*/model-int8.onnx"))
+    graph.write_bytes(graph.read_bytes()[:1000])
+    got = Reader(DEFAULT_DIR).predict([(BRIDGE, REASON)])
+    assert np.allclose(got, want) and graph.stat().st_size > 1000
+
+
+def test_concurrent_questions_score_as_one_at_a_time(reader: Reader) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    pairs = [[(BRIDGE, t)] * 3 for t in (RESTATED, REASON, UNRELATED)] * 4
+    alone = [reader.predict(p) for p in pairs]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(reader.predict, pairs))
+    assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(alone, together))
