@@ -3,6 +3,7 @@
     python benchmarks/reader.py --index DIR                      # the shipped reader, every answerable question
     python benchmarks/reader.py --index DIR --reader /tmp/r      # another adapter folder
     python benchmarks/reader.py --index DIR --fit                # also choose the combination weight (training splits)
+    python benchmarks/reader.py --index DIR --fit --apply        # ... and write them into the reader's reader.json
     python benchmarks/reader.py --index DIR --tiny --json        # CI smoke run
 
 For every answerable question of ``eval/answer_questions.jsonl`` the app's candidate units over
@@ -51,7 +52,7 @@ from qa.answer_eval import ANSWERABLE_KINDS, UNSEEN_SPLITS, contains_evidence, l
 from qa.engine import Engine  # noqa: E402
 from qa.question import analyze  # noqa: E402
 from qa.reader import family  # noqa: E402
-from qa.rerank import best_units, with_bonus  # noqa: E402
+from qa.rerank import Reading, best_units, with_bonus  # noqa: E402
 
 QUESTIONS = ROOT / "eval" / "answer_questions.jsonl"
 TRAIN_SPLITS = ("tune", "tune2", "fresh", "fresh2")
@@ -103,21 +104,36 @@ def collect(index: str, reader: Any, *, depth: int, limit: int | None = None,
 ALL_FAMILIES = ("reason", "quantity", "entity")
 
 
-def order(r: Ranked, system: str, weight: float, families: Sequence[str] = ()) -> np.ndarray:
+def read(r: Ranked, reading: Reading | None = None) -> int:
+    """How many of ``r``'s units (a prefix: they are best first) the reader reads under ``reading``
+    (None: all it scored)."""
+    d = len(r.reader)
+    return d if reading is None or d == 0 else len(reading.units(r.ranker[:d]))
+
+
+def order(r: Ranked, system: str, weight: float, families: Sequence[str] = (), reading: Reading | None = None) -> np.ndarray:
     """The candidates' order (indices into r.hits) under ``system`` (``combined`` reads only for
-    ``families``, all when empty)."""
+    ``families``, all when empty, and only the units ``reading`` picks)."""
     n, d = len(r.hits), len(r.reader)
+    if system == "combined":
+        d = read(r, reading)
     if system == "ranker" or d == 0 or (system == "combined" and families and r.family not in families):
         return np.arange(n)
     if system == "reader":
         head = np.argsort(-r.reader, kind="stable")
     else:  # the app's combination (r.ranker is best first: the reader read the first d)
-        head = best_units(with_bonus(r.ranker[:d], np.arange(d), 1.0 / (1.0 + np.exp(-r.reader)), weight), d)
+        head = best_units(with_bonus(r.ranker[:d], np.arange(d), 1.0 / (1.0 + np.exp(-r.reader[:d])), weight), d)
     return np.concatenate([head, np.arange(d, n)])
 
 
-def correct(rows: Sequence[Ranked], system: str, weight: float, k: int, families: Sequence[str] = ()) -> np.ndarray:
-    return np.array([bool(r.hits[order(r, system, weight, families)[:k]].any()) for r in rows], dtype=bool)
+def correct(rows: Sequence[Ranked], system: str, weight: float, k: int, families: Sequence[str] = (),
+            reading: Reading | None = None) -> np.ndarray:
+    return np.array([bool(r.hits[order(r, system, weight, families, reading)[:k]].any()) for r in rows], dtype=bool)
+
+
+def pairs_read(rows: Sequence[Ranked], families: Sequence[str] = (), reading: Reading | None = None) -> float:
+    """Mean (question, unit) pairs the reader reads per question: its time, in units."""
+    return float(np.mean([read(r, reading) if not families or r.family in families else 0 for r in rows])) if rows else 0.0
 
 
 def mcnemar(a: np.ndarray, b: np.ndarray) -> float:
@@ -149,6 +165,28 @@ def fit_combination(rows: Sequence[Ranked]) -> tuple[float, tuple[str, ...]]:
     return w, tuple(keep)
 
 
+#: The bounds :func:`fit_reading` tries (None: no bound).
+BOUNDS = (None, 8.0, 6.0, 4.0, 3.0, 2.5, 2.0, 1.5, 1.0, 0.5)
+
+
+def fit_reading(rows: Sequence[Ranked], weight: float, families: Sequence[str], depth: int) -> Reading:
+    """The cheapest reading (fewest pairs read, :func:`pairs_read`) that puts the evidence first, and
+    in the top 3, for at least as many of ``rows`` as reading all ``depth`` units does; ties: the
+    looser bounds."""
+    full = Reading(depth)
+    need1 = int(correct(rows, "combined", weight, 1, families, full).sum())
+    need3 = int(correct(rows, "combined", weight, 3, families, full).sum())
+    best, cost = full, pairs_read(rows, families, full)
+    for margin in BOUNDS:
+        for reach in BOUNDS:
+            rd = Reading(depth, reach, margin)
+            c = pairs_read(rows, families, rd)
+            if (c < cost - 1e-9 and int(correct(rows, "combined", weight, 1, families, rd).sum()) >= need1
+                    and int(correct(rows, "combined", weight, 3, families, rd).sum()) >= need3):
+                best, cost = rd, c
+    return best
+
+
 def groups(rows: Sequence[Ranked]) -> list[tuple[str, list[Ranked]]]:
     def pick(splits: Sequence[str], kind: str | None = None) -> list[Ranked]:
         return [r for r in rows if r.split in splits and (kind is None or r.kind == kind)]
@@ -160,13 +198,14 @@ def groups(rows: Sequence[Ranked]) -> list[tuple[str, list[Ranked]]]:
     return [(name, g) for name, g in out if g]
 
 
-def table_rows(rows: Sequence[Ranked], weight: float, families: Sequence[str] = ()) -> list[dict[str, Any]]:
+def table_rows(rows: Sequence[Ranked], weight: float, families: Sequence[str] = (),
+               reading: Reading | None = None) -> list[dict[str, Any]]:
     out = []
     for name, g in groups(rows):
         base1 = correct(g, "ranker", weight, 1)
-        row: dict[str, Any] = {"group": name, "n": len(g)}
+        row: dict[str, Any] = {"group": name, "n": len(g), "pairs_read": round(pairs_read(g, families, reading), 2)}
         for s in SYSTEMS:
-            c1, c3 = correct(g, s, weight, 1, families), correct(g, s, weight, 3, families)
+            c1, c3 = correct(g, s, weight, 1, families, reading), correct(g, s, weight, 3, families, reading)
             row[s] = [round(float(c1.mean()), 3), round(float(c3.mean()), 3)]
             if s != "ranker":
                 row[f"p_{s}"] = round(mcnemar(c1, base1), 4)
@@ -182,22 +221,39 @@ def leave_one_split_out(rows: Sequence[Ranked]) -> list[dict[str, Any]]:
         if not train or not test:
             continue
         w, fams = fit_combination(train)
+        rd = fit_reading(train, w, fams, max(len(r.reader) for r in rows))
         out.append({"held_out": split, "n": len(test), "weight": w, "families": list(fams),
+                    "reach": rd.reach, "margin": rd.margin,
                     "ranker": round(float(correct(test, "ranker", w, 1).mean()), 3),
-                    "combined": round(float(correct(test, "combined", w, 1, fams).mean()), 3)})
+                    "combined": round(float(correct(test, "combined", w, 1, fams).mean()), 3),
+                    "combined_bounded": round(float(correct(test, "combined", w, 1, fams, rd).mean()), 3)})
     return out
 
 
 def markdown(rows: Sequence[dict[str, Any]], weight: float) -> str:
-    lines = [f"| questions | n | ranker rank-1 / top-3 | reader rank-1 / top-3 (p) | ranker + reader (w={weight:g}) rank-1 / top-3 (p) |",
-             "|---|---|---|---|---|"]
+    lines = [f"| questions | n | ranker rank-1 / top-3 | reader rank-1 / top-3 (p) | ranker + reader (w={weight:g}) rank-1 / top-3 (p) | pairs read |",
+             "|---|---|---|---|---|---|"]
     for r in rows:
         def cell(s: str) -> str:
             a, b = r[s]
             p = r.get(f"p_{s}")
             return f"{a:.2f} / {b:.2f}" + ("" if p is None else " (p<0.001)" if p < 0.001 else f" (p={p:.3g})")
-        lines.append(f"| {r['group']} | {r['n']} | {cell('ranker')} | {cell('reader')} | {cell('combined')} |")
+        lines.append(f"| {r['group']} | {r['n']} | {cell('ranker')} | {cell('reader')} | {cell('combined')} | {r['pairs_read']:.1f} |")
     return "\n".join(lines)
+
+
+def apply(folder: Path, weight: float, depth: int, families: Sequence[str], reading: Reading) -> Path:
+    """Write the combination into ``folder``'s ``reader.json`` (atomically): what ``--fit --apply`` does."""
+    import dataclasses
+
+    from qa.reader import CONFIG_FILE, Reader
+
+    cfg = dataclasses.replace(Reader(folder).config, weight=weight, depth=depth, families=tuple(families),
+                              reach=reading.reach, margin=reading.margin)
+    tmp = folder / (CONFIG_FILE + ".tmp")
+    tmp.write_text(json.dumps(cfg.to_dict(), indent=2) + "\n", encoding="utf-8")
+    tmp.replace(folder / CONFIG_FILE)
+    return folder / CONFIG_FILE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -207,35 +263,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--depth", type=int, default=None, help="units the reader reads (default: the reader's)")
     ap.add_argument("--weight", type=float, default=None, help="combination weight (default: the reader's)")
     ap.add_argument("--families", default=None, help="comma-separated families the reader reads for (default: the reader's)")
-    ap.add_argument("--fit", action="store_true", help="choose the weight and families on the training splits")
+    ap.add_argument("--reach", type=float, default=None, help="read units within this of the ranker's best (default: the reader's)")
+    ap.add_argument("--margin", type=float, default=None, help="read nothing past this lead of the ranker's best (default: the reader's)")
+    ap.add_argument("--fit", action="store_true", help="choose the weight, families, reach and margin on the training splits")
+    ap.add_argument("--apply", action="store_true", help="with --fit: write them into the reader's reader.json")
     ap.add_argument("--backend", default="onnx-int8", help="the reader's backend: onnx-int8 (the app's) or torch")
     ap.add_argument("--tiny", action="store_true", help="a few questions (CI smoke run)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    if args.apply and not args.fit:
+        ap.error("--apply needs --fit")
     from qa.reader import DEFAULT_DIR, Reader
 
-    reader = Reader(args.reader or DEFAULT_DIR, backend=args.backend)
+    folder = Path(args.reader or DEFAULT_DIR)
+    reader = Reader(folder, backend=args.backend)
     depth = args.depth or reader.depth
     t0 = time.time()
     rows = collect(args.index, reader, depth=depth, limit=12 if args.tiny else None)
     seconds = time.time() - t0
+    train = [r for r in rows if r.split in TRAIN_SPLITS]
     if args.fit:
-        weight, families = fit_combination([r for r in rows if r.split in TRAIN_SPLITS])
+        weight, families = fit_combination(train)
+        reading = fit_reading(train, weight, families, depth)
     else:
         weight = args.weight if args.weight is not None else reader.weight
         families = tuple(args.families.split(",")) if args.families is not None else reader.config.families
+        reading = Reading(depth, args.reach if args.reach is not None else reader.reach,
+                          args.margin if args.margin is not None else reader.margin)
     families = tuple(f for f in families if f)
     result = {"questions": len(rows), "depth": depth, "weight": weight, "families": list(families),
-              "seconds": round(seconds, 1), "rows": table_rows(rows, weight, families),
+              "reach": reading.reach, "margin": reading.margin, "seconds": round(seconds, 1),
+              "rows": table_rows(rows, weight, families, reading),
+              "read_all": table_rows(rows, weight, families),
               "leave_one_split_out": leave_one_split_out(rows) if args.fit else []}
+    if args.apply:
+        result["applied"] = str(apply(folder, weight, depth, families, reading))
     if args.json:
         print(json.dumps(result))
     else:
         print(markdown(result["rows"], weight))
-        print(f"\nthe reader reads for: {', '.join(families) or 'every question'} (depth {depth})")
+        print(f"\nthe reader reads for: {', '.join(families) or 'every question'} (depth {depth}, reach {reading.reach}, "
+              f"margin {reading.margin})")
+        print("\nreading all the best {depth} units instead:".format(depth=depth))
+        print(markdown(result["read_all"], weight))
         for r in result["leave_one_split_out"]:
             print(f"without {r['held_out']} (n={r['n']}): weight {r['weight']:g}, families {','.join(r['families'])}, "
-                  f"rank-1 ranker {r['ranker']:.3f} -> combined {r['combined']:.3f}")
+                  f"reach {r['reach']}, margin {r['margin']}: rank-1 ranker {r['ranker']:.3f} -> combined "
+                  f"{r['combined']:.3f} (bounded reading {r['combined_bounded']:.3f})")
+        if args.apply:
+            print(f"written to {result['applied']}")
     return 0
 
 

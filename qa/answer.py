@@ -42,7 +42,7 @@ from index.defaults import ASK_K, MAX_K
 
 from .query import validate_query
 from .question import QuestionAnalysis, analyze
-from .rerank import best_units, reads, rerank_scores, with_bonus
+from .rerank import Reading, reads, rerank_scores, with_bonus
 from .tagger import tag_many
 from .verify import Verdict, verify
 
@@ -638,12 +638,10 @@ class Answerer:
                                 float(focus[i]), 0.0, evidence[i].items, float(verbs[i])) for i, c in enumerate(candidates)]
         final = ranker = self.model.ranker.logit(unit_matrix(analysis, units))
         if self.reranker is not None and reads(self.reranker, analysis.qtype):
-
-            depth = int(getattr(self.reranker, "depth", RERANK_DEPTH))
-            weight = float(getattr(self.reranker, "weight", RERANK_WEIGHT))
-            top = best_units(final, depth)
-            probs = rerank_scores(self.reranker, question, [candidates[i].text for i in top])
-            final = with_bonus(final, top, probs, weight)
+            top = Reading.of(self.reranker, RERANK_DEPTH).units(final)
+            if len(top):  # none when the ranker's best is far ahead (the reader could not move it)
+                probs = rerank_scores(self.reranker, question, [candidates[i].text for i in top])
+                final = with_bonus(final, top, probs, float(getattr(self.reranker, "weight", RERANK_WEIGHT)))
         order = np.argsort(-final, kind="stable")
         scored = [replace(units[i], final=float(final[i]), ranker=float(ranker[i])) for i in order]
         return scored, sent[order]

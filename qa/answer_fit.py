@@ -35,7 +35,7 @@ import numpy as np
 
 from .answer import Answerer, Retriever, answer_row, topic_row, unit_matrix
 from .answer_eval import AnswerCase, contains_evidence
-from .rerank import best_units, reads, rerank_scores, with_bonus
+from .rerank import Reading, reads, rerank_scores, with_bonus
 from .learned import (ANSWER_FEATURES, TOPIC_FEATURES, UNIT_FEATURES, AnswerModel, LinearModel, balanced_threshold, fit_linear,
                       fit_pairwise, precision_threshold)
 
@@ -51,18 +51,18 @@ class Examined:
     missing_verbs: float
     typed: bool  # whether the question asks for a type of answer (a reason, a number ...)
     #: the reranker's (the reader's) probability for every unit, when the app uses one; the app adds
-    #: ``rerank_weight`` x it to the ranker's score of the ranker's best ``rerank_depth`` units
+    #: ``rerank_weight`` x it to the ranker's score of the units ``reading`` picks
     rerank: np.ndarray | None = None
     rerank_weight: float = 0.0
-    rerank_depth: int = 0
+    reading: Reading | None = None
 
     def final(self, ranker: LinearModel) -> np.ndarray:
         """The units' ``final`` scores as the app computes them under ``ranker`` (with the reranker's
-        bonus on the ranker's best ``rerank_depth`` units, as :meth:`qa.answer.Answerer.score_sentences`)."""
+        bonus on the units ``reading`` picks, as :meth:`qa.answer.Answerer.score_sentences`)."""
         final = ranker.logit(self.units)
-        if self.rerank is None or not self.rerank_depth:
+        if self.rerank is None or self.reading is None:
             return final
-        top = best_units(final, self.rerank_depth)
+        top = self.reading.units(final)
         return with_bonus(final, top, self.rerank[top], self.rerank_weight)
 
     def answer_row(self, final: np.ndarray, ranker: np.ndarray | None = None) -> tuple[np.ndarray, int]:
@@ -128,7 +128,7 @@ def examine_cases(retriever: Retriever, cases: Sequence[AnswerCase], reranker: A
         if reranker is not None and reads(reranker, ex.analysis.qtype):
             extra = {"rerank": rerank_scores(reranker, case.question, [s.candidate.text for s in ex.scored]),
                      "rerank_weight": float(getattr(reranker, "weight", RERANK_WEIGHT)),
-                     "rerank_depth": int(getattr(reranker, "depth", RERANK_DEPTH))}
+                     "reading": Reading.of(reranker, RERANK_DEPTH)}
         out.append(Examined(case, unit_matrix(ex.analysis, ex.scored), labels, float(ex.features[missing[0]]),
                             float(ex.features[missing[1]]), ex.analysis.typed, **extra))
     return out

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import threading
 from collections.abc import Sequence
@@ -36,7 +37,10 @@ DEFAULT_DIR = Path(__file__).with_name("reader_model")
 ADAPTER_FILE = "adapter.safetensors"
 CONFIG_FILE = "reader.json"
 FORMAT_VERSION = 1
-BATCH = 32
+#: Pairs per model call. One: int8 activations are quantised with one scale per call (padding
+#: included), so a pair read with others scored up to 1.5 logits away from the same pair read alone;
+#: on its own, a sentence's score is the same whatever else the question reads (and as fast here).
+BATCH = 1
 BACKENDS = ("onnx-int8", "torch")
 #: the int8 graph's largest logit error allowed on the check pairs (int8 weights move logits by
 #: about 0.25 on average; the ranking they give is measured in docs/reader.md)
@@ -72,12 +76,18 @@ class ReaderConfig:
     weight: float = 2.0  # x the reader's probability, added to the ranker's score
     depth: int = 20  # the ranker's best units the reader reads
     families: tuple[str, ...] = ()  # the question families (:data:`FAMILIES`) it reads for; () = all
+    #: of those ``depth`` units, only the ones whose ranker score is within ``reach`` of the best
+    #: (None: all), and none when the ranker's best leads its second by more than ``margin``
+    #: (None: always read): :class:`qa.rerank.Reading`, chosen on the training splits too
+    reach: float | None = None
+    margin: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"format_version": self.format_version, "base_model": self.base_model, "base_sha256": self.base_sha256,
                 "adapter_sha256": self.adapter_sha256, "rank": self.rank, "alpha": self.alpha,
                 "max_length": self.max_length, "targets": list(self.targets), "trained": self.trained,
-                "combine": {"weight": self.weight, "depth": self.depth, "families": list(self.families)}}
+                "combine": {"weight": self.weight, "depth": self.depth, "families": list(self.families),
+                            "reach": self.reach, "margin": self.margin}}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ReaderConfig":
@@ -88,9 +98,20 @@ class ReaderConfig:
                        float(d["alpha"]), int(d["max_length"]), tuple(str(t) for t in d["targets"]),
                        FORMAT_VERSION, dict(d.get("trained") or {}),
                        float((d.get("combine") or {}).get("weight", 2.0)), int((d.get("combine") or {}).get("depth", 20)),
-                       tuple(str(f) for f in (d.get("combine") or {}).get("families", ())))
+                       tuple(str(f) for f in (d.get("combine") or {}).get("families", ())),
+                       _bound((d.get("combine") or {}).get("reach")), _bound((d.get("combine") or {}).get("margin")))
         except (KeyError, TypeError, ValueError) as exc:
             raise QAError(f"reader.json is incomplete or malformed: {exc}") from exc
+
+
+def _bound(value: Any) -> float | None:
+    """A reach or margin from ``reader.json``: a finite number >= 0, or null (no bound)."""
+    if value is None:
+        return None
+    out = float(value)
+    if not math.isfinite(out) or out < 0:
+        raise ValueError(f"reach and margin must be finite numbers >= 0 or null, got {value!r}")
+    return out
 
 
 def sha256_file(path: Path) -> str:
@@ -234,6 +255,16 @@ class Reader:
     def depth(self) -> int:
         """How many of the ranker's best units the reader reads."""
         return self.config.depth
+
+    @property
+    def reach(self) -> float | None:
+        """Read only the units whose ranker score is within this of the best (None: all ``depth``)."""
+        return self.config.reach
+
+    @property
+    def margin(self) -> float | None:
+        """Read nothing when the ranker's best leads its second by more than this (None: always read)."""
+        return self.config.margin
 
     def reads(self, qtype: str) -> bool:
         """Whether the reader reads for a question of type ``qtype`` (its family was kept)."""

@@ -359,8 +359,8 @@ def test_answer_metrics_on_both_splits(answers: dict[str, Answer]) -> None:
     fresh3, fresh4 and fresh5 were written blind and frozen first."""
     report = evaluate_answers(CASES, lambda q: answers[next(x["id"] for x in QUESTIONS if x["question"] == q)])
     m = report.metrics
-    for split, body, first in (("tune", 0.90, 0.84), ("heldout", 0.91, 0.87), ("fresh3", 0.80, 0.68),
-                               ("fresh4", 0.64, 0.52), ("fresh5", 0.91, 0.82), ("unseen", 0.85, 0.76)):
+    for split, body, first in (("tune", 0.94, 0.82), ("heldout", 0.91, 0.87), ("fresh3", 0.80, 0.68),
+                               ("fresh4", 0.64, 0.56), ("fresh5", 0.88, 0.84), ("unseen", 0.84, 0.78)):
         assert m[split]["evidence_in_body"] >= body and m[split]["evidence_in_first"] >= first, (split, m[split])
     for split in ("tune", "heldout", "fresh3", "fresh4", "fresh5", "unseen"):
         assert m[split]["offtopic_none"] == 1.0 and m[split]["unanswerable_answered"] <= 0.1, split

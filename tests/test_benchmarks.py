@@ -278,12 +278,43 @@ def test_reader_tiny(sample_index: Path) -> None:
     res = run_script("reader.py", "--index", str(sample_index), "--tiny", "--json")
     assert res["questions"] == 12 and res["depth"] > 0 and res["weight"] > 0
     assert res["rows"] and res["rows"][0]["group"] == "first writer"
+    assert res["reach"] is not None and res["margin"] is not None  # the shipped reader's bounds
+    for bounded, every in zip(res["rows"], res["read_all"]):
+        assert 0.0 <= bounded["pairs_read"] <= every["pairs_read"] <= res["depth"]
     for row in res["rows"]:
         for system in ("ranker", "reader", "combined"):
             at1, at3 = row[system]
             assert 0.0 <= at1 <= at3 <= 1.0
         assert 0.0 <= row["p_combined"] <= 1.0
     assert sum(r["n"] for r in res["rows"][:2]) == 12  # the two writer groups partition the questions
+
+
+def _reader_module():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("reader_bench", BENCH / "reader.py")
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = mod  # type: ignore[union-attr]  # dataclasses look their module up
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+def test_the_reading_fit_takes_the_cheapest_bounds_that_lose_nothing() -> None:
+    """benchmarks/reader.py's fit_reading on rows worked out by hand (weight 12: a unit gains at
+    most 12): a unit 10 below the best never wins, so reading it is wasted; one 2 below does win."""
+    bench = _reader_module()
+
+    def row(i: int, ranker: list[float], hit: int, logits: list[float]):  # type: ignore[no-untyped-def]
+        return bench.Ranked(f"q{i}", "tune", "why_how", "why?", "reason", np.array(ranker),
+                            np.arange(len(ranker)) == hit, np.array(logits))
+
+    far = [row(i, [10.0, 9.0, 0.0], 1, [-5.0, 5.0, 5.0]) for i in range(3)]  # the reader lifts the second
+    rd = bench.fit_reading(far, 12.0, ("reason",), 3)
+    assert rd.reach is not None and rd.reach < 10.0  # the third unit (10 below) is never read
+    assert bench.correct(far, "combined", 12.0, 1, ("reason",), rd).all()
+    assert bench.pairs_read(far, ("reason",), rd) == 2.0 < bench.pairs_read(far, ("reason",))
+    near = [row(i, [10.0, 8.0, 7.5], 2, [-5.0, -5.0, 5.0]) for i in range(3)]  # the third, 2.5 below, wins
+    rd = bench.fit_reading(near, 12.0, ("reason",), 3)
+    assert (rd.reach is None or rd.reach >= 2.5) and (rd.margin is None or rd.margin >= 2.0)
+    assert bench.correct(near, "combined", 12.0, 1, ("reason",), rd).all()
 
 
 @pytest.mark.tier2  # the training script's tiny run, in a subprocess

@@ -61,11 +61,23 @@ def test_the_reader_scores_an_answer_above_a_sentence_that_only_shares_words(rea
     assert logits[1] > logits[2] + 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 24, open: the shipped reader scores the restatement (1.58) above the "
-                   "reason (0.96); it gains on the question sets (docs/reader.md) without telling these apart reliably")
+@pytest.mark.xfail(strict=True, reason="issue 24, open: the shipped reader scores the restatement (1.45) above the "
+                   "reason (1.07); it gains on the question sets (docs/reader.md) without telling these apart reliably")
 def test_the_reader_prefers_the_reason_over_its_restatement(reader: Reader) -> None:
     logits = reader.predict([(BRIDGE, RESTATED), (BRIDGE, REASON)])
     assert logits[1] > logits[0]
+
+
+def test_a_sentences_score_does_not_depend_on_what_it_is_read_with(reader: Reader) -> None:
+    """int8 activations are quantised with one scale per batch (padding included), so read in a batch
+    a pair's logit moved by up to 1.5 with its batchmates; the app reads the units a bounded reading
+    picks, a different set per question, so each pair is read on its own."""
+    pairs = [(FLAGSHIP, REASONS[0]), (BRIDGE, RESTATED), (BRIDGE, REASON),
+             (FLAGSHIP, "Russian peacekeepers were deployed to Nagorno-Karabakh in 2020 after six weeks of war "
+                        "between Armenia and Azerbaijan, and stayed until the spring of 2024.")]
+    together = reader.predict(pairs)
+    alone = np.array([reader.predict([p])[0] for p in pairs])
+    assert np.abs(together - alone).max() < 1e-5, together - alone
 
 
 @pytest.mark.tier2  # a fresh ONNX export (about half a minute)
@@ -81,8 +93,9 @@ def test_onnx_int8_scores_as_the_merged_torch_model_does(reader: Reader, tmp_pat
     assert list((tmp_path / "cache" / "onnx").glob("reader-*/model-int8.onnx"))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 24, open: the reader scores the analyst's reason (0.67) below two "
-                   "restatements of the withdrawal (0.8-1.3): the ranker's 6th unit stays below the first (docs/reader.md)")
+@pytest.mark.xfail(strict=True, reason="issue 24, open: the reader scores the analyst's reason (probability 0.49) below "
+                   "two restatements of the withdrawal (0.70-0.73), and the ranker puts it 4.8 below its best, outside "
+                   "the reader's reach (docs/reader.md)")
 def test_the_flagship_question_gets_a_reason_first(engine) -> None:  # type: ignore[no-untyped-def]
     """The design card's question: with the reader, the first sentence shown should give a reason."""
     ans = engine.ask(FLAGSHIP)

@@ -108,3 +108,52 @@ def test_the_answerability_model_reads_the_rankers_score_not_the_rerank_bonus(en
     assert boosted.scored[0].final > plain.scored[0].final + 1.0
     assert boosted.features[0] == pytest.approx(plain.features[0]) and boosted.verdict.probability == pytest.approx(
         plain.verdict.probability)
+
+
+def test_a_reading_skips_units_far_below_the_best_and_sure_questions() -> None:
+    """:class:`qa.rerank.Reading` (reader.json's depth, reach and margin): which units the reader reads."""
+    from qa.rerank import Reading
+
+    final = np.array([1.0, 9.0, 8.5, 2.0, 6.5, 5.9])
+    assert list(Reading(4).units(final)) == [1, 2, 4, 5]  # the best four, best first
+    assert list(Reading(4, reach=3.0).units(final)) == [1, 2, 4]  # 5.9 is more than 3 below 9.0
+    assert list(Reading(4, margin=0.4).units(final)) == []  # 9.0 leads 8.5 by 0.5: the ranker is sure
+    assert list(Reading(4, reach=3.0, margin=0.5).units(final)) == [1, 2, 4]
+    assert list(Reading(0).units(final)) == [] and list(Reading(4).units(np.zeros(0))) == []
+    for bad in ({"reach": -1.0}, {"margin": float("nan")}, {"reach": float("inf")}):
+        with pytest.raises(ValueError):
+            Reading(4, **bad)
+    assert Reading.of(object(), 20) == Reading(20)  # a CrossEncoder asks for nothing: the best 20, unbounded
+
+
+class _Bounded(_Prefers):
+    """A reranker that reads like the shipped reader: depth, reach and margin."""
+
+    def __init__(self, word: str, *, depth: int = 12, reach: float | None = None, margin: float | None = None) -> None:
+        super().__init__(word)
+        self.depth, self.reach, self.margin = depth, reach, margin
+
+
+def test_the_answerer_reads_only_what_the_reading_bounds_allow(engine) -> None:  # type: ignore[no-untyped-def]
+    q = "Why did Russia withdraw its peacekeepers?"
+    plain = Answerer(engine).examine(q)
+    ranker = np.array([s.final for s in plain.scored])
+    lead, near = ranker[0] - ranker[1], int((ranker[:12] >= ranker[0] - 1.0).sum())
+    every = _Bounded("nothing-matches")
+    Answerer(engine, reranker=every).examine(q)
+    assert len(every.pairs) == min(12, len(ranker))
+    reach = _Bounded("nothing-matches", reach=1.0)
+    Answerer(engine, reranker=reach).examine(q)
+    assert 0 < len(reach.pairs) == near < len(every.pairs)  # only the units within 1.0 of the best
+    assert {t for _, t in reach.pairs} == {s.candidate.text for s in plain.scored[:near]}
+    sure = _Bounded("nothing-matches", margin=lead / 2)  # the best leads by more: nothing is read
+    ex = Answerer(engine, reranker=sure).examine(q)
+    assert sure.pairs == [] and [s.candidate for s in ex.scored] == [s.candidate for s in plain.scored]
+
+
+def test_the_shipped_reader_reads_within_bounds_chosen_by_its_fit() -> None:
+    from qa.reader import DEFAULT_DIR, Reader
+
+    r = Reader(DEFAULT_DIR)
+    assert r.reach is not None and r.margin is not None and 0 < r.reach < r.weight and 0 < r.margin < r.weight
+    assert Reader(DEFAULT_DIR).config.to_dict()["combine"]["reach"] == r.reach  # round-trips through reader.json
