@@ -28,14 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def percentile(values: list[float], q: float) -> float:
-    s = sorted(values)
-    if not s:
-        return float("nan")
-    pos = (len(s) - 1) * q
-    lo, hi = int(pos), min(int(pos) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+from benchmarks.stats import percentile  # noqa: E402
 
 
 def load_questions(path: Path) -> list[str]:
@@ -97,12 +90,12 @@ def concurrent(url: str, questions: list[str], n: int, clients: int, headers: di
 def row(name: str, lat: list[float], failed: int, seconds: float) -> str:
     if not lat:
         return f"| {name} | {failed} failed | | | | | |"
-    return (f"| {name} | {len(lat)} | {failed} | {percentile(lat, .5):.0f} | {percentile(lat, .95):.0f} | "
+    return (f"| {name} | {len(lat)} | {failed} | {percentile(lat, 50):.0f} | {percentile(lat, 95):.0f} | "
             f"{statistics.fmean(lat):.0f} | {max(lat):.0f} | {len(lat) / seconds:.1f} |")
 
 
 def summary(lat: list[float], failed: int, seconds: float) -> dict[str, float | int]:
-    return {"ok": len(lat), "failed": failed, "p50_ms": percentile(lat, .5), "p95_ms": percentile(lat, .95),
+    return {"ok": len(lat), "failed": failed, "p50_ms": percentile(lat, 50), "p95_ms": percentile(lat, 95),
             "mean_ms": statistics.fmean(lat) if lat else float("nan"), "max_ms": max(lat, default=float("nan")),
             "req_per_s": len(lat) / seconds if seconds > 0 else 0.0}
 
@@ -117,8 +110,8 @@ def measure(url: str, args: argparse.Namespace) -> None:
     say(f"server {url}: {health['index']['articles']} articles, {health['index']['passages']} passages, "
         f"model {health['model']}; {os.cpu_count()} CPUs, {platform.python_version()}", flush=True)
     cold, cold_failed, cold_s = sequential(url, questions, len(questions), headers, args.timeout)
-    say(f"cold pass ({len(questions)} distinct questions, each asked once): p50 {percentile(cold, .5):.0f} ms, "
-        f"p95 {percentile(cold, .95):.0f} ms", flush=True)
+    say(f"cold pass ({len(questions)} distinct questions, each asked once): p50 {percentile(cold, 50):.0f} ms, "
+        f"p95 {percentile(cold, 95):.0f} ms", flush=True)
     seq = sequential(url, questions, args.requests, headers, args.timeout)
     con = concurrent(url, questions, args.requests, args.concurrency, headers, args.timeout)
     if args.json:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.stats import percentile  # noqa: E402
+
 from index import build_index  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,10 +37,6 @@ DEFAULT_QUERIES = [
     "What is the Zangezur corridor?",
     "Who said Russia has betrayed us?",
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
 
 
 def open_engine(index_dir: Path):  # type: ignore[no-untyped-def]

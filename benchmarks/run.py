@@ -61,6 +61,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.stats import percentile  # noqa: E402
+from qa.metrics import mean_scores  # noqa: E402
+
 SHARED = Path(os.environ.get("QA_SHARED", ROOT.parent / "shared")) / "data"
 COLLECTIONS = ("scifact", "cranfield", "vaswani")
 README = Path(__file__).resolve().parent / "README.md"
@@ -75,10 +78,6 @@ def parse_size(s: str) -> int:
 
 def size_label(n: int) -> str:
     return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k" if n % 1000 == 0 else str(n)
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
 def rss_now_mb() -> dict[str, float]:
@@ -162,17 +161,6 @@ def measure_indexing(texts: list[str], backend: str, rounds: int) -> dict[str, A
             "cosine_vs_torch_mean": float(cos.mean()), "vectors": np.asarray(vc, dtype=np.float32)}
 
 
-def ndcg_at_10(run: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> float:
-    vals = []
-    for qid, rel in qrels.items():
-        ranked = run.get(qid, [])[:10]
-        dcg = sum((2 ** rel.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranked))
-        ideal = sorted(rel.values(), reverse=True)[:10]
-        idcg = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
-        vals.append(dcg / idcg if idcg else 0.0)
-    return float(np.mean(vals))
-
-
 def quality_gate(backends: list[str]) -> dict[str, Any]:
     """scifact nDCG@10, dense retrieval over the whole corpus, torch fp32 vs each backend."""
     import faiss
@@ -199,9 +187,9 @@ def quality_gate(backends: list[str]) -> dict[str, Any]:
         qv = emb.encode([queries[q] for q in qids])
         index = faiss.IndexFlatIP(docs.shape[1])
         index.add(docs)
-        _, rows = index.search(qv, 10)
-        run = {q: [ids[r] for r in rows[i]] for i, q in enumerate(qids)}
-        out[backend] = ndcg_at_10(run, qrels)
+        scores, rows = index.search(qv, 10)
+        run = {q: {ids[r]: float(s) for r, s in zip(rows[i], scores[i])} for i, q in enumerate(qids)}
+        out[backend] = mean_scores(qrels, run, ["ndcg@10"])["ndcg@10"]
         log(f"scifact nDCG@10 {backend}: {out[backend]:.4f} ({time.perf_counter() - t0:.0f}s)")
     for b in backends:
         if b != "torch":
@@ -429,7 +417,7 @@ def serve_child(directory: Path, queries: list[str], backend: str, rank_bm25_max
     load = [load_before, os.getloadavg()[0]]
     rss = rss_now_mb()  # serving memory: index loaded, model warm, every mode exercised
     out: dict[str, Any] = {"load_s": load_s, "ready_s": ready_s, "rss": rss, "dense": dense_settings, "load_avg": load,
-                           "modes": {m: {"p50_ms": pct(v, 50), "p95_ms": pct(v, 95), "p99_ms": pct(v, 99), "mean_ms": float(np.mean(v))}
+                           "modes": {m: {"p50_ms": percentile(v, 50), "p95_ms": percentile(v, 95), "p99_ms": percentile(v, 99), "mean_ms": float(np.mean(v))}
                                      for m, v in lat.items()}}
 
     # ---- exact reference for recall@10 (after the RSS snapshot: it copies every vector)
@@ -484,13 +472,13 @@ def serve_child(directory: Path, queries: list[str], backend: str, rank_bm25_max
             t = time.perf_counter()
             store.lexical.ranking(q, 100)
             ours.append((time.perf_counter() - t) * 1000)
-        rb.update(p50_ms=pct(times, 50), ours_p50_ms=pct(ours, 50), speedup=pct(times, 50) / pct(ours, 50))
+        rb.update(p50_ms=percentile(times, 50), ours_p50_ms=percentile(ours, 50), speedup=percentile(times, 50) / percentile(ours, 50))
     out["baselines"] = {
         m: {"what": {"bm25": "bm25s dense get_scores (pre-issue path)", "dense": "torch encode + IndexFlatIP",
                      "hybrid": "torch encode + IndexFlatIP + dense BM25 scores"}[m],
-            "p50_ms": pct(v["base"], 50), "p99_ms": pct(v["base"], 99),
-            "cand_p50_ms": pct(v["cand"], 50), "cand_p99_ms": pct(v["cand"], 99),
-            "speedup_p50": pct(v["base"], 50) / pct(v["cand"], 50)}
+            "p50_ms": percentile(v["base"], 50), "p99_ms": percentile(v["base"], 99),
+            "cand_p50_ms": percentile(v["cand"], 50), "cand_p99_ms": percentile(v["cand"], 99),
+            "speedup_p50": percentile(v["base"], 50) / percentile(v["cand"], 50)}
         for m, v in paired.items()}
     out["baselines"]["rank_bm25"] = rb or None
     return out

@@ -333,3 +333,20 @@ def test_train_reader_tiny(sample_index: Path, tmp_path: Path) -> None:
 
     logits = Reader(out, backend="torch").predict([("Why?", "Because."), ("Who?", "Nobody.")])
     assert logits.shape == (2,) and np.isfinite(logits).all()
+
+
+def test_one_percentile_for_every_benchmark() -> None:
+    """Issue 25: latency percentiles had three hand-written versions on two scales (0-1 and 0-100);
+    every script now uses benchmarks.stats.percentile (0-100), and none defines its own."""
+    import ast
+
+    from benchmarks.stats import percentile
+
+    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.5 and percentile([1.0, 2.0, 3.0], 100) == 3.0
+    assert percentile([10.0], 95) == 10.0 and np.isnan(percentile([], 50))
+    with pytest.raises(ValueError):
+        percentile([1.0, 2.0], 0.95 * 1000)
+    own = {p.name: n.name for p in BENCH.glob("*.py") if p.name != "stats.py"
+           for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+           if isinstance(n, ast.FunctionDef) and n.name in {"percentile", "pct", "quantile", "ndcg", "ndcg_at_10"}}
+    assert not own, own  # percentiles from benchmarks.stats, IR metrics from qa.metrics (ranx)
