@@ -26,7 +26,10 @@ from typing import Any
 
 import numpy as np
 
-KINDS = ("auto", "flat", "hnsw", "ivf")
+from .defaults import DENSE_KINDS
+
+#: The dense index kinds (:class:`index.defaults.DenseKind`, where they are declared).
+KINDS = DENSE_KINDS
 #: ``auto`` switches from exact to HNSW at this many vectors (see docs/performance.md: at 100k
 #: vectors exact search costs ~10 ms a query on 2 cores and grows linearly; HNSW stays ~1 ms).
 DEFAULT_THRESHOLD = 100_000

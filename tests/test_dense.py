@@ -133,3 +133,20 @@ def test_search_knob_changes_in_place_and_bad_values_leave_the_manifest(tmp_path
         with pytest.raises(QAError):
             update_settings(tmp_path / "idx", dense_search=bad)
     assert (tmp_path / "idx" / "manifest.json").read_bytes() == before
+
+
+def test_the_dense_kinds_are_declared_once() -> None:
+    """Issue 25: the kinds were typed out in three places (an enum, the dense module, the CLI's
+    choices); the enum in index.defaults is now the one list every other place reads."""
+    import argparse
+
+    import index.defaults
+    import index.dense
+    from qa.cli import index_cmd
+
+    assert index.dense.KINDS is index.defaults.DENSE_KINDS
+    assert index.defaults.DENSE_KINDS == tuple(k.value for k in index.defaults.DenseKind)
+    sub = argparse.ArgumentParser().add_subparsers()
+    index_cmd.register(sub)
+    (action,) = [a for p in sub.choices.values() for a in p._actions if "--dense-index" in a.option_strings]
+    assert action.choices is index.defaults.DENSE_KINDS

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from index import ChunkSettings, QAError, build_index, progress
+from index.defaults import DENSE_KINDS
 
 from .common import add_fusion_args, add_index_arg, fusion_from_args, index_dir, positive_int
 
@@ -29,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overlap", type=int, default=None, help="sentences repeated between passages (default 1)")
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="texts per embedding batch (default 64 on the CPU, 256 on a GPU)")
-    p.add_argument("--dense-index", choices=["auto", "flat", "hnsw", "ivf"], default=None,
+    p.add_argument("--dense-index", choices=DENSE_KINDS, default=None,
                    help="dense index type: auto (exact below 100k passages, HNSW above; default), flat (exact), hnsw or ivf")
     p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None,
                    help="embedding backend (default onnx-int8, or the one the existing index was built with)")
