@@ -84,7 +84,7 @@ def legacy_ask(answerer: Answerer, question: str, k: int = 8, max_sentences: int
     cands = legacy_candidates(hits)
     if not cands:
         return Answer(question, NOT_CONFIDENT_ANSWER, False, [], hits)
-    vecs = answerer._encode([question] + [c.text for c in cands])
+    vecs = answerer.sentence_vectors([question] + [c.text for c in cands])
     dense = vecs[1:] @ vecs[0]
     tok = answerer._tokenize
     scores = blend(dense, lexical_coverage(question_terms(question, tok), [tok(c.text) for c in cands]))

@@ -15,8 +15,9 @@ not depend on what the vectors say, only on how many rows the search scans. ``In
 builds BM25 and the dense index as ``qa index`` would.
 
 Measured per topic: the first call of the process (tagger and model loading, for the first topic
-only), then ``--repeat`` fresh calls (the engine's kept query vector and the tagger's cached
-sentences dropped before each, so every call tags its articles anew), p50 and max; the articles
+only), then ``--repeat`` fresh calls (the engine's kept query vector, its kept sentence vectors and
+the tagger's cached sentences dropped before each, so every call embeds and tags its articles anew),
+p50 and max; the articles
 read, the distinct sentences a fresh call tags (copies share the sentences their renaming leaves
 alone: the cost follows this number), and the events found.
 """
@@ -119,6 +120,7 @@ def measure(directory: Path, topics: list[str], repeat: int) -> dict[str, Any]:
         times = []
         for _ in range(repeat):
             engine.forget_queries([topic])
+            engine.forget_sentences()  # its event sentences are embedded anew, as a new story's are
             tagger.forget([a.text[s:e] for a in read for s, e in split_sentences(a.text)])
             t0 = time.perf_counter()
             tl = engine.timeline(topic)

@@ -609,10 +609,10 @@ class Answerer:
             return [], np.zeros((0, 0), dtype=np.float32)
         analysis = analysis or analyze(question)
         prompts = getattr(self.searcher, "prompts", None) or Prompts()  # the index's (E5: "query: "/"passage: ")
-        sent = self._encode(prompts.passages([c.core for c in candidates]))
+        sent = self.sentence_vectors(prompts.passages([c.core for c in candidates]))
         embed_queries = getattr(self.searcher, "embed_queries", None)
         # the engine's vector of the question: the one its search just made (kept), not a second encoding
-        q = embed_queries([question])[0] if embed_queries is not None else self._encode(prompts.queries([question]))[0]
+        q = embed_queries([question])[0] if embed_queries is not None else self.sentence_vectors(prompts.queries([question]))[0]
         dense = sent @ q
         tok = self._tokenize
         unit_terms = [tok(c.text) for c in candidates]
@@ -668,10 +668,15 @@ class Answerer:
     def _tokenize(self, text: str) -> list[str]:
         return [t[:TERM_PREFIX] for t in tokenize(text, self._bm25_settings)]
 
-    def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit vectors for ``texts``; only texts not seen before go to the model, one per call
-        (:class:`index.vector_cache.VectorCache`)."""
+    def sentence_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors for ``texts``; only texts not seen before go to the model, one per call, so a
+        text's vector does not depend on what it is embedded with (:class:`index.vector_cache.VectorCache`,
+        kept for this index generation; the engine's timelines share it)."""
         return self._cache.vectors(texts, self.searcher.embedder.encode)
+
+    def forget_sentences(self, texts: Sequence[str] | None = None) -> None:
+        """Drop the kept vectors of ``texts`` (None: all of them; latency benchmarks time fresh calls)."""
+        self._cache.discard(list(self._cache) if texts is None else texts)
 
 
 def closest_units(scored: Sequence[ScoredSentence], limit: int = EVIDENCE_SENTENCES,

@@ -372,6 +372,16 @@ class Engine:
             raise IndexFormatError(f"the query model gives {vecs.shape[1]}-d vectors, the index holds {settings.dim}-d")
         return vecs
 
+    def sentence_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of sentences as answers and timelines embed them (one text per model call,
+        kept for this index generation: :meth:`qa.answer.Answerer.sentence_vectors`)."""
+        return self._current()[1].sentence_vectors(texts)
+
+    def forget_sentences(self, texts: Sequence[str] | None = None) -> None:
+        """Drop the kept vectors of these sentences (None: all; answers' units, timelines' event
+        sentences): latency benchmarks time each call as if the sentences had never been read."""
+        self._current()[1].forget_sentences(texts)
+
     def forget_queries(self, queries: Sequence[str]) -> None:
         """Drop the kept vectors of ``queries``: their next search embeds them again, as new queries
         (latency benchmarks time each question as if it had never been asked)."""
@@ -469,11 +479,12 @@ class Engine:
         event with every article that reports it cited, in date order (:mod:`qa.timeline`)."""
         topic, k = validate_query(topic, TIMELINE_K if k is None else k, self.max_k)
         f = filters or NO_FILTER
-        snap, _ = self._current()
+        snap, answerer = self._current()
         hits = self._search_many(snap, [topic], k, Mode.HYBRID, f)[0]
         articles = list({h.article.doc_id: h.article for h in hits}.values())
-        embedder = self.embedder
-        return build_timeline(topic, articles, filters=f, embed=lambda texts: embedder.encode(texts, batch_size=32))
+        # the answerer's kept sentence vectors: a story's sentences are embedded once per index
+        # generation, whichever timeline (or answer, for a model without prompts) reads them first
+        return build_timeline(topic, articles, filters=f, embed=answerer.sentence_vectors)
 
     # ------------------------------------------------------------------ what the index holds
     def stats(self) -> IndexStats:

@@ -180,6 +180,41 @@ def test_one_event_reported_by_several_articles_is_one_entry(timeline):
     assert aid is not summoned and aid.when == summoned.when
 
 
+class _Counting:
+    """The session's embedder, counting the texts it is asked to embed."""
+
+    def __init__(self, inner):
+        self.inner, self.texts = inner, []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def encode(self, texts, **kw):
+        self.texts.extend(texts)
+        return self.inner.encode(texts, **kw)
+
+
+def test_a_storys_sentences_are_embedded_once_per_index_generation(sample_index, embedder):
+    """Timelines keep their event sentences' vectors with the answers' (Engine.sentence_vectors): a
+    second timeline over the same articles embeds nothing but its query; forget_sentences (what the
+    latency benchmarks call before a fresh call) makes the next one embed them again."""
+    counting = _Counting(embedder)
+    engine = Engine.open(sample_index, embedder=counting)
+    first = engine.timeline(TOPIC)
+    embedded = [t for t in counting.texts if t != TOPIC]
+    assert len(embedded) > 20
+    counting.texts.clear()
+    again = engine.timeline(TOPIC, filters=SearchFilter.parse(since="2023-10-01"))
+    assert again.events and [t for t in counting.texts if t != TOPIC] == []
+    assert engine.timeline(TOPIC).to_dict() == first.to_dict()
+    engine.forget_sentences()
+    counting.texts.clear()
+    engine.timeline(TOPIC)
+    assert sorted(t for t in counting.texts if t != TOPIC) == sorted(embedded)
+    one, both = engine.sentence_vectors(embedded[:1]), engine.sentence_vectors(embedded[:2])
+    assert (one[0] == both[0]).all()  # a sentence's vector does not depend on what it is embedded with
+
+
 def test_without_an_embedder_nothing_merges(engine):
     arts = [engine.store.articles[d] for d in ("001_709e358b3273cbbf", "003_c2bac14ba13bc252")]
     tl = build_timeline("x", arts, embed=None)
