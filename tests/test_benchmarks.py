@@ -58,10 +58,7 @@ def test_run_tiny() -> None:
     # the 1-minute load around the timed queries: two readings per size, and the benchmark itself loads
     # the machine, so a reading of 0 means nothing was read
     assert all(len(size["load_avg"]) == 2 and min(size["load_avg"]) > 0 for size in res["sizes"].values())
-    spec = importlib.util.spec_from_file_location("run_bench", BENCH / "run.py")
-    run = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(run)  # type: ignore[union-attr]
-    table = run.markdown(res, "python benchmarks/run.py --tiny")
+    table = _bench_module("run.py").markdown(res, "python benchmarks/run.py --tiny")
     assert "load average before → after the timed queries" in table and "1k@nprobe1 " in table
 
 
@@ -170,12 +167,18 @@ def test_zscore_fusion_by_hand() -> None:
     assert [r for r, _ in top] == sorted(z, key=lambda r: (-z[r], r))
 
 
+def _bench_module(script: str):  # type: ignore[no-untyped-def]
+    """A benchmark script imported as a module (its pure functions tested without running it)."""
+    name = f"{Path(script).stem}_bench"
+    spec = importlib.util.spec_from_file_location(name, BENCH / script)
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[name] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
 def _ranking_module():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("ranking_bench", BENCH / "ranking.py")
-    ranking = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[spec.name] = ranking  # type: ignore[union-attr]  # dataclasses look their module up
-    spec.loader.exec_module(ranking)  # type: ignore[union-attr]
-    return ranking
+    return _bench_module("ranking.py")
 
 
 def test_dense_feedback_and_document_bm25_by_hand() -> None:
@@ -289,18 +292,10 @@ def test_reader_tiny(sample_index: Path) -> None:
     assert sum(r["n"] for r in res["rows"][:2]) == 12  # the two writer groups partition the questions
 
 
-def _reader_module():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("reader_bench", BENCH / "reader.py")
-    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[spec.name] = mod  # type: ignore[union-attr]  # dataclasses look their module up
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
-
-
 def test_the_reading_fit_takes_the_cheapest_bounds_that_lose_nothing() -> None:
     """benchmarks/reader.py's fit_reading on rows worked out by hand (weight 12: a unit gains at
     most 12): a unit 10 below the best never wins, so reading it is wasted; one 2 below does win."""
-    bench = _reader_module()
+    bench = _bench_module("reader.py")
 
     def row(i: int, ranker: list[float], hit: int, logits: list[float]):  # type: ignore[no-untyped-def]
         return bench.Ranked(f"q{i}", "tune", "why_how", "why?", "reason", np.array(ranker),
