@@ -373,8 +373,9 @@ class Engine:
         return vecs
 
     def sentence_vectors(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit vectors of sentences as answers and timelines embed them (one text per model call,
-        kept for this index generation: :meth:`qa.answer.Answerer.sentence_vectors`)."""
+        """Unit vectors of ``texts`` as timelines embed their sentences (one text per model call,
+        kept for this index generation with the answers' units: :meth:`qa.answer.Answerer.sentence_vectors`;
+        answers put the index's passage prompt, if any, before each unit first)."""
         return self._current()[1].sentence_vectors(texts)
 
     def forget_sentences(self, texts: Sequence[str] | None = None) -> None:
