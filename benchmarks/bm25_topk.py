@@ -50,7 +50,7 @@ def tiny() -> tuple[LexicalIndex, list[str], str]:
         return LexicalIndex.build(texts), load_queries(scifact / "queries.jsonl")[:60], "scifact abstracts"
     from index.chunking import ChunkSettings, chunk_article
     from index.ingest import load_articles
-    from index.store import passage_index_text
+    from index.records import passage_index_text
 
     passages = [p for a in load_articles([ROOT / "sample_corpus"]) for p in chunk_article(a, ChunkSettings())]
     queries = ["why did Russia withdraw peacekeepers from Karabakh", "Armenia CSTO summit boycott Moscow",

@@ -170,7 +170,8 @@ def run(address: str, docs: int, n_queries: int, clients: int = 4, rounds: int =
     ``embedding=False`` skips the embedding measurement; ``served`` see :func:`bench_replicas`;
     ``embedder`` is this process's query embedder (loaded here when None)."""
     from index.builder import add_articles
-    from index.store import IndexStore, passage_index_text
+    from index.records import passage_index_text
+    from index.store import IndexStore
     from qa.cluster import connect
 
     connect(address)

@@ -111,7 +111,8 @@ def update_cost(size: int, pool, workdir: Path, backend: str, reuse: bool = Fals
     from index.builder import add_articles, delete_articles
     from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
     from index.records import Article
-    from index.store import IndexSettings, IndexStore
+    from index.settings import IndexSettings
+    from index.store import IndexStore
 
     emb = SentenceTransformerEmbedder(backend=backend)
     rng = np.random.default_rng(5)

@@ -295,7 +295,8 @@ def synth_records(pool: list[tuple[str, str, str]], n: int):  # type: ignore[no-
 
 def build(size: int, pool, base_vecs: np.ndarray, sigma: float, directory: Path, backend: str, dense_kind: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     from index.embedding import DEFAULT_MODEL
-    from index.store import IndexSettings, IndexStore
+    from index.settings import IndexSettings
+    from index.store import IndexStore
 
     t0 = time.perf_counter()
     articles, passages = synth_records(pool, size)
@@ -315,7 +316,7 @@ def build(size: int, pool, base_vecs: np.ndarray, sigma: float, directory: Path,
 def set_search_knob(directory: Path, value: int) -> str | None:
     """Record the dense index's search-time knob (HNSW ``ef_search``, IVF ``nprobe``) in the
     manifest through the library (checksummed); the loader applies it. Returns the knob's name."""
-    from index.store import update_settings
+    from index.generations import update_settings
 
     dense_type = json.loads((directory / "manifest.json").read_text()).get("dense", {}).get("type")
     knob = {"hnsw": "ef_search", "ivf": "nprobe"}.get(dense_type)

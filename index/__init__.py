@@ -22,7 +22,7 @@ _EXPORTS = {
     "load_articles": "ingest",
     "BM25Settings": "lexical",
     "Article": "records", "Hit": "records", "Passage": "records",
-    "IndexSettings": "store", "IndexStore": "store",
+    "IndexSettings": "settings", "IndexStore": "store",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -49,4 +49,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .ingest import load_articles
     from .lexical import BM25Settings
     from .records import Article, Hit, Passage
-    from .store import IndexSettings, IndexStore
+    from .settings import IndexSettings
+    from .store import IndexStore

@@ -20,7 +20,10 @@ from .lexical import BM25Settings
 from .progress import stage
 from .prompts import Prompts, embedder_prompts
 from .records import Article, Passage
-from .store import ArticleInfo, IndexSettings, IndexStore, write_lock
+from .generations import write_lock
+from .settings import IndexSettings
+from .store import IndexStore
+from .tables import ArticleInfo
 
 log = logging.getLogger(__name__)
 

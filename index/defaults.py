@@ -115,7 +115,7 @@ def default_threads() -> int:
 
 
 #: What marks a folder as a qa index: its manifest file and the manifest's ``format`` field
-#: (written by index/store.py; read by the folder walk in index/ingest.py, which must not import
+#: (written by index/generations.py; read by the folder walk in index/ingest.py, which must not import
 #: the store and FAISS).
 INDEX_MANIFEST = "manifest.json"
 INDEX_FORMAT = "qa-index"

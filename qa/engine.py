@@ -42,7 +42,10 @@ from index.vector_cache import VectorCache
 from index.ingest import load_articles
 from index.records import Article, Hit
 from index.segments import doc_key
-from index.store import ArticleInfo, IndexSettings, IndexStore, current_generation
+from index.manifest import current_generation
+from index.settings import IndexSettings
+from index.store import IndexStore
+from index.tables import ArticleInfo
 
 from .answer import Answer, Answerer
 from .filters import NO_FILTER, SearchFilter, Sort, article_day, day_of
@@ -201,7 +204,7 @@ def check_query_settings(settings: IndexSettings, where: object) -> None:
 def update_query_settings(directory: Path | str, **changes: Any) -> dict[str, Any]:
     """:func:`index.store.update_settings` with this package's check of the fusion and answer
     sections (:func:`check_query_settings`): what every writer of query settings calls."""
-    from index.store import update_settings
+    from index.generations import update_settings
 
     return update_settings(directory, check=check_query_settings, **changes)
 

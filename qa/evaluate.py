@@ -30,8 +30,10 @@ from index.defaults import MAX_K, Mode, cache_dir, default_index_dir
 from index.embedding import Embedder, SentenceTransformerEmbedder, resolve_model
 from index.errors import IndexMissingError, QAError
 from index.lexical import BM25Settings, LexicalIndex
-from index.records import Passage
-from index.store import FORMAT_VERSION, IndexSettings, IndexStore, passage_index_text
+from index.manifest import FORMAT_VERSION
+from index.records import Passage, passage_index_text
+from index.settings import IndexSettings
+from index.store import IndexStore
 
 from . import metrics as M
 from .datasets import Dataset, DatasetError, Question, is_question_set, load_beir, load_questions, load_trec, question_qrels

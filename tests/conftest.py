@@ -21,7 +21,7 @@ def hand_edit_settings(index: Path, **sections: object) -> None:
     past ``update_settings``'s checks, with a valid checksum (so only the readers' checks remain)."""
     import json
 
-    from index.store import manifest_checksum
+    from index.manifest import manifest_checksum
 
     path = index / "manifest.json"
     manifest = json.loads(path.read_text())

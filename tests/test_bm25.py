@@ -11,7 +11,7 @@ from rank_bm25 import BM25Okapi
 from index.chunking import ChunkSettings, chunk_article
 from index.ingest import load_articles
 from index.lexical import BM25Settings, LexicalIndex, tokenize
-from index.store import passage_index_text
+from index.records import passage_index_text
 
 from conftest import SAMPLE_CORPUS
 

@@ -11,7 +11,8 @@ import pytest
 
 from index.dense import DenseIndex, choose_kind
 from index.records import Article, Passage
-from index.store import IndexSettings, IndexStore
+from index.settings import IndexSettings
+from index.store import IndexStore
 
 
 def _vectors(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
@@ -121,7 +122,7 @@ def test_cli_dense_index_flag(tmp_path: Path, embedder) -> None:  # type: ignore
 
 def test_search_knob_changes_in_place_and_bad_values_leave_the_manifest(tmp_path: Path) -> None:
     from index.errors import QAError
-    from index.store import update_settings
+    from index.generations import update_settings
 
     arts, ps = _records(60)
     settings = IndexSettings(model="m", dim=32, dense={"kind": "ivf"})

@@ -210,7 +210,7 @@ def test_relative_links_and_anchors_resolve() -> None:
 def test_the_checks_catch_stale_names() -> None:
     """Each check, fed a line naming what no longer exists, reports it (and passes the live names
     beside it): the tests above cannot pass by checking nothing."""
-    assert stale_dotted_names("`qa.service.QAService` and `qa.engine.Engine`, `qa.Searcher`, `index.store.update_settings`") == [
+    assert stale_dotted_names("`qa.service.QAService` and `qa.engine.Engine`, `qa.Searcher`, `index.generations.update_settings`") == [
         "qa.service.QAService: qa has no attribute 'service'", "qa.Searcher: qa has no attribute 'Searcher'"]
     assert stale_dotted_names("`qa.engine.Engine.serach(q)` and `qa.engine.Engine.open(dir)`") == [
         "qa.engine.Engine.serach: qa.engine.Engine has no attribute 'serach'"]

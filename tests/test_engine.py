@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from index import build_index
 from index.defaults import Mode
 from index.errors import IndexFormatError, QAError
-from index.store import read_manifest
+from index.manifest import read_manifest
 from qa import Engine, Fusion, SearchFilter, evaluate
 from qa.cli import main
 from ui.api import create_api

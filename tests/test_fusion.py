@@ -11,7 +11,7 @@ import pytest
 
 from index.defaults import NEW_INDEX_FUSION
 from index.errors import QueryError
-from index.store import read_manifest
+from index.manifest import read_manifest
 from qa.engine import update_query_settings as update_settings  # the store with the reader's check
 from qa import Engine
 from qa.cli import main as cli

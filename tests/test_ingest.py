@@ -179,9 +179,9 @@ def test_a_single_path_is_one_path(tmp_path):
 
 # ------------------------------------------------------------------ an index inside the folder being indexed
 def test_index_constants_match_the_store():
-    from index import ingest, store
+    from index import ingest, manifest
 
-    assert (ingest.INDEX_MANIFEST, ingest.INDEX_FORMAT) == (store.MANIFEST, store.FORMAT)
+    assert (ingest.INDEX_MANIFEST, ingest.INDEX_FORMAT) == (manifest.MANIFEST, manifest.FORMAT)
 
 
 def test_walk_skips_indexes_their_generations_and_hidden_folders(tmp_path, caplog):

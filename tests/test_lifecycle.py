@@ -17,10 +17,11 @@ import pytest
 import index.store as store_mod
 from index import IndexFormatError, IndexStore, QAError, add_articles
 from index.builder import compact_index, delete_articles, list_articles
+from index.generations import write_lock
 from index.ingest import load_articles
 from index.lexical import BM25Settings, LexicalIndex, TermCounts, tokenize
+from index.manifest import current_generation
 from index.records import Article
-from index.store import current_generation, write_lock
 from qa.fusion import Fusion
 
 from conftest import ROOT, SAMPLE_CORPUS, shared_dataset
@@ -336,7 +337,7 @@ def test_update_through_a_symlink_updates_the_target(small_index, tmp_path):
 _HOLDER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
-    from index.store import write_lock
+    from index.generations import write_lock
     with write_lock({path!r}):
         print("locked", flush=True)
         time.sleep(30)

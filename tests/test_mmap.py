@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.store import ArticleTable, IndexStore, PassageTable
+from index.store import IndexStore
+from index.tables import ArticleTable, PassageTable
 from qa import Engine
 
 QUERIES = ["why did Russia withdraw peacekeepers?", "CSTO summit in Minsk", "Zangezur corridor", "strategic mistake"]

@@ -11,6 +11,7 @@ import pytest
 import index.store as store_mod
 from index import IndexFormatError, IndexMissingError, IndexStore, QAError, build_index
 from index.ingest import load_articles
+from index.manifest import FORMAT_VERSION
 from qa import Engine
 
 from conftest import SAMPLE_CORPUS
@@ -49,7 +50,7 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 
 def test_manifest_records_settings(sample_index):
     m = json.loads((sample_index / "manifest.json").read_text())
-    assert m["format"] == "qa-index" and m["format_version"] == store_mod.FORMAT_VERSION
+    assert m["format"] == "qa-index" and m["format_version"] == FORMAT_VERSION
     assert m["settings"]["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert m["settings"]["dim"] == 384
     assert m["settings"]["bm25"]["k1"] > 0 and m["settings"]["chunking"]["max_tokens"] > 0

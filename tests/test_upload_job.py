@@ -159,7 +159,7 @@ def test_index_panel_shows_the_time_of_the_last_write(tmp_path, sample_index, em
     ``created`` time of the index's first build."""
     import json
 
-    from index.store import MANIFEST
+    from index.manifest import MANIFEST
     from ui.web import index_panel
 
     index = tmp_path / "qa-index"

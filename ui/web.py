@@ -19,7 +19,7 @@ import gradio as gr
 from index import __version__
 from index.errors import QAError
 from index.ingest import SUPPORTED_SUFFIXES
-from index.store import ArticleInfo
+from index.tables import ArticleInfo
 from qa.engine import Engine
 from qa.filters import SearchFilter
 

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _recorded_model(directory, rebuild: bool) -> str | None:  # type: ignore[no-untyped-def]
     """The embedding model an update of ``directory`` keeps (``None``: a new index's default)."""
-    from index.store import read_manifest
+    from index.manifest import read_manifest
 
     if rebuild:
         return None
@@ -138,7 +138,7 @@ def _recorded_fusion(directory, rebuild: bool):  # type: ignore[no-untyped-def]
     """What ``--fusion``/``--rrf-k``/``--dense-weight`` change: the existing index's fusion, or a
     new index's default."""
     from index.errors import IndexMissingError
-    from index.store import read_manifest
+    from index.manifest import read_manifest
 
     from ..fusion import Fusion
 

@@ -36,7 +36,7 @@ def index_embedder(args: argparse.Namespace, index_dir: Path) -> Any:
     """``qa index --ray``: an embedder that runs on the cluster (None without ``--ray``)."""
     if not getattr(args, "ray", None):
         return None
-    from index.store import read_manifest
+    from index.manifest import read_manifest
 
     model, backend = args.model, args.backend
     if not args.rebuild:

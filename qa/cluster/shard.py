@@ -15,7 +15,8 @@ import numpy as np
 
 from index.dense import DenseIndex
 from index.errors import IndexFormatError
-from index.store import IndexStore, current_generation
+from index.manifest import current_generation
+from index.store import IndexStore
 
 from .bm25 import CorpusStats, SliceLexical, slice_stats, slice_term_counts
 
@@ -29,7 +30,7 @@ class ShardSpec:
     index_dir: str
     lo: int
     hi: int
-    generation: Any  # index.store.current_generation() of the index the rows come from
+    generation: Any  # index.manifest.current_generation() of the index the rows come from
 
 
 def split_rows(n: int, shards: int) -> list[tuple[int, int]]:
