@@ -195,14 +195,14 @@ def fusion_settings(settings: IndexSettings, where: object) -> Fusion:
 
 def check_query_settings(settings: IndexSettings, where: object) -> None:
     """Raise ``ValueError`` (what is wrong, one line) unless every surface can read the fusion and
-    answer settings of ``settings``: ``index.store.update_settings`` calls this before it writes
+    answer settings of ``settings``: ``index.generations.update_settings`` calls this before it writes
     them, so a bad value is refused instead of making the index unreadable."""
     _fusion_settings(settings)
     _answer_settings(settings, where)
 
 
 def update_query_settings(directory: Path | str, **changes: Any) -> dict[str, Any]:
-    """:func:`index.store.update_settings` with this package's check of the fusion and answer
+    """:func:`index.generations.update_settings` with this package's check of the fusion and answer
     sections (:func:`check_query_settings`): what every writer of query settings calls."""
     from index.generations import update_settings
 
