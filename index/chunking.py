@@ -10,7 +10,8 @@ from .records import Article, Passage, passage_id_for
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
-_PARA_BREAK = re.compile(r"\n\s*\n")
+#: A paragraph break: a blank line (spaces allowed). qa/timeline.py finds paragraphs with it too.
+PARA_BREAK = re.compile(r"\n\s*\n")
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 
     spans: list[tuple[int, int]] = []
     pos = 0
-    for para in _PARA_BREAK.split(text):
+    for para in PARA_BREAK.split(text):
         start = text.index(para, pos) if para else pos
         pos = start + len(para)
         if not para.strip():

@@ -7,6 +7,7 @@ values. Enums parse user input with one clear error.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
@@ -100,18 +101,42 @@ def cache_dir() -> Path:
     return Path(os.environ.get("QA_CACHE") or Path.home() / ".cache" / "newsqa").expanduser()
 
 
-def default_threads() -> int:
-    """CPU threads one embedding call may use (torch and ONNX Runtime alike): ``$QA_THREADS``, else all cores."""
-    raw = os.environ.get("QA_THREADS", "").strip()
-    if raw:
+@dataclass(frozen=True)
+class WholeNumber:
+    """The range of a whole-number setting, and the one rule that reads it: ``parse`` takes the
+    text of an environment variable or a flag (or a number given in Python) and returns an ``int``
+    in ``low..high`` (no upper bound when ``high`` is ``None``), or raises a one-line ``error``
+    naming the setting as the user wrote it (``QA_THREADS``, ``--max-k``)."""
+
+    low: int
+    high: int | None = None
+
+    def __str__(self) -> str:
+        return f"between {self.low} and {self.high}" if self.high is not None else f">= {self.low}"
+
+    def parse(self, name: str, value: object, error: type[QAError] = QAError) -> int:
+        text = str(value).strip()
         try:
-            n = int(raw)
+            number = int(text)
         except ValueError:
-            raise QAError(f"QA_THREADS must be a whole number >= 1, got {raw!r}") from None
-        if n < 1:
-            raise QAError(f"QA_THREADS must be a whole number >= 1, got {raw!r}")
-        return n
-    return os.cpu_count() or 1
+            raise error(f"{name} must be a whole number {self}, got {text!r}") from None
+        if number < self.low or (self.high is not None and number > self.high):
+            raise error(f"{name} must be a whole number {self}, got {number}")
+        return number
+
+
+#: The variable that sets the CPU threads of one embedding call (``qa index``, ``qa eval``,
+#: ``qa serve``: see :func:`default_threads`).
+THREADS_ENV = "QA_THREADS"
+#: A thread count: ``$QA_THREADS`` and ``qa serve --threads`` are read by this one rule.
+THREADS = WholeNumber(1)
+
+
+def default_threads() -> int:
+    """CPU threads one embedding call may use (torch and ONNX Runtime alike): ``$QA_THREADS``, else all cores.
+    A bad value is a one-line :class:`QAError` (the same one ``qa serve`` gives)."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    return THREADS.parse(THREADS_ENV, raw) if raw else (os.cpu_count() or 1)
 
 
 #: What marks a folder as a qa index: its manifest file and the manifest's ``format`` field

@@ -57,7 +57,7 @@ _BUNDLED_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2", "defa
 #: Bumped whenever the export recipe changes, so stale cached graphs are not reused.
 _EXPORT_VERSION = "2"
 #: Texts are tokenised and length-sorted in windows of this many (bounds memory on big corpora).
-_SORT_WINDOW = 4096
+SORT_WINDOW = 4096
 #: ``rows x width^2`` of one ONNX batch (see :func:`token_batches`): 32 rows of 128 word pieces, 8
 #: of 256. Bounds the model's peak working set while indexing (issue 8: a 20 MB file < 1 GB RSS);
 #: on 1,200 passages of 20-200 words it cut the peak from +560 MB to +222 MB at the same speed.
@@ -358,7 +358,7 @@ def token_batches(order: Sequence[int], lengths: Sequence[int], batch_size: int,
 class _Pipeline:
     """tokenizer -> transformer -> pooling -> L2 normalisation, like sentence-transformers.
 
-    Texts are tokenised :data:`_SORT_WINDOW` at a time by the fast tokenizer (one call per
+    Texts are tokenised :data:`SORT_WINDOW` at a time by the fast tokenizer (one call per
     window), sorted longest first and cut into :func:`token_batches`; only the transformer's
     forward pass differs between runners (:meth:`_hidden`)."""
 
@@ -430,8 +430,8 @@ class _Pipeline:
     def encode(self, texts: Sequence[str], batch_size: int, show_progress: bool) -> np.ndarray:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         bar = progress.stage("embedding", len(texts), "passage", show_progress)
-        for w0 in range(0, len(texts), _SORT_WINDOW):
-            ids = self._tokenize(list(texts[w0 : w0 + _SORT_WINDOW]))
+        for w0 in range(0, len(texts), SORT_WINDOW):
+            ids = self._tokenize(list(texts[w0 : w0 + SORT_WINDOW]))
             order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first, like sentence-transformers
             for rows in token_batches(order, [len(x) for x in ids], batch_size, self.budget):
                 out[[w0 + r for r in rows]] = self._run([ids[r] for r in rows])

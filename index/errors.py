@@ -17,9 +17,8 @@ def printable(text: str) -> str:
 class QAError(Exception):
     """Base class for user-facing errors (bad input, bad index, bad query)."""
 
-    #: HTTP status the API maps this error to.
-    status: int = 400
-    #: Stable machine-readable code used in the JSON error shape.
+    #: Stable machine-readable code; the API answers it with the HTTP status that ``ui.errors.HTTP_STATUS``
+    #: gives it (index/ knows nothing of HTTP).
     code: str = "bad_request"
 
     def __init__(self, message: str) -> None:
@@ -39,21 +38,18 @@ class EmptyCorpusError(IngestError):
 
 
 class IndexMissingError(QAError):
-    status = 404
     code = "index_missing"
 
 
 class IndexFormatError(QAError):
     """Corrupt, mismatched or incompatible index."""
 
-    status = 409
     code = "index_invalid"
 
 
 class ArticleNotFoundError(QAError):
     """An article id that is not in the index (``qa delete``, ``DELETE /api/articles/{id}``)."""
 
-    status = 404
     code = "not_found"
 
 

@@ -90,7 +90,7 @@ def _no_progress(fraction: float, description: str) -> None:
     return None
 
 
-class _Snapshot:
+class Snapshot:
     """One loaded index generation with everything derived from it. Never mutated after load."""
 
     def __init__(self, store: IndexStore, fusion: Fusion, generation: object) -> None:
@@ -147,7 +147,7 @@ class _Snapshot:
 class _BoundRetriever:
     """What an :class:`Answerer` retrieves with: the engine pinned to one snapshot."""
 
-    def __init__(self, engine: "Engine", snap: _Snapshot) -> None:
+    def __init__(self, engine: "Engine", snap: Snapshot) -> None:
         self._engine, self._snap = engine, snap
         self.store = snap.store
 
@@ -267,7 +267,7 @@ class Engine:
         self._fusion = fusion
         self._reranker = reranker
         self._embedder = embedder
-        self._snap: _Snapshot | None = None
+        self._snap: Snapshot | None = None
         self._answerer: Answerer | None = None
         self._lock = threading.Lock()  # guards (snapshot, answerer) and model loading
         self._write_lock = threading.Lock()  # one write at a time in this process
@@ -287,21 +287,21 @@ class Engine:
     def over(cls, store: IndexStore, **kwargs: Any) -> "Engine":
         """An engine over a store already in memory (evaluation's BM25-only index); it never reloads."""
         engine = cls(store.directory, **kwargs)
-        snap = _Snapshot(store, engine._fusion or fusion_settings(store.settings, store.directory), None)
+        snap = Snapshot(store, engine._fusion or fusion_settings(store.settings, store.directory), None)
         engine._snap, engine._answerer, engine._fixed = snap, engine._make_answerer(snap), True
         return engine
 
     # ------------------------------------------------------------------ loading
-    def _load_snapshot(self) -> _Snapshot:
+    def _load_snapshot(self) -> Snapshot:
         generation = current_generation(self.index_dir)
         store = IndexStore.load(self.index_dir, mmap=None)
         if self._embedder is not None and self._embedder.name != store.settings.model:
             raise IndexFormatError(f"index {self.index_dir} was built with model {store.settings.model!r} "
                                    f"but this engine uses {self._embedder.name!r}")
         fusion = self._fusion if self._fusion is not None else fusion_settings(store.settings, self.index_dir)
-        return _Snapshot(store, fusion, generation)
+        return Snapshot(store, fusion, generation)
 
-    def _make_answerer(self, snap: _Snapshot) -> Answerer:
+    def _make_answerer(self, snap: Snapshot) -> Answerer:
         model, stored_threshold = answer_settings(snap.store)
         threshold = self._threshold if self._threshold is not None else stored_threshold
         if self._reranker is DEFAULT_RERANKER:  # resolved once: a reload reuses the loaded model
@@ -310,7 +310,7 @@ class Engine:
         return Answerer(_BoundRetriever(self, snap), k=self.answer_k, max_sentences=self._max_sentences,  # type: ignore[arg-type]
                         threshold=threshold, model=model, **extra)
 
-    def _current(self) -> tuple[_Snapshot, Answerer]:
+    def _current(self) -> tuple[Snapshot, Answerer]:
         with self._lock:
             if self._snap is None or self._answerer is None:
                 snap = self._load_snapshot()
@@ -361,7 +361,7 @@ class Engine:
             warm()
 
     # ------------------------------------------------------------------ retrieval
-    def embed_queries(self, queries: Sequence[str], *, _snap: _Snapshot | None = None) -> np.ndarray:
+    def embed_queries(self, queries: Sequence[str], *, _snap: Snapshot | None = None) -> np.ndarray:
         """Unit vectors for ``queries`` (with the index's query prompt), each embedded on its own:
         int8 dynamic quantisation scales activations per batch, so a vector would otherwise depend
         on the queries beside it, and a query must rank the same alone (``search``) as in a batch
@@ -392,7 +392,7 @@ class Engine:
         self._query_vectors.discard(_query_keys(self._current()[0].store.settings, queries))
 
     def rankings(self, queries: Sequence[str], depth: int, modes: Iterable[Mode] = (Mode.DENSE, Mode.BM25),
-                 filters: SearchFilter | None = None, *, _snap: _Snapshot | None = None) -> dict[str, list[Ranking]]:
+                 filters: SearchFilter | None = None, *, _snap: Snapshot | None = None) -> dict[str, list[Ranking]]:
         """Each retriever's ``(row, score)`` ranking of ``depth`` rows per query:
         ``{"dense": [...], "bm25": [...]}``, one list entry per query. Filters apply before the cut."""
         snap = _snap or self._current()[0]
@@ -426,7 +426,7 @@ class Engine:
             return (fusion or self.fusion).rank(rankings["dense"][i], rankings["bm25"][i], k)
         return list(rankings[mode.value][i][:k])
 
-    def _search_many(self, snap: _Snapshot, queries: Sequence[str], k: int, mode: Mode, f: SearchFilter) -> list[list[Hit]]:
+    def _search_many(self, snap: Snapshot, queries: Sequence[str], k: int, mode: Mode, f: SearchFilter) -> list[list[Hit]]:
         depth = k
         if mode is Mode.HYBRID:
             # k within the fusion depth: each retriever's top `depth` is all fusion reads. Deeper k:

@@ -82,36 +82,62 @@ def test_binary_file_exit_2(tmp_path, capsys):
 
 
 
-def test_serve_settings_table_matches_the_parser_and_the_environment():
-    """Every flag and variable that ``ui/config.py``'s settings table and docs/serving.md's settings
-    table name exists: the flag on ``qa serve``, the variable read by ``ServeConfig.from_env`` (or,
-    for ``QA_THREADS``, by ``qa serve`` itself); every flag of ``qa serve`` is in the docs' table; and
-    a flag reaches the config (``--max-upload-mb`` was once documented but missing)."""
-    import inspect
-    import re
-
-    import qa.cli.serve_cmd
-    import ui.config
+def serve_parser():
     from qa.cli import build_parser
 
-    serve = next(a for a in build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "serve")[1]
-    options = {o for a in serve._actions for o in a.option_strings}
-    serving = (ROOT / "docs" / "serving.md").read_text(encoding="utf-8")
-    table = serving[serving.index("\n## Settings\n"):]
-    table = table[table.index("| env |"):]
-    table = table[: table.index("\n\n")]
-    documented = set(re.findall(r"--[a-z][a-z-]+", ui.config.__doc__ + table))
-    assert documented and documented <= options, documented - options
-    assert options - {"-h", "--help"} <= set(re.findall(r"--[a-z][a-z-]+", table)), options - set(re.findall(r"--[a-z][a-z-]+", table))
-    source = inspect.getsource(ui.config.ServeConfig.from_env)
-    variables = set(re.findall(r"QA_[A-Z_]+", ui.config.__doc__ + table))
-    assert {v for v in variables if f'"{v}"' not in source and v != "QA_THREADS"} == set()
-    assert '"QA_THREADS"' in inspect.getsource(qa.cli.serve_cmd.run)
-    assert set(re.findall(r'"(QA_[A-Z_]+)"', source)) <= variables  # and every variable read is documented
-    from qa.cli.serve_cmd import serve_config
+    return next(p for name, p in build_parser()._subparsers._group_actions[0].choices.items() if name == "serve")
 
-    config = serve_config(build_parser().parse_args(["serve", "--max-upload-mb", "7", "--index-budget", "9"]))
-    assert (config.max_upload_mb, config.index_budget_s) == (7, 9)
+
+#: A valid value other than the default, for the settings whose type says nothing of one.
+SAMPLE = {"index_dir": "elsewhere", "host": "127.0.0.2", "api_key": "a" * 12, "write_key": "w" * 12,
+          "cors_origins": "https://wiki.example.org"}
+
+
+def test_every_serve_flag_is_a_setting_and_reaches_the_config():
+    """``qa serve``'s flags are those of ``ui.settings.SETTINGS`` (plus the cluster's three), and
+    each flag given reaches its ``ServeConfig`` field (``--max-upload-mb`` was once documented but
+    never read; ``--threads`` was read outside the config)."""
+    from qa.cli import build_parser
+    from qa.cli.serve_cmd import serve_config
+    from ui.settings import SETTINGS
+
+    options = {o for a in serve_parser()._actions for o in a.option_strings} - {"-h", "--help"}
+    assert options == {s.flag for s in SETTINGS if s.flag} | {"--ray", "--shards", "--replicas"}
+    for s in SETTINGS:
+        if not s.flag:
+            continue
+        if s.type is bool:
+            argv, want = [s.flag], not s.default
+        else:
+            text = SAMPLE.get(s.field) or str(s.number.low if s.number.low != s.default else s.number.low + 1)
+            argv, want = [s.flag, text], s.convert(s.flag, text)
+        config = serve_config(build_parser().parse_args(["serve", *argv]))
+        assert getattr(config, s.field) == want != s.default, s.flag
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--max-k", "0"], "--max-k must be a whole number between 1 and 1000, got 0"),
+    (["--threads", "many"], "--threads must be a whole number >= 1, got 'many'"),
+    (["--api-key", "short"], "--api-key is 5 characters"),
+])
+def test_a_bad_serve_flag_is_one_line_naming_the_flag(tmp_path, argv, message, capsys):
+    assert main(["serve", "--index", str(tmp_path / "none"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"qa: error: {message}") and err.count("\n") == 1, err
+
+
+def test_a_bad_qa_threads_stops_qa_serve_with_the_same_line_as_everywhere(tmp_path, monkeypatch, capsys):
+    """``QA_THREADS=abc``: ``qa serve`` once ran with 1 thread where ``qa index`` stopped; now both
+    read it with ``index.defaults.default_threads``'s rule, before anything is loaded or bound."""
+    from index import QAError
+    from index.defaults import default_threads
+
+    monkeypatch.setenv("QA_THREADS", "abc")
+    assert main(["serve", "--index", str(tmp_path / "none"), "--port", "0"]) == 2  # no index there: never reached
+    err = capsys.readouterr().err
+    with pytest.raises(QAError) as raised:
+        default_threads()  # what `qa index` and `qa eval` meet
+    assert err == f"qa: error: {raised.value}\n" == "qa: error: QA_THREADS must be a whole number >= 1, got 'abc'\n"
 
 
 def test_readme_python_example_runs_as_written(tmp_path: Path) -> None:

@@ -485,7 +485,7 @@ def test_a_killed_shard_is_restarted_and_the_query_retried(sharded, served) -> N
     ray.kill(fleet.actors[1], no_restart=True)
     with pytest.raises(ShardUnavailableError) as err:
         sharded.search("heat transfer in hypersonic flow", k=10)
-    assert err.value.status == 503 and "shard" in str(err.value)
+    assert err.value.code == "shard_unavailable" and "shard" in str(err.value)  # the API: 503 (below)
     r = _api(sharded).post("/api/search", json={"query": "heat transfer", "k": 3})
     assert r.status_code == 503 and r.json()["error"]["code"] == "shard_unavailable"
     r = httpx.post(f"{url}/api/search", json=body, headers={"X-API-Key": API_KEY}, timeout=120)

@@ -246,3 +246,20 @@ def test_every_dependency_says_why_in_the_readme() -> None:
     table = "\n## Dependencies and why\n\n| package | why |\n|---|---|\n| onnxruntime, numpy | ... |\n\n## Documentation\n- faiss-cpu\n"
     toml = '[project]\ndependencies = ["onnx>=1", "numpy", "faiss-cpu"]\n[project.optional-dependencies]\nray = ["ray[data]>=2"]\n'
     assert undocumented_dependencies(table, toml) == ["onnx", "faiss-cpu", "ray"]  # the check itself can fail
+
+
+def test_the_settings_table_is_generated_from_the_settings() -> None:
+    """docs/serving.md's settings table is ``ui.settings_doc.settings_table()`` as is (regenerate it
+    with ``python scripts/settings_table.py``), and a changed setting shows up as a difference."""
+    from dataclasses import replace
+
+    from ui.settings import SETTINGS
+    from ui.settings_doc import END, START, settings_table, with_table
+
+    serving = (ROOT / "docs" / "serving.md").read_text(encoding="utf-8")
+    assert serving.count(START) == 1 and serving.count(END) == 1
+    assert with_table(serving) == serving, "docs/serving.md's settings table is stale: run python scripts/settings_table.py"
+    for s in SETTINGS:  # every variable and flag is in the table
+        assert all(f"`{name}" in settings_table() for name in (s.env, s.flag) if name), s.field
+    changed = [replace(s, default="0.0.0.0") if s.field == "host" else s for s in SETTINGS]
+    assert with_table(serving, settings_table(changed)) != serving  # the check can fail

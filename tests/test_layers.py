@@ -2,7 +2,9 @@
 statement of every module (function-level ones included, read from the source, not executed) is
 checked: index/ imports neither qa/ nor ui/; qa/ imports ui/ only in the commands that start the
 server (the CLI's `qa serve` and the cluster's Ray Serve deployment behind `qa serve --ray
---replicas`); and no package imports itself back through another."""
+--replicas`); and no package imports itself back through another. HTTP lives in ui/ only: its
+limits are settings of ui/, and the errors of index/ and qa/ carry a stable code, never an HTTP
+status. No module imports another's private (``_name``) names."""
 
 from __future__ import annotations
 
@@ -46,10 +48,10 @@ def test_qa_imports_ui_only_to_start_the_server():
 
 def test_the_http_limits_live_in_ui():
     import index.defaults
-    import ui.config
+    import ui.settings
 
     for name in ("API_MAX_K", "MAX_BODY_BYTES", "MAX_UPLOAD_MB"):
-        assert hasattr(ui.config, name) and not hasattr(index.defaults, name), name
+        assert hasattr(ui.settings, name) and not hasattr(index.defaults, name), name
 
 
 def index_module_imports() -> dict[str, set[str]]:
@@ -93,11 +95,65 @@ def test_index_modules_import_each_other_without_a_cycle():
         visit(m, ())
 
 
-def test_index_modules_import_no_private_name_of_another():
-    """A helper two modules of index/ need is public in one of them, never ``_private``."""
+def error_classes() -> list[type]:
+    """Every :class:`index.errors.QAError` subclass of index/, qa/ and ui/: the modules whose source
+    defines a class with a ``code`` are imported, then the subclasses walked (checked against the
+    source, so that a class the walk missed fails here instead of passing unseen)."""
+    import importlib
+
+    from index.errors import QAError
+
+    in_source: set[str] = set()
+    for layer in LAYERS:
+        for path in sorted((ROOT / layer).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            classes = [n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.bases and any(
+                isinstance(b, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "code" for t in b.targets)
+                for b in n.body)]
+            if classes:
+                importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"))
+                in_source |= set(classes)
+    found, todo = [QAError], [QAError]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub.__module__.split(".")[0] in LAYERS and sub not in found:
+                found.append(sub)
+                todo.append(sub)
+    assert in_source <= {c.__name__ for c in found}, in_source - {c.__name__ for c in found}
+    return found
+
+
+def test_errors_outside_ui_carry_no_http_status():
+    """index/ and qa/ errors name what went wrong with a code; ``ui.errors.HTTP_STATUS`` makes it
+    HTTP. Read from the source too, so that a ``status = 404`` put back in index/errors.py fails."""
+    classes = error_classes()
+    assert len(classes) >= 10
+    assert not [c for c in classes if "status" in vars(c)], [c for c in classes if "status" in vars(c)]
+    for layer in ("index", "qa"):
+        for path in (ROOT / layer).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ClassDef) and any(isinstance(b, ast.Name) and b.id.endswith("Error") for b in node.bases):
+                    assigned = {t.id for a in node.body if isinstance(a, (ast.Assign, ast.AnnAssign))
+                                for t in (a.targets if isinstance(a, ast.Assign) else [a.target]) if isinstance(t, ast.Name)}
+                    assert "status" not in assigned, f"{path.relative_to(ROOT)}: {node.name}.status"
+
+
+def private_imports() -> list[str]:
+    """``from <project module> import _name`` anywhere in index/, qa/ and ui/ (relative imports
+    included; ``__version__`` and other dunders are public)."""
     bad = []
-    for path in (ROOT / "index").glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("index")):
-                bad += [f"{path.name}: {a.name}" for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
-    assert not bad, bad
+    for layer in LAYERS:
+        for path in sorted((ROOT / layer).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.ImportFrom):
+                    continue
+                if not node.level and (node.module or "").split(".")[0] not in LAYERS:
+                    continue  # another project's private names are its business
+                for alias in node.names:
+                    if alias.name.startswith("_") and not (alias.name.startswith("__") and alias.name.endswith("__")):
+                        bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {'.' * node.level}{node.module or ''}.{alias.name}")
+    return bad
+
+
+def test_no_module_imports_another_modules_private_names():
+    assert private_imports() == []

@@ -264,7 +264,7 @@ def test_key_lockouts_back_off_and_expire():
 
 def test_short_keys_are_refused_at_start(tmp_path):
     from ui.config import ConfigError, ServeConfig
-    from ui.guard import MIN_KEY_CHARS
+    from ui.settings import MIN_KEY_CHARS
 
     for name in ("api_key", "write_key"):
         with pytest.raises(ConfigError, match=f"at least {MIN_KEY_CHARS}"):

@@ -21,7 +21,8 @@ from qa.timeline import build_timeline, extract_reports, is_event_sentence
 from qa.tagger import tag
 from tests.conftest import ROOT
 from ui.api import create_api, make_embed_token
-from ui.config import API_MAX_K, ServeConfig
+from ui.config import ServeConfig
+from ui.settings import API_MAX_K
 
 TOPIC = "Russia Armenia relations"
 UNDATED = ("000_d97c920262e2a662", "001_709e358b3273cbbf")  # the ingest finds no publication date in these

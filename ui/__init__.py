@@ -5,12 +5,14 @@
 >>> app = create_app(Engine("qa-index"), ServeConfig())   # then run it with uvicorn
 """
 
-from .config import ServeConfig
-
 __all__ = ["ServeConfig", "create_app", "create_api"]
 
 
 def __getattr__(name: str):  # import FastAPI / Gradio only when asked for
+    if name == "ServeConfig":
+        from .config import ServeConfig
+
+        return ServeConfig
     if name == "create_app":
         from .app import create_app
 

@@ -28,8 +28,10 @@ status   code                    when
 503      shard_unavailable       sharded serving (``--ray``): a shard could not answer
 =======  ======================  ====================================================
 
-Any other code a :class:`QAError` carries is replaced by its status's code in
-:data:`STATUS_CODES`, so a client only ever sees the codes above (:data:`DOCUMENTED_CODES`).
+A :class:`QAError` carries a code only: :data:`HTTP_STATUS` gives each code its status (the
+errors of index/ and qa/ know nothing of HTTP). Any other code an error carries is replaced by its
+status's code in :data:`STATUS_CODES`, so a client only ever sees the codes above
+(:data:`DOCUMENTED_CODES`).
 """
 
 from __future__ import annotations
@@ -68,6 +70,26 @@ STATUS_CODES = {
 }
 
 
+#: The HTTP status of every error code: the ``code`` of each :class:`QAError` (a test checks that
+#: every one has a status here) and the codes the app answers with itself. The errors of index/
+#: and qa/ carry a code only; this table is where they become HTTP.
+HTTP_STATUS: dict[str, int] = {
+    # the documented codes (DOCUMENTED_CODES)
+    "bad_query": 400, "malformed_body": 400, "cors_rejected": 400, "unauthorized": 401, "forbidden": 403,
+    "not_found": 404, "index_missing": 404, "method_not_allowed": 405, "request_timeout": 408,
+    "index_invalid": 409, "body_too_large": 413, "unsupported_media_type": 415, "invalid_request": 422,
+    "too_many_requests": 429, "internal_error": 500, "not_implemented": 501, "shard_unavailable": 503,
+    # codes a client never sees: answered with their status's code (STATUS_CODES)
+    "bad_request": 400, "bad_input": 400, "empty_corpus": 400, "bad_dataset": 400, "bad_config": 400,
+    "budget_exceeded": 400, "ray_unavailable": 503,
+}
+
+
+def status_of(exc: QAError) -> int:
+    """The HTTP status the API answers ``exc`` with (400 for a code missing from :data:`HTTP_STATUS`)."""
+    return HTTP_STATUS.get(exc.code, 400)
+
+
 def code_for(status: int, code: str | None) -> str:
     """``code`` when it is documented, else the documented code of ``status`` (4xx: ``invalid_request``,
     5xx: ``internal_error``)."""
@@ -89,32 +111,26 @@ class ErrorResponse(BaseModel):
 
 
 class Unauthorized(QAError):
-    status = 401
     code = "unauthorized"
 
 
 class Forbidden(QAError):
-    status = 403
     code = "forbidden"
 
 
 class TooManyRequests(QAError):
-    status = 429
     code = "too_many_requests"
 
 
 class NotFound(QAError):
-    status = 404
     code = "not_found"
 
 
 class InvalidRequest(QAError):
-    status = 422
     code = "invalid_request"
 
 
 class UnsupportedMediaType(QAError):
-    status = 415
     code = "unsupported_media_type"
 
 
@@ -150,7 +166,7 @@ def shaped_error_body(status: int, body: bytes, content_type: str = "") -> bytes
 
 
 def qa_error_response(exc: QAError) -> JSONResponse:
-    return error_response(exc.status, exc.code, exc.message)
+    return error_response(status_of(exc), exc.code, exc.message)
 
 
 #: For the OpenAPI ``responses=`` of each route.

@@ -69,9 +69,6 @@ MAX_UPLOADS_PER_SESSION = 256
 UI_EVENT_MAX_BYTES = 64 * 1024
 #: What one multipart upload may carry beyond its files' bytes (boundaries, names, headers).
 UPLOAD_OVERHEAD_BYTES = 1 << 20
-#: Shortest API / write key a server starts with (``ui.config.ServeConfig``): a guessable key is a
-#: configuration error, not a runtime risk.
-MIN_KEY_CHARS = 12
 #: Wrong keys (``/login`` or ``X-API-Key``) one client address may send per ``KEY_FAILURE_WINDOW_S``;
 #: past it, every key it sends is refused (429) for a back-off that doubles with each lockout.
 KEY_FAILURES = 10

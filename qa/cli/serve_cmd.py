@@ -2,56 +2,27 @@
 
 Loads the index (a missing one is a one-line error, exit 2), warms the model, binds the port,
 prints ``Serving on http://HOST:PORT`` and runs uvicorn until Ctrl-C. Settings come from
-``QA_*`` environment variables (see :mod:`ui.config`); flags override them.
+``QA_*`` environment variables; flags override them (every setting: :data:`ui.settings.SETTINGS`,
+tabled in docs/serving.md#settings).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import sys
 
 from index.errors import QAError
 
-from .common import add_index_arg, positive_int
-
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ui.settings import add_flags  # the flags of ui.settings.SETTINGS (no web framework imported)
+
     p = sub.add_parser("serve", help="serve the web UI, the JSON API and the /embed widget",
                        description="Serve the web UI at /, the JSON API at /api (OpenAPI at /docs) and the wiki "
-                                   "widget at /embed. Flags override the QA_* environment variables.")
-    add_index_arg(p)
-    p.add_argument("--host", default=None, help="bind address (default 127.0.0.1; $QA_HOST)")
-    p.add_argument("--port", type=int, default=None, help="port (default 7860; 0 picks a free one; $QA_PORT)")
-    p.add_argument("--api-key", default=None, metavar="KEY",
-                   help="require this key in the X-API-Key header of /api/search and /api/ask "
-                        "(prefer $QA_API_KEY: flags show up in `ps`)")
-    p.add_argument("--cors-origins", default=None, metavar="LIST",
-                   help="comma list of origins that may call the API from a browser and frame /embed "
-                        "($QA_CORS_ORIGINS), e.g. https://wiki.example.org")
-    p.add_argument("--max-k", type=positive_int, default=None, help="largest k a request may ask (default 50; $QA_MAX_K)")
-    p.add_argument("--max-body-bytes", type=positive_int, default=None,
-                   help="largest JSON request body in bytes (default 16384; $QA_MAX_BODY_BYTES)")
-    p.add_argument("--allow-writes", action="store_true", default=None,
-                   help="let readers add articles (UI upload) and delete them (DELETE /api/articles/ID); off by "
-                        "default, refused on a non-loopback --host without an API key ($QA_ALLOW_WRITES=1)")
-    p.add_argument("--write-key", default=None, metavar="KEY",
-                   help="enable writes for holders of this key only (prefer $QA_WRITE_KEY: flags show up in `ps`)")
-    p.add_argument("--no-ui-uploads", action="store_true",
-                   help="hide the UI's 'Add articles' upload even when writes are enabled (see docs/security.md)")
-    p.add_argument("--header-timeout", type=positive_int, default=None, metavar="S",
-                   help="seconds a client has to send a request's headers; slower ones are cut (default 10; "
-                        "$QA_HEADER_TIMEOUT_S)")
-    p.add_argument("--max-upload-mb", type=positive_int, default=None, metavar="MB",
-                   help="largest UI upload in MB, each file and one 'Add articles' in all (default 50; $QA_MAX_UPLOAD_MB)")
-    p.add_argument("--index-budget", type=positive_int, default=None, metavar="S",
-                   help="seconds one UI upload may spend indexing before it is abandoned (default 600; $QA_INDEX_BUDGET_S)")
-    p.add_argument("--threads", type=positive_int, default=None,
-                   help="CPU threads one request's embedding may use, torch and ONNX Runtime alike "
-                        "(default 1: requests already run in parallel threads; $QA_THREADS)")
-    p.add_argument("--no-reload", action="store_true",
-                   help="do not watch the index for new generations written by other processes")
+                                   "widget at /embed. Flags override the QA_* environment variables "
+                                   "(docs/serving.md#settings).")
+    add_flags(p)
     from ..cluster.cli import add_args as add_cluster_args  # --ray ADDRESS --shards N --replicas R
 
     add_cluster_args(p, shards=True, replicas=True)
@@ -78,15 +49,12 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def serve_config(args: argparse.Namespace):  # noqa: ANN201 - ui.config.ServeConfig, imported lazily
-    """The server's settings: the ``QA_*`` environment, overridden by the flags given."""
+    """The server's settings: the ``QA_*`` environment, overridden by the flags given (a bad value
+    is a one-line error naming the variable or the flag)."""
     from ui.config import ServeConfig
+    from ui.settings import flag_values
 
-    return ServeConfig.from_env(
-        index_dir=args.index, host=args.host, port=args.port, api_key=args.api_key,
-        cors_origins=args.cors_origins, max_k=args.max_k, max_body_bytes=args.max_body_bytes,
-        allow_writes=args.allow_writes, write_key=args.write_key, header_timeout_s=args.header_timeout,
-        index_budget_s=args.index_budget, max_upload_mb=args.max_upload_mb,
-    )
+    return ServeConfig.from_env(**flag_values(args))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,14 +63,13 @@ def run(args: argparse.Namespace) -> int:
 
     # One thread per request unless asked: concurrent requests already run in parallel threads,
     # and several multi-threaded matmuls on a few busy cores are many times slower than one each.
-    threads = args.threads or (int(os.environ["QA_THREADS"]) if os.environ.get("QA_THREADS", "").strip().isdigit() else 1)
-    set_threads(threads)
+    set_threads(config.threads)
 
     from qa.engine import Engine
 
     from ..cluster.cli import serve_engine, serve_replicas
 
-    done = serve_replicas(args, config, threads)  # --replicas R: Ray Serve runs the app
+    done = serve_replicas(args, config)  # --replicas R: Ray Serve runs the app
     if done is not None:
         return done
 
@@ -114,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         config = config.with_port(port)
         print(f"qa: loading the model and warming up ({service.stats().passages:,} passages)…", file=sys.stderr, flush=True)
         service.warm_up()
-        if not args.no_reload:
+        if config.reload:
             service.watch()  # serve index generations written by `qa index` / `qa delete` in other processes
 
         import uvicorn
@@ -122,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         from ui.app import create_app
         from ui.server import uvicorn_config
 
-        app = create_app(service, config, uploads=not args.no_ui_uploads)
+        app = create_app(service, config, uploads=config.ui_uploads)
         server = uvicorn.Server(uvicorn_config(app, header_timeout_s=config.header_timeout_s,
                                                body_idle_timeout_s=config.body_idle_timeout_s,
                                                log_level="warning", access_log=False, timeout_graceful_shutdown=5))

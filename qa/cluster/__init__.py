@@ -22,7 +22,6 @@ from index.errors import QAError
 
 
 class RayUnavailableError(QAError):
-    status = 503
     code = "ray_unavailable"
 
 

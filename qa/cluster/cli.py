@@ -73,7 +73,7 @@ def serve_engine(args: argparse.Namespace, index_dir: Path, max_k: int) -> Any:
     return ShardedEngine(index_dir, shards=args.shards, max_k=max_k)
 
 
-def serve_replicas(args: argparse.Namespace, config: Any, threads: int) -> int | None:
+def serve_replicas(args: argparse.Namespace, config: Any) -> int | None:
     """``qa serve --ray --shards N --replicas R``: deploy the app as Ray Serve replicas over one set
     of shard actors, print the URL and wait for Ctrl-C; then remove the replicas and the shards.
     None when ``--replicas`` is not given."""
@@ -93,8 +93,8 @@ def serve_replicas(args: argparse.Namespace, config: Any, threads: int) -> int |
     from .serve import ReplicaSpec, deploy, shard_prefix, undeploy
 
     index_dir = str(Path(config.index_dir).resolve())
-    spec = ReplicaSpec(index_dir, args.shards, config, shard_prefix(index_dir), uploads=not args.no_ui_uploads,
-                       threads=threads, reload=not args.no_reload)
+    spec = ReplicaSpec(index_dir, args.shards, config, shard_prefix(index_dir), uploads=config.ui_uploads,
+                       threads=config.threads, reload=config.reload)
     print(f"qa: deploying {replicas} API replica(s) and the UI over {args.shards} shard(s) with Ray Serve…",
           file=sys.stderr, flush=True)
     stop = threading.Event()

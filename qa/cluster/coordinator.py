@@ -27,7 +27,7 @@ import numpy as np
 from index.defaults import Mode
 from index.errors import QAError
 
-from ..engine import Engine, _Snapshot
+from ..engine import Engine, Snapshot
 from ..filters import NO_FILTER, SearchFilter
 from ..fusion import Ranking
 from .bm25 import merge_stats
@@ -46,7 +46,6 @@ DEFAULT_TIMEOUT_S = 60.0
 class ShardUnavailableError(QAError):
     """A shard could not answer (dead beyond its restarts, or too slow): the query fails whole."""
 
-    status = 503
     code = "shard_unavailable"
 
 
@@ -170,7 +169,7 @@ class ShardedEngine(Engine):
         self._fleets: dict[int, ShardFleet] = {}
         self._fleet_lock = threading.Lock()
 
-    def fleet(self, snap: _Snapshot | None = None) -> ShardFleet:
+    def fleet(self, snap: Snapshot | None = None) -> ShardFleet:
         """The shards serving ``snap`` (the current generation by default), deployed on first use."""
         snap = snap or self._current()[0]
         with self._fleet_lock:
@@ -190,7 +189,7 @@ class ShardedEngine(Engine):
             return fleet
 
     def rankings(self, queries: Sequence[str], depth: int, modes: Iterable[Mode] = (Mode.DENSE, Mode.BM25),
-                 filters: SearchFilter | None = None, *, _snap: _Snapshot | None = None) -> dict[str, list[Ranking]]:
+                 filters: SearchFilter | None = None, *, _snap: Snapshot | None = None) -> dict[str, list[Ranking]]:
         snap = _snap or self._current()[0]
         f = filters or NO_FILTER
         allowed = snap.allowed(f)

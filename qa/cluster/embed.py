@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from index.embedding import _SORT_WINDOW, ATTENTION_BUDGET, SentenceTransformerEmbedder, token_batches
+from index.embedding import ATTENTION_BUDGET, SORT_WINDOW, SentenceTransformerEmbedder, token_batches
 
 #: Model batches per Ray Data batch handed to one embedding actor.
 GROUPS_PER_TASK = 8
 
 
-def single_process_batches(lengths: Sequence[int], batch_size: int, window: int = _SORT_WINDOW,
+def single_process_batches(lengths: Sequence[int], batch_size: int, window: int = SORT_WINDOW,
                            budget: int | None = None) -> list[list[int]]:
     """The row groups :class:`index.embedding.SentenceTransformerEmbedder` embeds together: rows
     sorted longest first within windows of ``window`` rows, cut by :func:`index.embedding.token_batches`
