@@ -339,12 +339,12 @@ def prepare_news(depth: int, workdir: Path) -> Prepared:
     from index import build_index
     from qa import Engine
     from qa.datasets import load_questions, question_qrels
-    from qa.evaluate import _Retrievers
+    from qa.evaluate import Retrievers
 
     directory = workdir / "sample-index"
     build_index([ROOT / "sample_corpus"], directory)
     engine = Engine.open(directory)
-    retr = _Retrievers(engine, list(engine.store.passages), directory)
+    retr = Retrievers(engine, list(engine.store.passages), directory)
     questions = load_questions(QUESTIONS)
     qrels = question_qrels(questions, retr.passages, QUESTIONS)
     texts = {q.id: q.question for q in questions if q.answerable}

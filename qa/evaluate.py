@@ -246,7 +246,7 @@ def _chunk(dataset: Dataset, embedder: Embedder, chunking: ChunkSettings, show_p
 
 
 @dataclass
-class _Retrievers:
+class Retrievers:
     """The engine a dataset is evaluated through, and its passages by row."""
 
     engine: Engine
@@ -266,7 +266,7 @@ def _bm25_only_store(passages: list[Passage], model: str, chunking: ChunkSetting
 
 def prepare_index(dataset: Dataset, *, need_dense: bool, embedder: Embedder | None = None, model: str | None = None,
                   chunking: ChunkSettings | None = None, bm25: BM25Settings | None = None, title_in_passage: bool = True,
-                  cache_dir: Path | str | None = None, fusion: Fusion | None = None, show_progress: bool = False) -> _Retrievers:
+                  cache_dir: Path | str | None = None, fusion: Fusion | None = None, show_progress: bool = False) -> Retrievers:
     """The dataset's index from the cache (``<corpus hash>-<settings hash>``), built when missing,
     behind an :class:`Engine`.
 
@@ -296,7 +296,7 @@ def prepare_index(dataset: Dataset, *, need_dense: bool, embedder: Embedder | No
         passages = _chunk(dataset, emb, chunking, show_progress)
         engine = Engine.over(_bm25_only_store(passages, model_name, chunking, bm25, title_in_passage, show_progress),
                              embedder=emb, fusion=fusion or Fusion())
-        return _Retrievers(engine, passages, None, time.perf_counter() - t0)
+        return Retrievers(engine, passages, None, time.perf_counter() - t0)
     if store is None:
         emb = embedder or SentenceTransformerEmbedder(model)
         report = add_articles(dataset.corpus, directory, embedder=emb, chunking=chunking, bm25=bm25,
@@ -306,7 +306,7 @@ def prepare_index(dataset: Dataset, *, need_dense: bool, embedder: Embedder | No
     # the cached index stands for a new index of the dataset: ranked with a new index's fusion
     # (whatever the cache's manifest recorded when it was built) unless one is passed
     engine = Engine.open(directory, embedder=embedder, fusion=fusion or Fusion())
-    return _Retrievers(engine, list(engine.store.passages), directory, time.perf_counter() - t0)
+    return Retrievers(engine, list(engine.store.passages), directory, time.perf_counter() - t0)
 
 
 # ------------------------------------------------------------------ running queries
@@ -318,7 +318,7 @@ def _progress(items: Sequence[Any], desc: str, show: bool):  # type: ignore[no-u
     return tqdm(items, desc=desc, unit="query" if desc != "sweep" else "setting")
 
 
-def retrieve(retr: _Retrievers, queries: Mapping[str, str], modes: Sequence[Mode], depth: int,
+def retrieve(retr: Retrievers, queries: Mapping[str, str], modes: Sequence[Mode], depth: int,
              show_progress: bool = False) -> dict[str, dict[str, Ranking]]:
     """``{"dense"|"bm25": {query id: [(row, score), ...]}}``: each retriever's passage ranking,
     from :meth:`Engine.rankings`, the engine's one retrieval path."""
@@ -345,8 +345,8 @@ def to_ids(ranking: Ranking, passages: Sequence[Passage], document_level: bool, 
     return out
 
 
-def _runs_for(rankings: Mapping[str, Mapping[str, Ranking]], modes: Sequence[Mode], fusion: Fusion, qids: Sequence[str],
-              passages: Sequence[Passage], document_level: bool, limit: int, depth: int) -> dict[str, dict[str, dict[str, float]]]:
+def runs_for(rankings: Mapping[str, Mapping[str, Ranking]], modes: Sequence[Mode], fusion: Fusion, qids: Sequence[str],
+             passages: Sequence[Passage], document_level: bool, limit: int, depth: int) -> dict[str, dict[str, dict[str, float]]]:
     runs: dict[str, dict[str, dict[str, float]]] = {}
     for mode in modes:
         run: dict[str, dict[str, float]] = {}
@@ -377,7 +377,7 @@ def sweep_fusion(rankings: Mapping[str, Mapping[str, Ranking]], qrels: M.QrelsDi
     trials: list[dict[str, Any]] = []
     dflt: dict[str, Any] = {}
     for f in _progress(grid, "sweep", show_progress):
-        run = _runs_for(rankings, [Mode.HYBRID], f, qids, passages, document_level, cut, depth)["hybrid"]
+        run = runs_for(rankings, [Mode.HYBRID], f, qids, passages, document_level, cut, depth)["hybrid"]
         value = M.mean_scores(qrels, run, [metric])[metric]
         t = {"method": f.method.value, "rrf_k": f.rrf_k, "dense_weight": f.dense_weight, metric: round(value, 4)}
         trials.append(t)
@@ -466,7 +466,7 @@ def evaluate(
                              title_in_passage=title_in_passage, cache_dir=cache_dir, fusion=fusion, show_progress=show_progress)
     else:
         engine = Engine.open(index or default_index_dir(), embedder=embedder, fusion=fusion)
-        retr = _Retrievers(engine, list(engine.store.passages), engine.store.directory)
+        retr = Retrievers(engine, list(engine.store.passages), engine.store.directory)
     fusion = retr.engine.fusion  # passed, else a new index's (dataset caches) or the index manifest's (--index)
     index_s = time.perf_counter() - t0
     if questions is not None:
@@ -513,7 +513,7 @@ def evaluate(
     qids = list(qrels_d)
     cand = max(depth, fusion.depth)
     rankings = retrieve(retr, {q: query_text[q] for q in qids}, mode_list, cand, show_progress)
-    runs = _runs_for(rankings, mode_list, fusion, qids, retr.passages, document_level, depth, cand)
+    runs = runs_for(rankings, mode_list, fusion, qids, retr.passages, document_level, depth, cand)
     query_s = time.perf_counter() - t0
 
     # -- score with ranx

@@ -345,3 +345,54 @@ def test_one_percentile_for_every_benchmark() -> None:
            for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
            if isinstance(n, ast.FunctionDef) and n.name in {"percentile", "pct", "quantile", "ndcg", "ndcg_at_10"}}
     assert not own, own  # percentiles from benchmarks.stats, IR metrics from qa.metrics (ranx)
+
+
+def test_passage_rerank_fusion_by_hand() -> None:
+    """passage_rerank.py's fusion of the hybrid and reader orders, and its run and split helpers,
+    on cases worked out by hand."""
+    bench = _bench_module("passage_rerank.py")
+    hybrid, reader = ["a", "b", "c"], ["c", "b", "a"]
+    # k=1: a = 1/2 + 1/4 = 0.75, b = 1/3 + 1/3 = 0.667, c = 1/4 + 1/2 = 0.75 (tied with a: a came first)
+    assert bench.rrf_orders([hybrid, reader], k=1) == ["a", "c", "b"]
+    # ranks count from 1: b = 1/3 + 1/3 beats a = c = 1/2 (from 0 all three would tie at 1)
+    assert bench.rrf_orders([["a", "b"], ["c", "b"]], k=1) == ["b", "a", "c"]
+    # the reader's share 0.8: c = 0.2/4 + 0.8/2 = 0.45, b = 0.2/3 + 0.8/3 = 0.333, a = 0.2/2 + 0.8/4 = 0.3
+    assert bench.rrf_orders([hybrid, reader], [0.2, 0.8], k=1) == ["c", "b", "a"]
+    assert bench.rrf_orders([hybrid, reader], [1.0, 0.0]) == hybrid and bench.rrf_orders([hybrid, reader], [0.0, 1.0]) == reader
+    # an item one order lacks gets nothing from it: d (reader's 1st only) = 1/2 vs a (hybrid's 1st) = 1/2 + 1/3
+    assert bench.rrf_orders([["a", "b"], ["d", "a"]], k=1) == ["a", "d", "b"]
+    with pytest.raises(ValueError):
+        bench.rrf_orders([hybrid, reader], [1.0])
+    assert bench.by_score(["x", "y", "z"], [0.2, 0.9, 0.2]) == ["y", "x", "z"]  # ties keep the hybrid order
+    run = bench.reranked_run(["b", "a"], ["a", "c"])
+    assert sorted(run, key=lambda d: -run[d]) == ["b", "a", "c"] and len(set(run.values())) == 3
+    assert bench.split_queries(["1", "2", "3", "10"]) == (["1", "3"], ["2", "10"])
+    assert bench.split_queries(["x", "y", "z"]) == (["x", "z"], ["y"])
+
+
+@pytest.mark.tier2  # a benchmark script's tiny run, in a subprocess
+def test_passage_rerank_tiny() -> None:
+    """benchmarks/passage_rerank.py (docs/reader.md, "Passage reranking on BEIR collections") on a
+    few cranfield queries: qa eval's hybrid run, the reader's rerankings of its top documents."""
+    shared_dataset("cranfield")
+    res = run_script("passage_rerank.py", "--tiny", "--json")
+    assert res["tiny"] and res["depth"] == 10 and res["metrics"][0] == "ndcg@10"
+    (d,) = res["datasets"]
+    assert d["name"] == "cranfield" and d["queries"] == 5 and d["train_queries"] + d["heldout_queries"] == 5
+    assert set(d["reader"]) == {"passage", "sentences"}
+    assert d["reader"]["passage"]["pairs_per_query"] == 10  # one pair per document
+    assert d["reader"]["sentences"]["pairs_per_query"] >= 10  # at least one sentence per document
+    assert all(r["ms_per_query"] > 0 for r in d["reader"].values())
+    systems = {s["name"]: s for s in d["systems"]}
+    assert set(systems) == {"hybrid", "hybrid (held-out half)", *(f"{s} ({t})" for s in ("reader", "rrf", "fitted")
+                                                                   for t in ("passage", "sentences"))}
+    assert systems["hybrid"]["p_value"] is None and systems["hybrid (held-out half)"]["p_value"] is None
+    for s in systems.values():
+        assert all(0.0 <= v <= 1.0 for v in s["metrics"].values()), s
+        assert s["queries"] == (d["heldout_queries"] if s["split"] == "held-out" else 5)
+        if not s["name"].startswith("hybrid"):
+            assert 0.0 <= s["p_value"] <= 1.0 and s["improved"] + s["hurt"] <= s["queries"]
+            # only the top 10 is reordered: recall@10 is hybrid's on the same queries
+            base = systems["hybrid (held-out half)" if s["split"] == "held-out" else "hybrid"]
+            assert s["metrics"]["recall@10"] == base["metrics"]["recall@10"]
+    assert {t: 0.0 <= f["share"] <= 1.0 for t, f in d["fitted"].items()} == {"passage": True, "sentences": True}

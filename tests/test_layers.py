@@ -139,10 +139,10 @@ def test_errors_outside_ui_carry_no_http_status():
 
 
 def private_imports() -> list[str]:
-    """``from <project module> import _name`` anywhere in index/, qa/ and ui/ (relative imports
-    included; ``__version__`` and other dunders are public)."""
+    """``from <project module> import _name`` anywhere in index/, qa/, ui/ and the benchmark and
+    training scripts (relative imports included; ``__version__`` and other dunders are public)."""
     bad = []
-    for layer in LAYERS:
+    for layer in (*LAYERS, "benchmarks", "scripts"):
         for path in sorted((ROOT / layer).rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if not isinstance(node, ast.ImportFrom):
