@@ -18,7 +18,8 @@ from index.records import Article, Hit, Passage
 from qa.answer import Answer, Citation
 from qa.engine import Engine
 from ui import render
-from ui.api import check_embed_token, create_api, make_embed_token
+from ui.api import create_api
+from ui.guard import check_embed_token, make_embed_token
 from ui.config import ConfigError, ServeConfig, parse_origins
 from ui.testing import serve_subprocess
 

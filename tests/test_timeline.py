@@ -20,7 +20,8 @@ from qa.question import story_topic
 from qa.timeline import build_timeline, extract_reports, is_event_sentence
 from qa.tagger import tag
 from tests.conftest import ROOT
-from ui.api import create_api, make_embed_token
+from ui.api import create_api
+from ui.guard import make_embed_token
 from ui.config import ServeConfig
 from ui.settings import API_MAX_K
 

@@ -4,492 +4,54 @@ Routes: ``POST /api/search``, ``POST /api/ask``, ``POST /api/timeline``, ``GET|H
 /api/articles/{id}`` (any id, ``/`` included), ``GET /embed`` (+ its script and stylesheet), OpenAPI
 at ``/docs`` (Swagger UI served from the ``swagger-ui-bundle-v2`` package under ``/docs-assets``,
 so it works offline). Search, ask and timeline take the filter fields ``since``, ``until``, ``source`` and
-``sort`` (:class:`FilterFields`). Every error this app answers (any path it owns and any method,
-a refused CORS preflight, an unreadable body, a slow body, an unexpected exception) has the shape
-and one of the codes in :mod:`ui.errors`. Blocking work runs in Starlette's thread pool.
+``sort`` (:class:`ui.schemas.FilterFields`; every body is a model of :mod:`ui.schemas`). Every error
+this app answers (any path it owns and any method, a refused CORS preflight, an unreadable body, a
+slow body, an unexpected exception) has the shape and one of the codes in :mod:`ui.errors`.
+Blocking work runs in Starlette's thread pool. Who may call what (keys, the embed token, rate
+limits and lockouts) is :mod:`ui.guard`'s.
 
-Middleware, outermost first: CORS (:class:`ShapedCORSMiddleware`) → :class:`BodyTimeoutMiddleware`
-→ :class:`EarlyAuthMiddleware` → :class:`BodyLimitMiddleware` (every path: the API, Gradio's events,
-its uploads) → :class:`ui.guard.EventFilesMiddleware` → :class:`OwnPathsMiddleware` →
-:class:`InternalErrorMiddleware` → routes (and the Gradio app that :mod:`ui.app` mounts at ``/``).
+Middleware (:mod:`ui.middleware`), outermost first: CORS (:class:`ui.middleware.ShapedCORSMiddleware`)
+→ :class:`ui.middleware.BodyTimeoutMiddleware` → :class:`ui.middleware.EarlyAuthMiddleware` →
+:class:`ui.middleware.BodyLimitMiddleware` (every path: the API, Gradio's events, its uploads) →
+:class:`ui.guard.EventFilesMiddleware` → :class:`ui.middleware.OwnPathsMiddleware` →
+:class:`ui.middleware.InternalErrorMiddleware` → routes (and the Gradio app that :mod:`ui.app` mounts at ``/``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
 import logging
 import math
-import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from index import __version__
-from index.errors import QAError, QueryError
 from index.defaults import ASK_K, MAX_QUERY_CHARS, SEARCH_K as DEFAULT_SEARCH_K
+from index.errors import QAError
 from qa.engine import Engine
-from qa.filters import SearchFilter
-from qa.query import is_blank
 from qa.timeline import TIMELINE_K
 
 from .config import API_KEY_HEADER, EMBED_TOKEN_HEADER, ServeConfig
 from .errors import (ERROR_RESPONSES, ErrorResponse, Forbidden, InvalidRequest, TooManyRequests, Unauthorized,
-                     UnsupportedMediaType,
-                     error_payload, error_response, qa_error_response)
-from .guard import EMBED_MAX_K, MULTIPART_UPLOAD_PATHS, client_address, UI_EVENT_MAX_BYTES, UPLOAD_OVERHEAD_BYTES, UPLOAD_PATHS, EventFilesMiddleware, Guard, Role
+                     UnsupportedMediaType, error_response, qa_error_response)
+from .guard import (EMBED_MAX_K, UI_EVENT_MAX_BYTES, UPLOAD_OVERHEAD_BYTES, EventFilesMiddleware, Guard, Role,
+                    check_embed_token, make_embed_token)
+from .middleware import (ARTICLE_PREFIX, DOCS_ASSETS, BodyLimitMiddleware, BodyTimeoutMiddleware, EarlyAuthMiddleware,
+                         InternalErrorMiddleware, OwnPathsMiddleware, ShapedCORSMiddleware)
+from .schemas import (AskRequest, AskResponse, DeleteResponse, HealthResponse, SearchRequest, SearchResponse,
+                      TimelineRequest, TimelineResponse, k_description, k_of, no_surrogates, not_empty)
 
 log = logging.getLogger("ui.api")
 STATIC = Path(__file__).parent / "static"
-#: Where Swagger UI's script, stylesheet and icon are served from (package swagger-ui-bundle-v2).
-DOCS_ASSETS = "/docs-assets"
-
-#: Every path this app (not Gradio) answers, with its methods: under these, an unknown path is a
-#: 404 and a wrong method a 405, both in the error shape (:func:`own_methods`).
-OWN_ROUTES: dict[str, tuple[str, ...]] = {
-    "/api/search": ("POST",), "/api/ask": ("POST",), "/api/timeline": ("POST",), "/api/health": ("GET", "HEAD"),
-    "/embed": ("GET", "HEAD"), "/embed.js": ("GET", "HEAD"), "/embed.css": ("GET", "HEAD"),
-    "/docs": ("GET", "HEAD"), "/openapi.json": ("GET", "HEAD"),
-}
-API_ROUTES = {path: methods for path, methods in OWN_ROUTES.items() if path.startswith("/api/")}
-ARTICLE_PREFIX = "/api/articles/"
-
-
-def own_methods(path: str) -> tuple[str, ...] | None:
-    """The methods of ``path`` when this app owns it (``()``: owned, but no such endpoint), or
-    ``None`` for a path that belongs to the Gradio UI."""
-    if path in OWN_ROUTES:
-        return OWN_ROUTES[path]
-    if path.startswith(ARTICLE_PREFIX) and len(path) > len(ARTICLE_PREFIX):
-        return ("DELETE",)
-    if path.startswith(DOCS_ASSETS + "/"):
-        return ("GET", "HEAD")
-    if path in ("/api", "/docs-assets") or path.startswith(("/api/", "/embed", "/docs/")):
-        return ()
-    return None
-
-
-def not_empty(value: str, name: str) -> str:
-    """``value`` unless it is blank (:func:`qa.query.is_blank`): the engine refuses it too, but the
-    API names the field (``question is empty`` on /api/ask)."""
-    if is_blank(value):
-        raise QueryError(f"{name} is empty")
-    return value
-
-
-def _no_surrogates(value: str) -> str:
-    """A lone UTF-16 surrogate (``"\\ud800"`` in JSON) is valid JSON but no text: reject it (422)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"contains a lone surrogate (\\u{ord(value[exc.start]):04x}), which is not text") from None
-    return value
-
-
-#: A JSON string that is real Unicode text.
-Text = Annotated[StrictStr, AfterValidator(_no_surrogates)]
-
-
-# --------------------------------------------------------------------------- schemas
-def k_description(default: int, what: str, max_k: int | None = None) -> str:
-    """``k``'s OpenAPI text; :func:`create_api` rewrites it with the server's ``max_k``."""
-    if max_k is None:
-        return f"{what}, 1..max_k (max_k: a server setting; default {default}, or max_k when that is smaller)"
-    return f"{what}, 1..{max_k} (default {min(default, max_k)})"
-
-
-def k_of(body: BaseModel, default: int, max_k: int) -> int:
-    """The request's ``k``; omitted, the route's default capped at the server's ``max_k``."""
-    return body.k if "k" in body.model_fields_set else min(default, max_k)  # type: ignore[attr-defined]
-
-
-class FilterFields(BaseModel):
-    """``since``/``until``/``source``/``sort``: the same names as ``qa search --since ...``."""
-
-    since: Text | None = Field(None, description="only articles published on or after this day (exactly YYYY-MM-DD)",
-                               examples=["2024-01-01"])
-    until: Text | None = Field(None, description="only articles published on or before this day (exactly YYYY-MM-DD)")
-    source: Text | list[Text] | None = Field(
-        None, description="only these publishers, case-insensitive exact names: a list of names, or one string "
-                          "that is split on commas like `qa search --source` (\"Alwaght,Insight News Media\" is two)")
-    sort: Literal["relevance", "newest"] = Field("relevance", description="relevance, or newest first")
-
-    def search_filter(self) -> SearchFilter:
-        """The :class:`SearchFilter`; a bad date raises :class:`QueryError` (400 ``bad_query``). A string
-        ``source`` goes to :meth:`SearchFilter.parse` as is, which splits it on commas exactly as for the CLI."""
-        return SearchFilter.parse(since=self.since, until=self.until, sources=self.source, sort=self.sort)
-
-
-class SearchRequest(FilterFields):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"query": "Why did Russia withdraw its peacekeepers from Karabakh?", "k": 5, "mode": "hybrid"},
-        {"query": "Armenia", "k": 5, "since": "2024-01-01", "sort": "newest"}]})
-
-    query: Text = Field(description=f"the question or keywords (at most {MAX_QUERY_CHARS} characters)")
-    k: StrictInt = Field(DEFAULT_SEARCH_K, description=k_description(DEFAULT_SEARCH_K, "number of passages"))
-    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
-
-
-class AskRequest(FilterFields):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"question": "Why did Russia withdraw from Karabakh?"},
-        {"question": "Why are relations between Russia and Armenia strained?", "source": ["Alwaght"]}]})
-
-    question: Text = Field(description=f"the question (at most {MAX_QUERY_CHARS} characters)")
-    k: StrictInt = Field(ASK_K, description=k_description(ASK_K, "passages to read"))
-    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
-
-
-class TimelineRequest(FilterFields):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"topic": "Russia Armenia relations"},
-        {"topic": "Russia Armenia relations", "since": "2023-09-01", "source": ["Alwaght"]}]})
-
-    topic: Text = Field(description=f"the story to trace (at most {MAX_QUERY_CHARS} characters)")
-    k: StrictInt = Field(TIMELINE_K, description=k_description(TIMELINE_K, "passages whose articles are read"))
-
-
-class HitOut(BaseModel):
-    rank: int
-    score: float
-    passage_id: str
-    doc_id: str
-    title: str = Field(description="the article's headline")
-    source: str = Field(description="its publisher; empty when unknown")
-    date: str = Field(description="its publication date, ISO 8601; empty when unknown")
-    author: str = Field("", description="its byline; empty when unknown")
-    url: str
-    text: str
-    start: int = Field(description="offset of the passage in the article's cleaned text")
-    end: int
-
-
-class SearchResponse(BaseModel):
-    query: str
-    mode: str
-    filters: dict[str, Any] = Field(description="the filters applied: since, until, source, sort")
-    results: list[HitOut]
-
-
-class CitationOut(BaseModel):
-    n: int = Field(description="the number used by the [n] markers in the answer")
-    passage_id: str
-    doc_id: str
-    title: str
-    source: str
-    date: str
-    url: str
-    text: str = Field(description="the whole cited passage")
-    quote: str = Field(description="the cited sentence; equals article text[start:end]")
-    start: int
-    end: int
-    score: float
-
-
-class AskResponse(BaseModel):
-    question: str
-    status: Literal["answered", "evidence", "none"] = Field(
-        description="answered: a sentence is judged to answer; evidence: the articles are about the question but no "
-                    "sentence is judged a direct answer, so the closest sentences are quoted under `label`; none: "
-                    "nothing retrieved is about the question (no quotes)")
-    label: str = Field("", description="the line to show above the quotes of an `evidence` answer")
-    answer: str = Field(description="answer text with [n] citation markers (status none: a sentence saying so)")
-    confident: bool = Field(description="true exactly when status is answered")
-    citations: list[CitationOut]
-    results: list[HitOut]
-    question_type: str = Field("", description="why, how, how many, when, where, who, which, yes/no or other")
-    related: list[CitationOut] = Field(default_factory=list,
-                                       description="always empty: an evidence answer quotes the closest sentences "
-                                                   "as citations (kept for older clients)")
-    reason: str = Field("", description="why the answer is (not) marked answered")
-    timeline: TimelineOffer | None = Field(
-        None, description="present only when the question asks how a story developed (\"How did X evolve?\"): "
-                          "the topic to send to /api/timeline")
-
-
-class TimelineOffer(BaseModel):
-    topic: str = Field(description="the story the question asks about: POST it to /api/timeline")
-    hint: str
-
-
-class MentionOut(BaseModel):
-    text: str = Field(description="the date phrase as the article writes it (\"four days later\")")
-    start: int = Field(description="its offset in the article's cleaned text")
-    end: int
-    date: str = Field(description="what this report dates the event to (ISO at its precision)")
-    precision: Literal["day", "range", "month", "year"]
-    end_date: str | None = Field(description="a range's last day")
-    basis: Literal["absolute", "publication", "paragraph"] = Field(
-        description="what the phrase was resolved against: its own year, the publication date, or a date "
-                    "stated earlier in the paragraph")
-
-
-class TimelineCitationOut(BaseModel):
-    doc_id: str
-    title: str
-    source: str
-    date: str = Field(description="the article's publication date, ISO 8601; empty when unknown")
-    quote: str = Field(description="the sentence that reports the event; equals article text[start:end]")
-    start: int
-    end: int
-    mention: MentionOut
-
-
-class TimelineEventOut(BaseModel):
-    date: str = Field(description="2023-10-03 (day), 2023-09 (month), 2018 (year) or a range's first day")
-    precision: Literal["day", "range", "month", "year"]
-    end: str | None = Field(description="a range's last day; null otherwise")
-    text: str = Field(description="the sentence that tells the event")
-    citations: list[TimelineCitationOut] = Field(description="every report of the event, one per sentence")
-
-
-class TimelineResponse(BaseModel):
-    topic: str
-    filters: dict[str, Any] = Field(description="the filters that chose the articles: since, until, source, sort")
-    events: list[TimelineEventOut] = Field(description="in date order (first day, then last day)")
-
-
-class DeleteResponse(BaseModel):
-    deleted: list[str] = Field(description="the doc ids removed from the index")
-
-
-class HealthResponse(BaseModel):
-    status: Literal["ok"]
-    version: str
-    model: str
-    index: dict[str, Any]
-    auth_required: bool
-    limits: dict[str, int]
-
-
-# --------------------------------------------------------------------------- embed token
-def make_embed_token(api_key: str, ttl_s: int, now: float | None = None) -> str:
-    """``"<expiry>.<hmac>"``: lets the /embed page call /api/ask without exposing the API key."""
-    expiry = int((time.time() if now is None else now) + ttl_s)
-    sig = hmac.new(api_key.encode(), f"embed:{expiry}".encode(), hashlib.sha256).hexdigest()[:40]
-    return f"{expiry}.{sig}"
-
-
-def check_embed_token(api_key: str, token: str, now: float | None = None) -> bool:
-    if not token.isascii():  # headers arrive as latin-1 text; only ASCII tokens were ever issued
-        return False  # (hmac.compare_digest raises TypeError on non-ASCII str: that was the 500)
-    expiry_text, _, sig = token.partition(".")
-    if not expiry_text.isdigit() or not sig or len(expiry_text) > 12:
-        return False
-    want = hmac.new(api_key.encode(), f"embed:{expiry_text}".encode(), hashlib.sha256).hexdigest()[:40]
-    return hmac.compare_digest(want.encode(), sig.encode()) and int(expiry_text) >= (time.time() if now is None else now)
-
-
-# --------------------------------------------------------------------------- middleware
-class BodyLimitMiddleware:
-    """Rejects request bodies over their route's limit before anything parses them: by
-    ``Content-Length`` up front, and by counting streamed (chunked) bodies as they arrive.
-
-    Limits: ``max_bytes`` under ``prefix`` (the JSON API); ``upload_max_bytes`` on Gradio's
-    upload routes; ``ui_max_bytes`` on every other path (Gradio's events, ``/login``...). A
-    limit of ``None`` leaves those paths unlimited."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int, prefix: str = "/api/", *, ui_max_bytes: int | None = None,
-                 upload_max_bytes: int | None = None) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.prefix = prefix
-        self.ui_max_bytes = ui_max_bytes
-        self.upload_max_bytes = upload_max_bytes
-
-    def limit(self, path: str) -> int | None:
-        if path.startswith(self.prefix):
-            return self.max_bytes
-        if path.rstrip("/") in UPLOAD_PATHS + MULTIPART_UPLOAD_PATHS:
-            return self.upload_max_bytes
-        return self.ui_max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = self.limit(scope["path"]) if scope["type"] == "http" else None
-        if limit is None:
-            await self.app(scope, receive, send)
-            return
-        too_big = f"request body is larger than the {limit}-byte limit"
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    length = int(value)
-                except ValueError:
-                    await error_response(400, "malformed_body", "invalid Content-Length header")(scope, receive, send)
-                    return
-                if length > limit:
-                    await error_response(413, None, too_big)(scope, receive, send)
-                    return
-        seen = 0
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise StarletteHTTPException(413, too_big)
-            return message
-
-        await self.app(scope, limited_receive, send)
-
-
-class EarlyAuthMiddleware:
-    """Answers 401/403 (429 for an address locked out after wrong keys, or past the embed token's
-    rate limits) before the body is read or parsed, so a caller without the key learns nothing from
-    how its body would have been judged (the route dependency checks again, without counting)."""
-
-    def __init__(self, app: ASGIApp, check: Any) -> None:
-        self.app = app
-        self.check = check
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/api/"):
-            from starlette.datastructures import Headers
-
-            error = self.check(scope["method"], scope["path"], Headers(scope=scope), client_address(scope))
-            if error is not None:
-                await qa_error_response(error)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-class BodyTimeoutMiddleware:
-    """Gives a request ``timeout_s`` in all to send its body (``upload_timeout_s`` on Gradio's upload
-    routes), however it paces the bytes. Past it the app sees a disconnect, whatever it answers is
-    dropped, and the client gets 408 ``request_timeout`` with ``Connection: close``. Once the body is
-    complete, ``receive`` is passed through untouched (streaming responses wait on it for the
-    disconnect). The connection-level backstop for bodies nobody reads is in :mod:`ui.server`."""
-
-    def __init__(self, app: ASGIApp, timeout_s: float, upload_timeout_s: float) -> None:
-        self.app = app
-        self.timeout_s = timeout_s
-        self.upload_timeout_s = upload_timeout_s
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.upload_timeout_s if scope["path"].rstrip("/") in UPLOAD_PATHS else self.timeout_s
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit
-        state = {"body_done": False, "timed_out": False, "started": False}
-
-        async def timed_receive() -> Message:
-            if state["body_done"] or state["timed_out"]:
-                return await receive()
-            try:
-                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.0))
-            except asyncio.TimeoutError:
-                state["timed_out"] = True
-                return {"type": "http.disconnect"}
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                state["body_done"] = True
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            if state["timed_out"]:
-                return  # the client gets the 408 below, not the app's answer to a "disconnect"
-            if message["type"] == "http.response.start":
-                state["started"] = True
-            await send(message)
-
-        try:
-            await self.app(scope, timed_receive, guarded_send)
-        except Exception:
-            if not state["timed_out"]:
-                raise
-        if state["timed_out"] and not state["started"]:
-            await error_response(408, "request_timeout",
-                                 f"the request body did not arrive within {limit:g} seconds",
-                                 headers={"Connection": "close"})(scope, receive, send)
-
-
-class InternalErrorMiddleware:
-    """The innermost net: any exception a route (or the mounted Gradio app) lets escape becomes
-    a logged 500 in the error shape, inside the CORS middleware (so it carries CORS headers), and
-    is not raised on to the server (which would reset the keep-alive connection). When the
-    response had already started, the exception is logged and the response ends there."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def watched_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watched_send)
-        except Exception:  # noqa: BLE001 - this is the net
-            if started:  # e.g. Gradio's own 500 (ui.app.shape_gradio_errors logged it)
-                log.debug("error after the response started on %s %s", scope.get("method"), scope.get("path"),
-                          exc_info=True)
-                return
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            await error_response(500, "internal_error", "internal server error; the server log has details")(
-                scope, receive, send)
-
-
-class OwnPathsMiddleware:
-    """Unknown paths and methods under the paths this app owns (:func:`own_methods`: ``/api``,
-    ``/embed*``, ``/docs*``, ``/openapi.json``) get 404/405 in the error shape here, before the
-    router, so they never fall through to the Gradio app mounted at ``/`` (whose errors are
-    ``{"detail": ...}``), whatever the method (``BREW``, ``TRACE``)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path, method = scope["path"], scope["method"]
-        allowed = own_methods(path)
-        if allowed is None or method in allowed:
-            await self.app(scope, receive, send)
-            return
-        if not allowed:
-            trimmed = path.rstrip("/")
-            hint = f"; did you mean {trimmed}?" if trimmed != path and own_methods(trimmed) else ""
-            await error_response(404, "not_found", f"no endpoint at {path}{hint}")(scope, receive, send)
-            return
-        await error_response(405, "method_not_allowed", f"{method} is not allowed on {path}; use {', '.join(allowed)}",
-                             headers={"Allow": ", ".join(allowed)})(scope, receive, send)
-
-
-class ShapedCORSMiddleware(CORSMiddleware):
-    """Starlette's CORS middleware, with a refused preflight answered in the error shape
-    (400 ``cors_rejected``) instead of ``text/plain``."""
-
-    def preflight_response(self, request_headers: Any) -> Any:
-        response = super().preflight_response(request_headers)
-        if response.status_code < 400:
-            return response
-        reason = bytes(response.body).decode("utf-8", "replace") or "refused"
-        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
-        return error_response(response.status_code, "cors_rejected", f"CORS preflight refused: {reason}",
-                              headers=headers)
 
 
 # --------------------------------------------------------------------------- the app
@@ -683,7 +245,7 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
                             "an id that is not in the index is 404 `not_found`.")
     async def api_delete(doc_id: str) -> Any:
         try:
-            _no_surrogates(doc_id)
+            no_surrogates(doc_id)
         except ValueError as exc:
             raise InvalidRequest(f"doc_id: {exc}") from None
         await run_in_threadpool(service.delete, [doc_id])  # unknown id: 404 not_found
@@ -767,4 +329,4 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
     return app
 
 
-__all__ = ["create_api", "Text", "error_payload", "make_embed_token", "check_embed_token", "BodyLimitMiddleware"]
+__all__ = ["create_api"]

@@ -531,8 +531,8 @@ class EventFilesMiddleware:
     there froze the whole server, an ordinary server file was copied into its upload cache. The
     check compares strings only; nothing the client names is opened, hashed or copied.
 
-    It sits inside :class:`ui.api.BodyLimitMiddleware` (so at most ``UI_EVENT_MAX_BYTES`` are
-    buffered; over it: 413) and :class:`ui.api.BodyTimeoutMiddleware` (a slow body: 408). A body
+    It sits inside :class:`ui.middleware.BodyLimitMiddleware` (so at most ``UI_EVENT_MAX_BYTES`` are
+    buffered; over it: 413) and :class:`ui.middleware.BodyTimeoutMiddleware` (a slow body: 408). A body
     that is not JSON goes on unread by it: Gradio parses JSON with the same parser and refuses it."""
 
     def __init__(self, app: ASGIApp, guard: Guard) -> None:
@@ -621,3 +621,21 @@ def checked_upload_paths(guard: Guard, request: Any, files: list[Any] | None) ->
             raise Denied(f"{name}: not a file this server received from you; upload it again")
         out.append(str(real))
     return out
+
+
+# --------------------------------------------------------------------------- embed token
+def make_embed_token(api_key: str, ttl_s: int, now: float | None = None) -> str:
+    """``"<expiry>.<hmac>"``: lets the /embed page call /api/ask without exposing the API key."""
+    expiry = int((time.time() if now is None else now) + ttl_s)
+    sig = hmac.new(api_key.encode(), f"embed:{expiry}".encode(), hashlib.sha256).hexdigest()[:40]
+    return f"{expiry}.{sig}"
+
+
+def check_embed_token(api_key: str, token: str, now: float | None = None) -> bool:
+    if not token.isascii():  # headers arrive as latin-1 text; only ASCII tokens were ever issued
+        return False  # (hmac.compare_digest raises TypeError on non-ASCII str: that was the 500)
+    expiry_text, _, sig = token.partition(".")
+    if not expiry_text.isdigit() or not sig or len(expiry_text) > 12:
+        return False
+    want = hmac.new(api_key.encode(), f"embed:{expiry_text}".encode(), hashlib.sha256).hexdigest()[:40]
+    return hmac.compare_digest(want.encode(), sig.encode()) and int(expiry_text) >= (time.time() if now is None else now)

@@ -12,7 +12,7 @@ adds two timers per connection:
   (the app did not read it, or gave up on it), the rest must arrive within ``body_timeout_s``
   (not reset by each chunk) or the connection is closed.
 
-The total time to receive a body the app *is* reading is :class:`ui.api.BodyTimeoutMiddleware`'s
+The total time to receive a body the app *is* reading is :class:`ui.middleware.BodyTimeoutMiddleware`'s
 (``QA_BODY_TIMEOUT_S``, 30 s; answered 408 in the error shape).
 
 :func:`uvicorn_config` also caps incomplete events (16 KiB of headers), open connections
