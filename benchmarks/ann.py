@@ -26,6 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as R  # noqa: E402  (the benchmark's corpus and vector recipe)
+from benchmarks.stats import percentile  # noqa: E402  (run put the repository on the path)
 
 EF = (128, 256, 512)
 NPROBE = (8, 16, 32, 64)
@@ -68,7 +69,7 @@ def measure(spec: str, X: np.ndarray, Q: np.ndarray, truth: np.ndarray, knobs: d
         faiss.omp_set_num_threads(os.cpu_count() or 1)
         recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)]))
         rows.append({"index": spec, "knob": knob, "value": value, "build_s": round(build_s, 3),
-                     "recall_at_10": round(recall, 4), "p50_ms": round(R.pct(lat, 50), 3), "p99_ms": round(R.pct(lat, 99), 3)})
+                     "recall_at_10": round(recall, 4), "p50_ms": round(percentile(lat, 50), 3), "p99_ms": round(percentile(lat, 99), 3)})
         R.log(f"{spec} {knob}={value}: recall@10 {recall:.3f}, p50 {rows[-1]['p50_ms']:.2f} ms")
     return rows
 

@@ -33,6 +33,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import run as bench  # noqa: E402  (benchmarks/run.py: corpus and vector synthesis)
+from benchmarks.stats import percentile  # noqa: E402
 
 
 def _old_bm25_search(retriever, vocab: dict[str, int], query: str, k: int, settings) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
@@ -100,7 +101,7 @@ def bm25_latency(size: int, pool, queries: list[str], rounds: int = 3) -> dict[s
     out = {"passages": size, "queries": len(queries), "rounds": rounds, "max_abs_score_diff": worst,
            "build_s": {"format2_term_counts": build_ours, "bm25s": build_ref}}
     for who, v in lat.items():
-        out[who] = {"p50_ms": bench.pct(v, 50), "p95_ms": bench.pct(v, 95), "p99_ms": bench.pct(v, 99), "mean_ms": float(np.mean(v))}
+        out[who] = {"p50_ms": percentile(v, 50), "p95_ms": percentile(v, 95), "p99_ms": percentile(v, 99), "mean_ms": float(np.mean(v))}
     out["ratio_p50"] = out["format2"]["p50_ms"] / out["bm25s"]["p50_ms"]
     out["ratio_mean"] = out["format2"]["mean_ms"] / out["bm25s"]["mean_ms"]
     return out
