@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from index.chunking import _PARA_BREAK, split_sentences
+from index.chunking import PARA_BREAK, split_sentences
 from index.records import Article
 
 from .dates import PRECISIONS, UNRESOLVED, When, resolve
@@ -129,7 +129,7 @@ class Timeline:
 # ---------------------------------------------------------------------------------- sentences
 def article_sentences(text: str) -> list[tuple[int, int, int]]:
     """``(start, end, paragraph)`` of each sentence; paragraphs are numbered from 0."""
-    breaks = [m.end() for m in _PARA_BREAK.finditer(text)]
+    breaks = [m.end() for m in PARA_BREAK.finditer(text)]
     out, para = [], 0
     for s, e in split_sentences(text):
         while para < len(breaks) and breaks[para] <= s:
