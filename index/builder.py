@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .chunking import ChunkSettings, chunk_article, unique_passages
+from .chunking import ChunkSettings, iter_passages, iter_unique_passages
 from .dense import DEFAULT_THRESHOLD, KINDS
 from .embedding import ACCELERATOR_BATCH, Embedder, SentenceTransformerEmbedder, resolve_backend, resolve_device, resolve_model
 from .errors import ArticleNotFoundError, IndexFormatError, IndexMissingError, QAError
@@ -184,8 +184,8 @@ def add_articles(
                 added += art.doc_id not in articles
                 articles[art.doc_id] = art
             job = _EmbedJob(embedder, settings, batch_size, progress, list(articles.values()), show_progress=show_progress)
-            passages = (p for art in articles.values() for p in unique_passages(
-                chunk_article(art, settings.chunking, count, title_in_passage=settings.title_in_passage)))
+            passages = (p for art in articles.values() for p in iter_unique_passages(
+                iter_passages(art, settings.chunking, count, title_in_passage=settings.title_in_passage)))
             store = IndexStore.write_stream(index_dir, settings, list(articles.values()), job.batches(passages))
             return BuildReport(str(index_dir), len(articles), store.num_live, added, 0, 0, job.embedded,
                                time.perf_counter() - t0, job.embed_s, True)
@@ -209,11 +209,8 @@ def add_articles(
 
         def replacement_rows() -> Iterator[Passage]:
             for art in changed.values():
-                plan = plan_replacement(existing, {art.doc_id: chunk_article(
-                    art, settings.chunking, count, title_in_passage=settings.title_in_passage)})
-                dead.extend(plan.dead_rows)
-                job.reuse.update(plan.reuse)
-                yield from plan.new_passages
+                yield from replaced_rows(existing, art.doc_id, iter_passages(
+                    art, settings.chunking, count, title_in_passage=settings.title_in_passage), dead, job.reuse)
 
         store = existing.update(upserts=list(changed.values()), dead_rows=dead, new_rows=job.batches(replacement_rows()),
                                 settings=settings)
@@ -294,22 +291,28 @@ def plan_replacement(store: IndexStore, by_doc: dict[str, list[Passage]]) -> Rep
     """Compare the new passages of each article in ``by_doc`` with its live rows: identical rows
     stay, the rest of the old rows become tombstones, the rest of the new passages are added."""
     dead: list[int] = []
-    new: list[Passage] = []
     reuse: dict[str, int] = {}
-    for doc_id, passages in by_doc.items():
-        old = store.live_rows_of(doc_id)
-        old_by_id = {p.passage_id: (row, p) for row, p in old}
-        kept: set[int] = set()
-        for p in unique_passages(passages):
-            hit = old_by_id.get(p.passage_id)
-            if hit is not None and hit[1] == p and hit[0] not in kept:
-                kept.add(hit[0])
-                continue
-            new.append(p)
-            if hit is not None:  # same embedded text, other offsets: reuse the vector
-                reuse[p.passage_id] = hit[0]
-        dead.extend(row for row, _ in old if row not in kept)
+    new = [p for doc_id, passages in by_doc.items() for p in replaced_rows(store, doc_id, passages, dead, reuse)]
     return ReplacementPlan(sorted(dead), new, reuse)
+
+
+def replaced_rows(store: IndexStore, doc_id: str, passages: Iterable[Passage], dead: list[int],
+                  reuse: dict[str, int]) -> Iterator[Passage]:
+    """:func:`plan_replacement` of one article as a stream: yields its new passages (after noting
+    in ``reuse`` the old row whose vector one can reuse), and once they are all read, adds its
+    old rows that are not kept to ``dead``."""
+    old = store.live_rows_of(doc_id)
+    old_by_id = {p.passage_id: (row, p) for row, p in old}
+    kept: set[int] = set()
+    for p in iter_unique_passages(passages):
+        hit = old_by_id.get(p.passage_id)
+        if hit is not None and hit[1] == p and hit[0] not in kept:
+            kept.add(hit[0])
+            continue
+        if hit is not None:  # same embedded text, other offsets: reuse the vector
+            reuse[p.passage_id] = hit[0]
+        yield p
+    dead.extend(sorted(row for row, _ in old if row not in kept))
 
 
 def delete_articles(doc_ids: Iterable[str], index_dir: Path | str) -> BuildReport:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 from .records import Article, Passage, passage_id_for
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
-#: A paragraph break: a blank line (spaces allowed). qa/timeline.py finds paragraphs with it too.
+#: A paragraph break: a blank line (``qa.timeline`` reads paragraphs with it too).
 PARA_BREAK = re.compile(r"\n\s*\n")
+_NON_SPACE = re.compile(r"\S")
 
 
 @dataclass(frozen=True)
@@ -54,19 +56,20 @@ def approx_token_counts(texts: Sequence[str]) -> list[int]:
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans ``[start, end)`` over ``text``; never crosses a paragraph break."""
+    return list(iter_sentences(text))
+
+
+def iter_sentences(text: str) -> Iterator[tuple[int, int]]:
+    """:func:`split_sentences` as a stream: one paragraph window at a time, no copy of ``text``."""
     import blingfire  # small C library, fast and offset-preserving
 
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    for para in PARA_BREAK.split(text):
-        start = text.index(para, pos) if para else pos
-        pos = start + len(para)
-        if not para.strip():
+    for start, end in _paragraphs(text):
+        if not _NON_SPACE.search(text, start, end):
             continue
         # a paragraph of megabytes (no line break anywhere) goes to the splitter in windows: blingfire
         # holds several copies of what it is given (10 MB took 350 MB)
-        for w0, w1 in bounded_spans(para, [(0, len(para))], MAX_PARAGRAPH_CHARS):
-            window = para[w0:w1]
+        for w0, w1 in bounded_spans(text, [(start, end)], MAX_PARAGRAPH_CHARS):
+            window = text[w0:w1]
             _, offsets = blingfire.text_to_sentences_and_offsets(window)
             for s, e in offsets:
                 # trim whitespace so quotes are exact
@@ -75,8 +78,16 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
                 while e > s and window[e - 1].isspace():
                     e -= 1
                 if e > s:
-                    spans.append((start + w0 + s, start + w0 + e))
-    return spans
+                    yield w0 + s, w0 + e
+
+
+def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
+    """The ``[start, end)`` of each piece of ``text`` between :data:`PARA_BREAK` matches."""
+    pos = 0
+    for m in PARA_BREAK.finditer(text):
+        yield pos, m.start()
+        pos = m.end()
+    yield pos, len(text)
 
 
 #: Longest span the chunker measures at once: a "sentence" longer than this (a text with no sentence
@@ -171,6 +182,11 @@ def _units(text: str, spans: list[tuple[int, int]], counts: list[int], limit: in
     return units
 
 
+#: Spans (each at most :data:`MAX_SPAN_CHARS`) counted by the tokenizer at once: chunking holds
+#: one such block and one passage's units, whatever the size of the article.
+SPAN_BLOCK = 256
+
+
 def chunk_article(article: Article, settings: ChunkSettings, count_tokens: TokenCounter | None = None,
                   *, title_in_passage: bool = True) -> list[Passage]:
     """Pack consecutive sentences into passages of at most ``settings.max_tokens`` word pieces,
@@ -179,38 +195,61 @@ def chunk_article(article: Article, settings: ChunkSettings, count_tokens: Token
     over the budget is cut into word windows, and a word longer than ``MAX_WORD_CHARS``
     characters into pieces, so no passage holds more than the budget (:func:`_units`).
     Passage ids hash what is indexed (:func:`~index.records.passage_id_for`): the headline too
-    when ``title_in_passage``."""
+    when ``title_in_passage``. :func:`iter_passages` gives the same passages as a stream."""
+    return list(iter_passages(article, settings, count_tokens, title_in_passage=title_in_passage))
+
+
+def iter_passages(article: Article, settings: ChunkSettings, count_tokens: TokenCounter | None = None,
+                  *, title_in_passage: bool = True) -> Iterator[Passage]:
+    """The passages of :func:`chunk_article`, in order, made as they are read: sentences are split,
+    counted (:data:`SPAN_BLOCK` at a time) and packed as a stream, so memory does not grow with
+    the article (a 50 MB article without a sentence break is some 65,000 passages)."""
     count_tokens = count_tokens or approx_token_counts
     text = article.text
-    spans = list(bounded_spans(text, split_sentences(text)))
-    if not spans:
-        return []
-    counts = count_tokens([text[s:e] for s, e in spans])
-    units = _units(text, spans, counts, settings.max_tokens, count_tokens)
-
-    passages: list[Passage] = []
-    i = 0
-    while i < len(units):
-        j, total = i, 0
-        while j < len(units) and (j == i or total + units[j][2] <= settings.max_tokens):
-            total += units[j][2]
-            j += 1
-        start, end = units[i][0], units[j - 1][1]
+    limit = settings.max_tokens
+    for start, end in _pack(_iter_units(text, limit, count_tokens), limit, settings.overlap_sentences):
         body = text[start:end]
-        passages.append(
-            Passage(
-                passage_id=passage_id_for(article.doc_id, article.title, body, title_in_passage),
-                doc_id=article.doc_id,
-                text=body,
-                start=start,
-                end=end,
-                title=article.title,
-            )
+        yield Passage(
+            passage_id=passage_id_for(article.doc_id, article.title, body, title_in_passage),
+            doc_id=article.doc_id,
+            text=body,
+            start=start,
+            end=end,
+            title=article.title,
         )
-        if j >= len(units):
-            break
-        i = max(i + 1, j - settings.overlap_sentences)
-    return passages
+
+
+def _iter_units(text: str, limit: int, count_tokens: TokenCounter) -> Iterator[tuple[int, int, int]]:
+    """The :func:`_units` of ``text``'s sentences, counted and cut :data:`SPAN_BLOCK` spans at a time."""
+    spans = bounded_spans(text, iter_sentences(text))
+    while block := list(islice(spans, SPAN_BLOCK)):
+        yield from _units(text, block, count_tokens([text[s:e] for s, e in block]), limit, count_tokens)
+
+
+def _pack(units: Iterable[tuple[int, int, int]], limit: int, overlap: int) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of each passage: consecutive units while their pieces fit ``limit`` (at least
+    one unit), the next passage starting ``overlap`` units before the end (and at least one unit
+    later). Reads ``units`` as a stream, holding one passage's units and the next one."""
+    stream = iter(units)
+    buf: list[tuple[int, int, int]] = []  # the units from the current passage's first one on
+
+    def has(j: int) -> bool:  # whether unit j of buf exists, reading it if needed
+        while len(buf) <= j:
+            unit = next(stream, None)
+            if unit is None:
+                return False
+            buf.append(unit)
+        return True
+
+    while has(0):
+        j, total = 0, 0
+        while has(j) and (j == 0 or total + buf[j][2] <= limit):
+            total += buf[j][2]
+            j += 1
+        yield buf[0][0], buf[j - 1][1]
+        if not has(j):
+            return
+        del buf[: max(1, j - overlap)]
 
 
 def chunk_articles(articles: Sequence[Article], settings: ChunkSettings, count_tokens: TokenCounter | None = None,
@@ -226,10 +265,13 @@ def chunk_articles(articles: Sequence[Article], settings: ChunkSettings, count_t
 
 def unique_passages(passages: Iterable[Passage]) -> list[Passage]:
     """Drop repeats of a passage id (the same text in the same doc), keeping the first."""
+    return list(iter_unique_passages(passages))
+
+
+def iter_unique_passages(passages: Iterable[Passage]) -> Iterator[Passage]:
+    """:func:`unique_passages` as a stream."""
     seen: set[str] = set()
-    out: list[Passage] = []
     for p in passages:
         if p.passage_id not in seen:
             seen.add(p.passage_id)
-            out.append(p)
-    return out
+            yield p

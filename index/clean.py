@@ -22,7 +22,9 @@ source: © GETTY | Contributor", "Photo by …") are furniture too (rule 1), up 
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Iterator
 
 LONG_WORDS = 20
 PROSE_WORDS = 8
@@ -82,8 +84,47 @@ _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
 _TRAILING_PAREN = re.compile(r"\s*\([^()]{1,40}\)$")
 
 
+#: A line longer than this is split into words a window at a time (cut at whitespace): one line of
+#: megabytes (an article with no line break) as one list of its millions of words took 900 MB.
+LONG_LINE_CHARS = 65_536
+_SPACE = re.compile(r"\s")
+
+
+def _windows(line: str) -> list[str] | Iterator[str]:
+    """``line`` (one piece when short) in windows of about ``LONG_LINE_CHARS`` cut at whitespace, so
+    that the words of the windows are exactly the words of the line."""
+    if len(line) <= LONG_LINE_CHARS:
+        return [line]
+    return _long_windows(line)
+
+
+def _long_windows(line: str) -> Iterator[str]:
+    i = 0
+    while i < len(line):
+        m = _SPACE.search(line, i + LONG_LINE_CHARS)
+        j = m.start() if m else len(line)
+        yield line[i:j]
+        i = j
+
+
 def _words(line: str) -> int:
-    return len(line.split())
+    return sum(len(w.split()) for w in _windows(line))
+
+
+def _line_key(line: str) -> str | bytes:
+    """What two repeated lines share: their words, lower-cased, joined by single spaces; when that
+    is over ``LONG_LINE_CHARS`` characters, a 128-bit digest of it (not another copy of the line)."""
+    if len(line) <= LONG_LINE_CHARS:
+        return " ".join(line.lower().split())
+    digest, size = hashlib.blake2b(digest_size=16), 0
+    for w in _windows(line):
+        key = " ".join(w.lower().split())
+        if key:
+            digest.update(f" {key}".encode() if size else key.encode())
+            size += len(key) + (1 if size else 0)
+    if size > LONG_LINE_CHARS:
+        return digest.digest()
+    return " ".join(k for k in (" ".join(w.lower().split()) for w in _windows(line)) if k)
 
 
 def is_furniture(line: str) -> bool:
@@ -136,9 +177,9 @@ def clean_lines(lines: list[str], *, cut_edges: bool = True) -> list[str]:
         start, end = body_span(kept)
         kept = kept[start:end]
     out: list[str] = []
-    seen: set[str] = set()
+    seen: set[str | bytes] = set()
     for ln in kept:
-        key = " ".join(ln.lower().split())
+        key = _line_key(ln)
         if is_furniture(ln) or key in seen:
             continue
         seen.add(key)

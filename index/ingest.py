@@ -11,7 +11,9 @@ shares the stem (:func:`file_doc_ids`); folder walks skip hidden folders and qa 
 from __future__ import annotations
 
 import codecs
+import functools
 import io
+import itertools
 import json
 import logging
 import os
@@ -252,8 +254,10 @@ def validate_article(art: Article, path: Path, lineno: int | None = None) -> Art
 def json_objects(path: Path, lines: Iterable[str], error: type[QAError] = IngestError) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, object)`` for each non-blank line of a JSON-lines file; a malformed line
     (including one nested too deeply for the parser) raises ``error`` naming the file and line."""
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
+    lineno = 0
+    for line in lines:  # not enumerate(): it would keep the last line referenced
+        lineno += 1
+        if not line or line.isspace():
             continue
         try:
             obj = json.loads(line)
@@ -261,6 +265,7 @@ def json_objects(path: Path, lines: Iterable[str], error: type[QAError] = Ingest
             raise error(f"{path}:{lineno}: malformed JSON ({exc.msg})") from exc
         except RecursionError:
             raise error(f"{path}:{lineno}: malformed JSON (nested too deeply)") from None
+        del line  # the decoded record is what is used from here on
         if not isinstance(obj, dict):
             raise error(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
         yield lineno, obj
@@ -281,15 +286,23 @@ def iter_lines(path: Path) -> Iterator[str]:
                 return
             if b"\x00" in head:
                 raise IngestError(f"{path}: looks like a binary file, not text")
-            for lineno, raw in enumerate(fh, start=1):
-                try:
-                    line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
-                except UnicodeDecodeError as exc:
-                    raise IngestError(f"{path}:{lineno}: not UTF-8 text (bad byte at column {exc.start + 1}); "
-                                      "convert it with iconv first") from exc
-                yield line.rstrip("\r\n")
+            # through map, so that no line (nor its bytes) stays referenced here while the reader has it
+            yield from map(functools.partial(_utf8_line, path), itertools.count(1), fh)
     except OSError as exc:
         raise IngestError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
+
+
+def _utf8_line(path: Path, lineno: int, raw: bytes) -> str:
+    """Line ``lineno`` of a UTF-8 file without its line end, decoded straight from its bytes (a
+    line of megabytes is not copied again to strip the end)."""
+    end = len(raw)
+    while end and raw[end - 1] in b"\r\n":
+        end -= 1
+    try:
+        return str(memoryview(raw)[:end], "utf-8-sig" if lineno == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path}:{lineno}: not UTF-8 text (bad byte at column {exc.start + 1}); "
+                          "convert it with iconv first") from exc
 
 
 def _wide_lines(path: Path, raw: BinaryIO, codec: str) -> Iterator[str]:

@@ -113,9 +113,27 @@ class Segment:
         return Article.from_dict(self.article_file.line(int(self.article_offsets[i]), int(self.article_offsets[i + 1])))
 
 
-def _jsonl_bytes(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
-    for row in rows:
-        yield (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+#: A ``text`` longer than this is serialised this many characters at a time: one 50 MB article text
+#: as one JSON line was three more whole copies of it at once (+200 MB at the end of a build).
+JSON_PIECE_CHARS = 1 << 20
+#: Stands for a long text while the rest of its record is serialised.
+_TEXT_MARK = "\ue000qa:text\ue000"
+
+
+def _json_line(row: dict[str, Any]) -> Iterator[bytes]:
+    """``json.dumps(row, ensure_ascii=False) + "\\n"`` in UTF-8, a long ``text`` value in pieces (JSON
+    escapes character by character, so the pieces join to the very same bytes)."""
+    text = row.get("text")
+    if isinstance(text, str) and len(text) > JSON_PIECE_CHARS:
+        line = json.dumps({**row, "text": _TEXT_MARK}, ensure_ascii=False)
+        if line.count(_TEXT_MARK) == 1:
+            head, tail = line.split(f'"{_TEXT_MARK}"')
+            yield f'{head}"'.encode("utf-8")
+            for i in range(0, len(text), JSON_PIECE_CHARS):
+                yield json.dumps(text[i:i + JSON_PIECE_CHARS], ensure_ascii=False)[1:-1].encode("utf-8")
+            yield f'"{tail}\n'.encode("utf-8")
+            return
+    yield (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 @dataclass
@@ -148,11 +166,12 @@ class SegmentWriter:
         self._doclen: list[np.ndarray] = []
 
     @staticmethod
-    def _append(out: Any, new: Iterable[bytes], ends: list[np.ndarray]) -> None:
+    def _append(out: Any, rows: Iterable[dict[str, Any]], ends: list[np.ndarray]) -> None:
         pos, got = int(ends[-1][-1]), []
-        for data in new:
-            out.write(data)
-            pos += len(data)
+        for row in rows:
+            for data in _json_line(row):
+                out.write(data)
+                pos += len(data)
             got.append(pos)
         ends.append(np.asarray(got, dtype=np.int64))
 
@@ -181,14 +200,14 @@ class SegmentWriter:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(n, self.dim)
         if len(terms) != n:
             raise ValueError("one term-count row per passage is required")
-        self._append(self._passages, _jsonl_bytes(p.to_dict() for p in passages), self._p_ends)
+        self._append(self._passages, (p.to_dict() for p in passages), self._p_ends)
         self._vectors.write(vectors.tobytes())
         self._keys.append(np.fromiter((doc_key(p.doc_id) for p in passages), dtype=np.uint64, count=n))
         self._terms(terms, n)
         self.rows += n
 
     def add_articles(self, articles: Iterable[Article]) -> None:
-        self._append(self._articles, _jsonl_bytes(a.to_dict() for a in articles), self._a_ends)
+        self._append(self._articles, (a.to_dict() for a in articles), self._a_ends)
 
     def close(self) -> None:
         """Write the offsets, the vectors' ``.npy`` (header + the rows streamed so far), the doc

@@ -1,10 +1,13 @@
 """Peak RSS and time of `qa index` on one large generated file (issue 8: "a 20 MB file reached 3 GB").
 
     python scripts/ingest_memory.py --mb 20 --format jsonl [--timeout 600] [--stage load|write] [--batch-size 32]
+    python scripts/ingest_memory.py --mb 50 --shape nobreak --stage write   # issue 27, row 6
 
 Generates a file of unique news-like paragraphs (sample_corpus/ text with a counter, so no two
-passages share a content id), runs ``python -m qa index FILE --index TMP --quiet`` and samples the
-child's VmRSS / VmHWM from /proc every 0.2 s. ``--stage load`` measures only
+passages share a content id), or with ``--shape nobreak`` one article of that size with no full
+stop and no line break (the worst shape of an upload: :func:`make_nobreak_file`), runs
+``python -m qa index FILE --index TMP --quiet`` and samples the child's VmRSS / VmHWM from /proc
+every 0.2 s. ``--stage load`` measures only
 ``index.ingest.load_articles`` + chunking (no model), to split the peak between ingest and
 embedding/indexing. ``--stage write`` runs the whole build (``index.builder.build_index``: ingest,
 chunking, BM25 term counts, segment files, dense index, manifest) with a model-free embedder
@@ -78,6 +81,32 @@ def make_file(path: Path, mb: float, fmt: str) -> int:
     return n
 
 
+def nobreak_text(size: int) -> str:
+    """At least ``size`` characters of news words with no punctuation and no line break (so no
+    sentence or paragraph break anywhere), a counter every 40 words so no two passages are alike."""
+    import re
+
+    corpus = " ".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "sample_corpus").glob("*.txt")))
+    words = re.sub(r"[^\w\s]", " ", corpus).split()
+    out, n, got = [], 0, 0
+    while got < size:
+        piece = words[(n * 40) % len(words):(n * 40) % len(words) + 40] + [f"item{n}"]
+        out += piece
+        got += sum(map(len, piece)) + len(piece)
+        n += 1
+    return " ".join(out)
+
+
+def make_nobreak_file(path: Path, mb: float, fmt: str) -> int:
+    """One article of ``mb`` MiB without sentence breaks (:func:`nobreak_text`) as ``.jsonl`` or ``.txt``."""
+    text = nobreak_text(int(mb * 1024 * 1024) + 1000)
+    if fmt == "jsonl":
+        path.write_text(json.dumps({"id": "one", "title": "One long article", "text": text}) + "\n", encoding="utf-8")
+    else:
+        path.write_text("One long article\n\n" + text + "\n", encoding="utf-8")
+    return 1
+
+
 def peak_rss(cmd: list[str], timeout: float) -> dict:
     env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", str(ROOT)), "HF_HUB_OFFLINE": "1"}
     t0 = time.monotonic()
@@ -106,12 +135,14 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=20)
     ap.add_argument("--format", choices=["txt", "jsonl"], default="jsonl")
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--shape", choices=["news", "nobreak"], default="news",
+                    help="news: many articles of paragraphs; nobreak: one article without a sentence break")
     ap.add_argument("--stage", choices=["all", "load", "write"], default="all")
     ap.add_argument("--batch-size", type=int, default=None, help="passed to `qa index --batch-size` (the model's batch)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         f = Path(tmp) / f"big.{args.format}"
-        n = make_file(f, args.mb, args.format)
+        n = (make_nobreak_file if args.shape == "nobreak" else make_file)(f, args.mb, args.format)
         if args.stage == "load":
             cmd = [sys.executable, "-c", LOAD_ONLY, str(f)]
         elif args.stage == "write":
@@ -120,7 +151,7 @@ def main() -> None:
             cmd = [sys.executable, "-m", "qa", "index", str(f), "--index", str(Path(tmp) / "idx"), "--quiet"]
             cmd += ["--batch-size", str(args.batch_size)] if args.batch_size else []
         result = peak_rss(cmd, args.timeout)
-        print(json.dumps({"mb": args.mb, "format": args.format, "records": n, "stage": args.stage,
+        print(json.dumps({"mb": args.mb, "format": args.format, "shape": args.shape, "records": n, "stage": args.stage,
                           "batch_size": args.batch_size, **result}))
 
 

@@ -150,3 +150,19 @@ def test_share_bar_after_the_body_is_dropped_from_text_and_html(tmp_path):
     t, h = load_articles([txt, html])
     assert t.text == "\n\n".join(_BODY + (SHARING_PROSE[0],))  # the prose about sharing stays
     assert h.text == "\n\n".join(_BODY)
+
+
+def test_a_long_line_is_measured_in_windows_with_the_same_result(monkeypatch):
+    """Issue 27, row 6: a line of megabytes is split into words a window at a time (one list of its
+    millions of words took 900 MB); words, repeats and the cleaned text are what they were."""
+    import index.clean as clean
+
+    monkeypatch.setattr(clean, "LONG_LINE_CHARS", 16)
+    lines = ["One  Two\tthree Σ four ΣΑΣ five", "  spaced\xa0out   words  ", "Short line", "x" * 40, "ONE two THREE σ FOUR σας five"]
+    for line in lines:
+        assert clean._words(line) == len(line.split())
+    assert clean._line_key(lines[2]) == "short line"
+    assert clean._line_key(lines[1]) == "spaced out words"  # long, but its words fit: the words themselves
+    assert clean._line_key(lines[0]) == clean._line_key(lines[4])  # long: a digest of the same words
+    assert isinstance(clean._line_key(lines[0]), bytes) and clean._line_key(lines[0]) != clean._line_key(lines[3])
+    assert clean_text("\n".join(lines), cut_edges=False) == "\n\n".join(s.strip() for s in lines[:4])
