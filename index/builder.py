@@ -222,7 +222,8 @@ class _EmbedJob:
     """Cuts a stream of passages into :data:`EMBED_STEP`-passage batches and embeds each batch as
     it is needed (reusing the stored vector of a passage whose embedded text is unchanged), so a
     build holds one batch of texts and vectors at a time. Reports progress by the share of the
-    articles' text done, and counts what it embedded."""
+    articles' text done, and counts what it embedded. Once the stream ends, asks the embedder to
+    give back its working memory (``release_memory``, when it has one)."""
 
     def __init__(self, embedder: Embedder, settings: IndexSettings, batch_size: int, progress: BuildProgress | None,
                  articles: list[Article], existing: IndexStore | None = None, show_progress: bool = False) -> None:
@@ -275,6 +276,9 @@ class _EmbedJob:
         if batch:
             yield self._embed(batch)
         self._bar.close()
+        release = getattr(self.embedder, "release_memory", None)
+        if release is not None and self.embedded:
+            release()  # the model's working memory is idle while the segment is sorted and the dense index built
 
 
 @dataclass(frozen=True)

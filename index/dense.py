@@ -20,6 +20,7 @@ few rows (or an approximate search returns fewer than exist), those rows are sco
 from __future__ import annotations
 
 import math
+import mmap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,23 @@ IVF_STORAGE = "fp16"
 EXACT_MASKED_MAX = 20_000
 
 VectorLookup = Callable[[np.ndarray], np.ndarray]
+
+
+#: Rows added to a FAISS index at a time (see :func:`_add`).
+ADD_ROWS = 16_384
+
+
+def _add(index: Any, vectors: np.ndarray, mapping: mmap.mmap | None) -> None:
+    """``index.add(vectors)`` a part at a time; with the vectors memory-mapped from a file
+    (``mapping``: a ``numpy.memmap``'s), the pages read so far are let go after each part, so
+    building from a file costs the index, not the index plus the file (50 MB upload: ~100 MB).
+    Flat and IVF indexes are the same either way; without ``mapping``, one ``add``."""
+    if mapping is None or not hasattr(mapping, "madvise"):
+        index.add(vectors)
+        return
+    for a in range(0, len(vectors), ADD_ROWS):
+        index.add(vectors[a:a + ADD_ROWS])
+        mapping.madvise(mmap.MADV_DONTNEED)  # a read-only file mapping: pages come back from the file if read
 
 
 def choose_kind(n: int, requested: str = "auto", threshold: int = DEFAULT_THRESHOLD,
@@ -112,7 +130,7 @@ class DenseIndex:
         import faiss
 
         kind = (kind or "auto").lower()
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        source, vectors = vectors, np.ascontiguousarray(vectors, dtype=np.float32)
         n, d = vectors.shape
         chosen = choose_kind(n, kind, threshold, ivf_threshold)
         settings: dict[str, Any] = {"type": chosen, "metric": "inner_product", "requested": kind, "threshold": int(threshold)}
@@ -146,8 +164,8 @@ class DenseIndex:
             settings.update(nlist=nlist, nprobe=min(nprobe, nlist), storage=storage)
         else:
             index = faiss.IndexFlatIP(d)
-        if n:
-            index.add(vectors)
+        if n:  # HNSW inserts a batch level by level: in parts it would be another graph
+            _add(index, vectors, getattr(source, "_mmap", None) if chosen != "hnsw" else None)
         return cls(index, settings)
 
     def _apply_search_settings(self) -> None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import ROOT
@@ -113,3 +114,34 @@ def test_a_long_text_is_written_in_pieces_as_the_same_bytes(monkeypatch):
         pieces = list(seg._json_line(row))
         assert b"".join(pieces) == (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
         assert (len(pieces) > 3) == (row["doc_id"] == "a")
+
+
+def test_a_build_gives_back_the_models_working_memory_once_its_embedding_is_done(tmp_path, embedder):
+    """The ONNX arena (grown for the widest batches) is released once the last batch is embedded,
+    before the segment's postings are sorted and the dense index built: the peak of a build with
+    the model is then not the arena plus those. Releasing changes no vector."""
+    from index.builder import build_index
+
+    scope: dict = {}
+    exec(HASH_EMBEDDER, scope)
+
+    class Recording(scope["Hash384"]):  # type: ignore[misc, valid-type]
+        calls: list[str] = []
+
+        def encode(self, texts, batch_size=64, show_progress=False):
+            self.calls.append("encode")
+            return super().encode(texts, batch_size, show_progress)
+
+        def release_memory(self):
+            self.calls.append("release")
+
+    src = tmp_path / "news.jsonl"
+    make_file(src, 0.3, "jsonl")
+    build_index([src], tmp_path / "idx", embedder=Recording())
+    assert Recording.calls.count("release") == 1 and Recording.calls[-1] == "release", Recording.calls
+    assert Recording.calls.count("encode") >= 1
+
+    texts = ["The council approved the harbour budget.", "A longer sentence about the vote " * 20]
+    first = embedder.encode(texts)
+    embedder.release_memory()
+    assert np.array_equal(embedder.encode(texts), first)
