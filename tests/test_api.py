@@ -683,3 +683,21 @@ def test_live_server_slow_body_and_surrogate(sample_index, tmp_path):
             body = '{"query": "russia", "source": ["a", "\\udc00"]}'
             assert_error(c.post("/api/search", content=body, headers=JSON), 422, "invalid_request")
             assert c.post("/api/search", json={"query": "russia", "k": 1}).status_code == 200  # same connection
+
+
+def test_the_access_policy_is_the_guards_and_needs_no_app() -> None:
+    """Issue 25: who may call what is ui.guard's (Guard.api_access_error), not a closure inside
+    create_api: the same answers as the API gives, checked without building an app."""
+    from ui.errors import Forbidden, TooManyRequests, Unauthorized
+    from ui.guard import Guard
+
+    g = Guard(api_key="read-key-123", write_key="write-key-456")
+    token = make_embed_token("read-key-123", 600)
+    assert g.api_access_error("ask", {"X-API-Key": "read-key-123"}) is None
+    assert g.api_access_error("ask", {"X-Embed-Token": token}) is None
+    assert isinstance(g.api_access_error("search", {"X-Embed-Token": token}), Unauthorized)  # the widget only asks
+    assert isinstance(g.api_access_error("write", {"X-API-Key": "read-key-123"}), Forbidden)
+    assert g.api_access_error("write", {"X-API-Key": "write-key-456"}) is None
+    for _ in range(10):
+        g.api_access_error("ask", {"X-API-Key": "wrong-key-000"}, client="127.0.0.9")
+    assert isinstance(g.api_access_error("ask", {"X-API-Key": "read-key-123"}, client="127.0.0.9"), TooManyRequests)

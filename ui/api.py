@@ -20,7 +20,6 @@ Middleware (:mod:`ui.middleware`), outermost first: CORS (:class:`ui.middleware.
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +40,9 @@ from qa.engine import Engine
 from qa.timeline import TIMELINE_K
 
 from .config import API_KEY_HEADER, EMBED_TOKEN_HEADER, ServeConfig
-from .errors import (ERROR_RESPONSES, ErrorResponse, Forbidden, InvalidRequest, TooManyRequests, Unauthorized,
-                     UnsupportedMediaType, error_response, qa_error_response)
+from .errors import ERROR_RESPONSES, ErrorResponse, InvalidRequest, UnsupportedMediaType, error_response, qa_error_response
 from .guard import (EMBED_MAX_K, UI_EVENT_MAX_BYTES, UPLOAD_OVERHEAD_BYTES, EventFilesMiddleware, Guard, Role,
-                    check_embed_token, make_embed_token)
+                    make_embed_token)
 from .middleware import (ARTICLE_PREFIX, DOCS_ASSETS, BodyLimitMiddleware, BodyTimeoutMiddleware, EarlyAuthMiddleware,
                          InternalErrorMiddleware, OwnPathsMiddleware, ShapedCORSMiddleware)
 from .schemas import (AskRequest, AskResponse, DeleteResponse, HealthResponse, SearchRequest, SearchResponse,
@@ -123,41 +121,7 @@ def create_api(service: Engine, config: ServeConfig) -> FastAPI:
         return error_response(500, "internal_error", "internal server error; the server log has details")
 
     # -------------------------------------------------- dependencies
-    def access_error(scope: str, headers: Any, client: str | None = None) -> QAError | None:
-        """Why a request may not do ``scope`` (``search``/``ask`` need the read role, ``write`` the
-        write role; see :mod:`ui.guard`), or ``None`` when it may. With ``client`` (the first check,
-        before the body is read: :class:`EarlyAuthMiddleware`) wrong keys count against that address
-        and the embed token's rate limits are applied."""
-        given = headers.get(API_KEY_HEADER)
-        if client is not None and given is not None:
-            wait = guard.key_failures.locked(client)
-            if wait:
-                return TooManyRequests(f"too many wrong keys from this address; try again in {math.ceil(wait)} s")
-        if given is not None and not guard.key_is_known(given):
-            if client is not None:
-                guard.key_failures.failed(client)
-            return Unauthorized("wrong API key")
-        role = guard.role_for_key(given)
-        if scope == "write":
-            if not guard.writes_enabled:
-                return Forbidden("writes are disabled on this server (start it with --allow-writes or QA_WRITE_KEY)")
-            if role >= Role.WRITE:
-                return None
-            if given is None:
-                return Unauthorized(f"this needs the write key: send it in the {API_KEY_HEADER} header")
-            return Forbidden("this key may read but not write; send the write key")
-        if role >= Role.READ:
-            return None
-        token = headers.get(EMBED_TOKEN_HEADER)
-        if scope in ("ask", "timeline") and token and config.api_key and check_embed_token(config.api_key, token):
-            if client is not None:  # the widget's questions: limited per address and per token
-                wait = guard.embed_clients.hit(client) or guard.embed_tokens.hit(token)
-                if wait:
-                    return TooManyRequests(f"too many questions; try again in {math.ceil(wait)} s")
-            return None
-        if given is None and not token:
-            return Unauthorized(f"this server needs an API key: send it in the {API_KEY_HEADER} header")
-        return Unauthorized("embed token is invalid or expired; reload the page")
+    access_error = guard.api_access_error
 
     def auth(scope: str):  # noqa: ANN202 - FastAPI dependency factory
         async def check(request: Request) -> None:

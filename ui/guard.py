@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import math
 import os
 import secrets
 import threading
@@ -40,9 +41,10 @@ from urllib.parse import quote
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from index.errors import printable
+from index.errors import QAError, printable
 
-from .errors import error_response, shaped_error_body
+from .config import API_KEY_HEADER, EMBED_TOKEN_HEADER
+from .errors import Forbidden, TooManyRequests, Unauthorized, error_response, shaped_error_body
 
 SESSION_COOKIE = "qa_session"
 SESSION_TTL_S = 12 * 3600
@@ -253,6 +255,43 @@ class Guard:
 
     def key_is_known(self, given: str | None) -> bool:
         return _eq(given, self.write_key) or _eq(given, self.api_key)
+
+    def api_access_error(self, scope: str, headers: Any, client: str | None = None) -> QAError | None:
+        """Why an API request may not do ``scope`` (``search``, ``ask`` and ``timeline`` need the read
+        role or, for ``ask`` and ``timeline``, a valid embed token; ``write`` the write role), or
+        ``None`` when it may. With ``client`` (the first check, before the body is read:
+        :class:`ui.middleware.EarlyAuthMiddleware`) wrong keys count against that address and the
+        embed token's rate limits are applied."""
+        given = headers.get(API_KEY_HEADER)
+        if client is not None and given is not None:
+            wait = self.key_failures.locked(client)
+            if wait:
+                return TooManyRequests(f"too many wrong keys from this address; try again in {math.ceil(wait)} s")
+        if given is not None and not self.key_is_known(given):
+            if client is not None:
+                self.key_failures.failed(client)
+            return Unauthorized("wrong API key")
+        role = self.role_for_key(given)
+        if scope == "write":
+            if not self.writes_enabled:
+                return Forbidden("writes are disabled on this server (start it with --allow-writes or QA_WRITE_KEY)")
+            if role >= Role.WRITE:
+                return None
+            if given is None:
+                return Unauthorized(f"this needs the write key: send it in the {API_KEY_HEADER} header")
+            return Forbidden("this key may read but not write; send the write key")
+        if role >= Role.READ:
+            return None
+        token = headers.get(EMBED_TOKEN_HEADER)
+        if scope in ("ask", "timeline") and token and self.api_key and check_embed_token(self.api_key, token):
+            if client is not None:  # the widget's questions: limited per address and per token
+                wait = self.embed_clients.hit(client) or self.embed_tokens.hit(token)
+                if wait:
+                    return TooManyRequests(f"too many questions; try again in {math.ceil(wait)} s")
+            return None
+        if given is None and not token:
+            return Unauthorized(f"this server needs an API key: send it in the {API_KEY_HEADER} header")
+        return Unauthorized("embed token is invalid or expired; reload the page")
 
     # ------------------------------------------------------------------ sessions
     def _sign(self, payload: str) -> str:
