@@ -50,12 +50,11 @@ def tiny() -> tuple[LexicalIndex, list[str], str]:
         return LexicalIndex.build(texts), load_queries(scifact / "queries.jsonl")[:60], "scifact abstracts"
     from index.chunking import ChunkSettings, chunk_article
     from index.ingest import load_articles
-    from index.records import passage_index_text
 
     passages = [p for a in load_articles([ROOT / "sample_corpus"]) for p in chunk_article(a, ChunkSettings())]
     queries = ["why did Russia withdraw peacekeepers from Karabakh", "Armenia CSTO summit boycott Moscow",
                "International Criminal Court Putin arrest warrant Armenia"]
-    return LexicalIndex.build([passage_index_text(p, True) for p in passages]), queries, "sample corpus"
+    return LexicalIndex.build([p.index_text(True) for p in passages]), queries, "sample corpus"
 
 
 def numpy_top(lex: LexicalIndex, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:

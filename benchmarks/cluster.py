@@ -170,7 +170,6 @@ def run(address: str, docs: int, n_queries: int, clients: int = 4, rounds: int =
     ``embedding=False`` skips the embedding measurement; ``served`` see :func:`bench_replicas`;
     ``embedder`` is this process's query embedder (loaded here when None)."""
     from index.builder import add_articles
-    from index.records import passage_index_text
     from index.store import IndexStore
     from qa.cluster import connect
 
@@ -181,7 +180,7 @@ def run(address: str, docs: int, n_queries: int, clients: int = 4, rounds: int =
         index_dir = workdir / "qa-index"
         add_articles(articles, index_dir, dense_index="flat", embedder=embedder)
     store = IndexStore.load(index_dir)
-    texts = [passage_index_text(p, store.settings.title_in_passage) for p in store.passages]
+    texts = [p.index_text(store.settings.title_in_passage) for p in store.passages]
     return {"embedding": bench_embedding(texts, rounds) if embedding else None,
             "queries": bench_queries(index_dir, queries, clients, rounds, embedder),
             "replicas": bench_replicas(index_dir, queries, clients, rounds, served),

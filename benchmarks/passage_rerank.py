@@ -186,13 +186,12 @@ class Read:
 
 
 def read(p: Prepared, reader: Any, text: str) -> Read:
-    from index.records import passage_index_text
     from qa.rerank import rerank_scores
 
     out = Read({}, [], [])
     for i, q in enumerate(p.queries):
         if text == "passage":
-            units = [[passage_index_text(p.passages[r], p.title_in_passage)] for r in q.rows]
+            units = [[p.passages[r].index_text(p.title_in_passage)] for r in q.rows]
         else:
             units = [sentence_units(p.passages[r].title if p.title_in_passage else "", p.passages[r].text) for r in q.rows]
         flat = [u for us in units for u in us]

@@ -27,11 +27,6 @@ def index_text(title: str, text: str, title_in_passage: bool = True) -> str:
     return f"{title}\n{text}" if title_in_passage and title else text
 
 
-def passage_index_text(p: Passage, title_in_passage: bool) -> str:
-    """The text both retrievers see for a passage (the same as ``p.index_text(title_in_passage)``)."""
-    return index_text(p.title, p.text, title_in_passage)
-
-
 def passage_id_for(doc_id: str, title: str, text: str, title_in_passage: bool = True) -> str:
     """A passage's content id: a hash of its article id and exactly the text that is embedded and
     indexed, so any change to that text (a headline edit included) is a new passage with a new

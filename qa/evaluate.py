@@ -31,7 +31,7 @@ from index.embedding import Embedder, SentenceTransformerEmbedder, resolve_model
 from index.errors import IndexMissingError, QAError
 from index.lexical import BM25Settings, LexicalIndex
 from index.manifest import FORMAT_VERSION
-from index.records import Passage, passage_index_text
+from index.records import Passage
 from index.settings import IndexSettings
 from index.store import IndexStore
 
@@ -258,7 +258,7 @@ class Retrievers:
 def _bm25_only_store(passages: list[Passage], model: str, chunking: ChunkSettings, bm25: BM25Settings,
                      title_in_passage: bool, show_progress: bool) -> IndexStore:
     """An in-memory, BM25-only index (no vectors): BM25 runs on a corpus never embedded."""
-    lexical = LexicalIndex.build([passage_index_text(p, title_in_passage) for p in passages], bm25, show_progress=show_progress)
+    lexical = LexicalIndex.build([p.index_text(title_in_passage) for p in passages], bm25, show_progress=show_progress)
     settings = IndexSettings(model=model, dim=0, chunking=chunking, bm25=bm25, title_in_passage=title_in_passage)
     return IndexStore(Path(), settings, {}, passages, np.zeros((len(passages), 0), dtype=np.float32), None,  # type: ignore[arg-type]
                       lexical, {"counts": {"passages": len(passages)}}, live=np.ones(len(passages), dtype=bool))

@@ -11,7 +11,6 @@ from rank_bm25 import BM25Okapi
 from index.chunking import ChunkSettings, chunk_article
 from index.ingest import load_articles
 from index.lexical import BM25Settings, LexicalIndex, tokenize
-from index.records import passage_index_text
 
 from conftest import SAMPLE_CORPUS
 
@@ -29,7 +28,7 @@ QUERIES = [
 @pytest.fixture(scope="module")
 def corpus_texts() -> list[str]:
     passages = [p for a in load_articles([SAMPLE_CORPUS]) for p in chunk_article(a, ChunkSettings())]
-    return [passage_index_text(p, True) for p in passages]
+    return [p.index_text(True) for p in passages]
 
 
 def test_tokenizer_stems_and_drops_stop_words():
